@@ -1,0 +1,1 @@
+"""The `rnnmf` command line: a thin typer layer over `experiments` and `rnnmf.theory`."""

@@ -1,0 +1,89 @@
+"""Job commands: friendly options become hydra overrides, then ``experiments.runner.execute`` runs the job."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from cli.app import app, print_summary
+
+sweep_app = typer.Typer(help="Hyper-parameter sweeps that resume after a crash and scale out to Slurm.",
+                        no_args_is_help=True)
+app.add_typer(sweep_app, name="sweep")
+
+Overrides = Annotated[Optional[list[str]], typer.Argument(
+    help="hydra overrides key=value, e.g. profile=paper seed=1 (see conf/<job>.yaml)", show_default=False)]
+Out = Annotated[Optional[Path], typer.Option("--out", help="run folder (default results/<job>/<profile>-<hash>/)")]
+Fresh = Annotated[bool, typer.Option("--fresh", help="delete the run folder's results and start over")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")]
+
+
+def run_job(job: str, overrides: list[str] | None, out: Path | None, fresh: bool, quiet: bool,
+            **options) -> None:
+    """Map friendly options (None = keep the config's value) to overrides; trailing overrides win."""
+    from experiments.runner import execute
+
+    friendly = [f"{key}={value}" for key, value in options.items() if value is not None]
+    if quiet:
+        friendly.append("run.quiet=true")
+    summary, path = execute(job, friendly + list(overrides or []), out=out, fresh=fresh)
+    print_summary(summary, path)
+
+
+@app.command("mf-vs-mc")
+def mf_vs_mc(overrides: Overrides = None, out: Out = None, fresh: Fresh = False, quiet: Quiet = False,
+             hidden: Annotated[Optional[int], typer.Option(help="hidden size N of the simulated networks")] = None,
+             networks: Annotated[Optional[int], typer.Option(help="random networks averaged over")] = None):
+    """Figure 1: mean-field c^t of the minimalRNN against Monte-Carlo simulation, tied and untied weights."""
+    run_job("mf_vs_mc", overrides, out, fresh, quiet, **{"sim.hidden": hidden, "sim.networks": networks})
+
+
+@sweep_app.command("trainability")
+def trainability(overrides: Overrides = None, out: Out = None, fresh: Fresh = False, quiet: Quiet = False,
+                 jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="local worker processes")] = None,
+                 executor: Annotated[Optional[str], typer.Option(help="local | submitit (Slurm)")] = None,
+                 panels: Annotated[Optional[str], typer.Option(help="comma-separated panels, e.g. a,c,e")] = None):
+    """Figure 2: trainable depth T on MNIST-plus-noise across hyper-parameters, beside the theoretical tau."""
+    run_job("trainability", overrides, out, fresh, quiet, **{
+        "run.jobs": jobs, "run.executor": executor, "panels": f"[{panels}]" if panels else None})
+
+
+@app.command("seqmnist")
+def seqmnist(overrides: Overrides = None, out: Out = None, fresh: Fresh = False, quiet: Quiet = False,
+             cell: Annotated[Optional[str], typer.Option(help="minimal | vanilla | all")] = None,
+             T: Annotated[Optional[int], typer.Option("--T", help="sequence length: 196 or 784")] = None):
+    """Figure 3: critical against off-critical initialisation on sequential MNIST."""
+    run_job("seqmnist", overrides, out, fresh, quiet, **{"cells": f"[{cell}]" if cell else None,
+                                                         "lengths": f"[{T}]" if T else None})
+
+
+@app.command("lm")
+def lm(overrides: Overrides = None, out: Out = None, fresh: Fresh = False, quiet: Quiet = False,
+       cell: Annotated[Optional[str], typer.Option(help="lstm | gru | minimal | vanilla")] = None,
+       size: Annotated[Optional[str], typer.Option(help="small (5M parameters) | medium (20M)")] = None):
+    """Table 1: PTB word-level language modelling."""
+    run_job("lm", overrides, out, fresh, quiet, **{"cell": cell, "size": size})
+
+
+@app.command("isometry")
+def isometry(overrides: Overrides = None, out: Out = None, fresh: Fresh = False, quiet: Quiet = False):
+    """Section 3.2.2: measured Jacobian spectra of random RNNs against chi_1^T and eq. 12."""
+    run_job("isometry", overrides, out, fresh, quiet)
+
+
+@app.command("bench")
+def bench(overrides: Overrides = None, out: Out = None, fresh: Fresh = True, quiet: Quiet = False,
+          suite: Annotated[Optional[str], typer.Option(help="comma-separated suites (see conf/bench.yaml)")] = None):
+    """Speed benchmarks, reported as ratios measured in one process."""
+    run_job("bench", overrides, out, fresh, quiet, **{"suites": f"[{suite}]" if suite else None})
+
+
+@app.command("report")
+def report(results: Annotated[Path, typer.Option(help="results folder to read")] = Path("results")):
+    """Write results/REPORT.md: every reproduced number beside the paper's, from the CSVs only."""
+    from experiments.report import write_report
+
+    path = write_report(results)
+    typer.echo(f"report: {path}")

@@ -1,0 +1,45 @@
+"""Run one job: compose its config, open its run folder, call ``experiments.<job>.run(cfg, out_dir)``.
+
+The CLI, ``make reproduce-all`` and the tests all come through :func:`execute`, so a job behaves the same whichever
+way it is started.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from experiments.config import compose_config, hashed_view, to_yaml
+from rnnmf.io import RunFolder, run_dir_for
+
+
+def job_module(job: str):
+    return importlib.import_module(f"experiments.{job}")
+
+
+def run_dir(cfg: DictConfig, job: str) -> Path:
+    """``results/<job>/<profile>-<hash>/``: the same config maps to the same folder, so a re-run resumes."""
+    return run_dir_for(cfg.run.results_dir, job, cfg.profile, hashed_view(cfg))
+
+
+def execute(job: str, overrides: Sequence[str] = (), *, out: str | Path | None = None,
+            fresh: bool = False) -> tuple[dict[str, Any], Path]:
+    """Compose, validate, run; return the job's summary and its run folder.
+
+    A job module may define ``validate(cfg)`` that raises :class:`~rnnmf.errors.RnnmfError` on values no config type
+    check can catch (a negative variance, an infeasible critical-init request); it runs before the folder exists.
+    """
+    cfg = compose_config(job, overrides)
+    module = job_module(job)
+    if hasattr(module, "validate"):
+        module.validate(cfg)
+    path = Path(out) if out else run_dir(cfg, job)
+    with RunFolder(path, config_yaml=to_yaml(cfg), overrides=overrides, fresh=fresh, job=job,
+                   profile=str(cfg.profile)) as folder:
+        summary = module.run(cfg, folder.path) or {}
+        folder.update_meta(summary=summary)
+    return summary, path
