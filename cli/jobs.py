@@ -21,7 +21,7 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")]
 
 
 def run_job(job: str, overrides: list[str] | None, out: Path | None, fresh: bool, quiet: bool,
-            **options) -> None:
+            **options) -> Path:
     """Map friendly options (None = keep the config's value) to overrides; trailing overrides win."""
     from experiments.runner import execute
 
@@ -30,6 +30,7 @@ def run_job(job: str, overrides: list[str] | None, out: Path | None, fresh: bool
         friendly.append("run.quiet=true")
     summary, path = execute(job, friendly + list(overrides or []), out=out, fresh=fresh)
     print_summary(summary, path)
+    return path
 
 
 @app.command("mf-vs-mc")
@@ -74,10 +75,12 @@ def isometry(overrides: Overrides = None, out: Out = None, fresh: Fresh = False,
 
 
 @app.command("bench")
-def bench(overrides: Overrides = None, out: Out = None, fresh: Fresh = True, quiet: Quiet = False,
-          suite: Annotated[Optional[str], typer.Option(help="comma-separated suites (see conf/bench.yaml)")] = None):
-    """Speed benchmarks, reported as ratios measured in one process."""
-    run_job("bench", overrides, out, fresh, quiet, **{"suites": f"[{suite}]" if suite else None})
+def bench(overrides: Overrides = None, out: Out = None, quiet: Quiet = False,
+          suite: Annotated[Optional[str], typer.Option(help="comma-separated suites: theory, rnn, sim, ensemble, "
+                                                            "lm (default all)")] = None):
+    """Speed benchmarks, reported as ratios measured in one process (always measured afresh)."""
+    path = run_job("bench", overrides, out, True, quiet, **{"suites": f"[{suite}]" if suite else None})
+    typer.echo((path / "bench.md").read_text())
 
 
 @app.command("report")

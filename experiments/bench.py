@@ -1,0 +1,62 @@
+"""`rnnmf bench`: the speed claims of the issues, as ratios measured in one process.
+
+Each suite is a library function returning rows (dicts); they are written to ``bench_<suite>.csv`` and a markdown
+table ``bench.md``. Suites: theory (vectorised tau map vs scipy point by point), rnn (fused MinimalRNN vs torch.nn
+RNN/GRU/LSTM), sim (O(N) untied Monte Carlo vs naive full matrices), ensemble (batched sweep vs one by one), lm (PTB
+tokens/s, minimalRNN vs GRU at the same budget).
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+
+from omegaconf import OmegaConf
+
+from rnnmf.errors import RnnmfError
+from rnnmf.io import append_rows, write_text_atomic
+from rnnmf.runtime import flush_denormals
+
+SUITES = {
+    "theory": ("rnnmf.theory.bench", "bench_tau_map"),
+    "rnn": ("rnnmf.nn.bench", "bench_rnns"),
+    "sim": ("rnnmf.sim.bench", "bench_untied"),
+    "ensemble": ("rnnmf.nn.ensemble", "bench_ensemble"),
+    "lm": ("rnnmf.lm", "bench_lm"),
+}
+
+
+def validate(cfg) -> None:
+    unknown = [s for s in cfg.suites if s not in SUITES]
+    if unknown:
+        raise RnnmfError(f"unknown bench suite(s) {', '.join(map(str, unknown))}; valid: {', '.join(SUITES)}")
+
+
+def markdown_table(rows: list[dict]) -> str:
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+
+    def cell(v):
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(row.get(c, "")) for c in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def run(cfg, out_dir):
+    flush_denormals()
+    summary, tables = {}, []
+    for suite in cfg.suites:
+        module, name = SUITES[suite]
+        kwargs = OmegaConf.to_container(cfg[suite], resolve=True) if suite in cfg else {}
+        t0 = time.time()
+        rows = getattr(importlib.import_module(module), name)(**kwargs)
+        columns = list(dict.fromkeys(k for row in rows for k in row))
+        append_rows(out_dir / f"bench_{suite}.csv", rows, columns)
+        tables.append(f"## {suite}\n\n{markdown_table(rows)}\n")
+        summary[f"{suite}_seconds"] = round(time.time() - t0, 1)
+        for row in rows:
+            if row.get("headline"):
+                summary[str(row["headline"])] = row.get("ratio")
+    write_text_atomic(out_dir / "bench.md", "# rnnmf bench\n\n" + "\n".join(tables))
+    return summary

@@ -1,0 +1,69 @@
+"""`make reproduce-all`: every job of the paper at one profile, then the report.
+
+Each job resumes rather than repeats finished work (same config, same run folder), so running this again after an
+interruption finishes what is left. A job that fails is reported and the others still run; the exit status is
+non-zero if any failed.
+
+    python -m experiments.reproduce_all --profile quick [--only mf_vs_mc,lm] [--quiet]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import traceback
+
+from experiments.config import PROFILES
+from experiments.runner import execute
+
+#: (label, job, overrides) in the order the paper presents them; cheap ones first so the report fills early.
+PLAN: list[tuple[str, str, list[str]]] = [
+    ("theory map: minimalRNN tau over (mu_b, sigma_w)", "theory_phase", ["cell=minimal"]),
+    ("theory map: vanilla RNN tau over (sigma_w, sigma_v)", "theory_phase",
+     ["cell=vanilla", "x.name=sigma_w", "x.start=0.5", "x.stop=1.5", "y.name=sigma_v", "y.start=0.01",
+      "y.stop=1.0"]),
+    ("Fig. 1: mean field vs Monte Carlo", "mf_vs_mc", []),
+    ("Sec. 3.2.2: Jacobian spectra vs eq. 12", "isometry", []),
+    ("Fig. 2: trainability sweep", "trainability", []),
+    ("Fig. 3: sequential MNIST, critical vs off-critical", "seqmnist", []),
+    ("Table 1: PTB, LSTM small", "lm", ["cell=lstm", "size=small"]),
+    ("Table 1: PTB, GRU small", "lm", ["cell=gru", "size=small"]),
+    ("Table 1: PTB, minimalRNN small", "lm", ["cell=minimal", "size=small"]),
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="quick", choices=PROFILES)
+    parser.add_argument("--only", default="", help="comma-separated job names to run (default: all)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = parser.parse_args(argv)
+    only = {j for j in args.only.split(",") if j}
+    plan = [step for step in PLAN if not only or step[1] in only]
+    failed: list[str] = []
+    start = time.time()
+    for i, (label, job, overrides) in enumerate(plan, 1):
+        print(f"[{i}/{len(plan)}] {label} (profile {args.profile}) ...", flush=True)
+        t0 = time.time()
+        ovs = [f"profile={args.profile}", *overrides] + (["run.quiet=true"] if args.quiet else [])
+        try:
+            summary, path = execute(job, ovs)
+        except Exception as exc:  # keep going: one failing job must not hide the others' results
+            failed.append(label)
+            print(f"[{i}/{len(plan)}] FAILED after {time.time() - t0:.0f}s: {type(exc).__name__}: {exc}", flush=True)
+            traceback.print_exc(file=sys.stderr)
+            continue
+        print(f"[{i}/{len(plan)}] done in {time.time() - t0:.0f}s -> {path}", flush=True)
+    from experiments.report import write_report
+
+    report = write_report("results")
+    print(f"report: {report}  (total {time.time() - start:.0f}s)", flush=True)
+    if failed:
+        print(f"{len(failed)} job(s) failed: {'; '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
