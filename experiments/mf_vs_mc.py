@@ -1,5 +1,417 @@
-"""Fig. 1: mean-field theory against Monte Carlo — not implemented yet (issue #5)."""
+"""Fig. 1 (Sec. 3.2.1): the minimalRNN's pre-activation cosine c^t, mean-field theory against Monte Carlo.
+
+Two input sequences with Σ12^t = 0 for t < 10 and 1 from t = 10 enter one random minimalRNN (σ_w = 6.88,
+σ_v = 1.39, R = 0.46, μ_b over [−4, 8]). For every μ_b of the grid (one unit of work; a re-run skips finished ones):
+
+* the theory trajectory (``rnnmf.theory.minimal.c_trajectory``, eq. 8 generalised to σ_b) and Monte-Carlo averages
+  over networks with untied weights (exact O(N) sampler) and tied weights (real matrices), ``rnnmf.sim``;
+* c* from the last ``fixed_points.window`` steps of each simulation;
+* τ fitted from untied runs at constant Σ12 ∈ ``timescales.sigma12``, started off c* (C^0 = 0 if c* > 0.5, else
+  C^0 = 1): log|c^t − c*| (theory c*) is fitted by weighted least squares against t over the first window where the
+  theory's own one-step decay rate is within ``linear_tol`` of 1/τ (the linear regime) and the simulated distance
+  exceeds ``noise`` standard errors. The same fit on the hidden-state cosine C^t is reported too: c^t − c* =
+  (σ_w² Q*/q*)(C^{t−1} − C*) in mean field (eq. 38), so it has the same τ, and it keeps a signal where that
+  prefactor is tiny (μ_b ≥ 5, where Q* → 0 and c barely moves).
+
+Outputs in the run folder: ``dynamics.csv`` (mu_b, t, source, c, c_se), ``fixed_points.csv``, ``timescales.csv`` and
+``fig1.png``/``fig1.pdf`` with panels (a)-(e) as in the paper, drawn from the CSVs by :func:`plot`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rnnmf.errors import RnnmfError
+from rnnmf.io import append_rows, finished_keys, read_rows, row_key
+from rnnmf.progress import progress
+from rnnmf.runtime import pick_device
+from rnnmf.sim.montecarlo import DTYPES, derive_seed, fit_timescale, linear_regime, simulate_minimal
+from rnnmf.theory import minimal
+
+DYNAMICS = ["mu_b", "t", "source", "c", "c_se"]
+FIXED_POINTS = ["mu_b", "source", "c_star", "c_star_se", "t_from", "t_to", "converged"]
+TIMESCALES = ["mu_b", "sigma12", "source", "observable", "tau", "tau_se", "c_star", "chi_c_star", "C0", "t_from",
+              "t_to", "points"]
+FILES = {  # file: (columns, key columns of one row)
+    "dynamics.csv": (DYNAMICS, ("mu_b", "t", "source")),
+    "fixed_points.csv": (FIXED_POINTS, ("mu_b", "source")),
+    "timescales.csv": (TIMESCALES, ("mu_b", "sigma12", "source", "observable")),
+}
+SOURCES = ("theory", "mc_untied", "mc_tied")
+NEAR_ONE = 0.99  # "c* ≈ 1": theory c* at Σ12 = 1 at least this, for the tied-vs-untied comparison
 
 
-def run(cfg, out_dir):
-    raise NotImplementedError("rnnmf mf-vs-mc: not implemented yet (issue #5)")
+# ------------------------------------------------------------------------------------------------------ config
+def _axis(spec) -> list[float]:
+    """mu_b grid from {start, stop, num}, rounded so that its CSV text is short and stable."""
+    start, stop, num = float(spec.start), float(spec.stop), int(spec.num)
+    return [round(float(x), 10) for x in np.linspace(start, stop, num)]
+
+
+def mu_grid(cfg) -> list[float]:
+    return _axis(cfg.mu_b)
+
+
+def theory_grid(cfg) -> list[float]:
+    fine = np.linspace(float(cfg.mu_b.start), float(cfg.mu_b.stop), int(cfg.theory_points))
+    return sorted({round(float(x), 10) for x in fine} | set(mu_grid(cfg)))
+
+
+def schedule(cfg) -> np.ndarray:
+    """Σ12^t for t = 1..T: ``before`` for t < switch, ``after`` from t = switch."""
+    t = np.arange(1, int(cfg.schedule.steps) + 1)
+    return np.where(t < int(cfg.schedule.switch), float(cfg.schedule.before), float(cfg.schedule.after))
+
+
+def timescale_sigmas(cfg) -> list[float]:
+    """Σ12 values of the τ panel, plus the schedule's final Σ12 (panel d needs its τ)."""
+    values = [float(s) for s in cfg.timescales.sigma12]
+    after = float(cfg.schedule.after)
+    return values if after in values else values + [after]
+
+
+def _sizes(cfg) -> dict:
+    sim = cfg.sim
+    return {"hidden": int(sim.hidden), "networks": int(sim.networks),
+            "tied_hidden": int(sim.tied_hidden if sim.tied_hidden is not None else sim.hidden),
+            "tied_networks": int(sim.tied_networks if sim.tied_networks is not None else sim.networks)}
+
+
+def validate(cfg) -> None:
+    """Reject values no type check catches, before a run folder exists."""
+    m = cfg.model
+    for name in ("sigma_w", "sigma_v", "sigma_b"):
+        if float(m[name]) < 0:
+            raise RnnmfError(f"model.{name}={m[name]!r} is invalid; valid: a standard deviation >= 0")
+    if float(m.R) <= 0:
+        raise RnnmfError(f"model.R={m.R!r} is invalid; valid: a second moment > 0")
+    if int(cfg.mu_b.num) < 1 or float(cfg.mu_b.stop) < float(cfg.mu_b.start):
+        raise RnnmfError(f"mu_b={dict(cfg.mu_b)!r} is invalid; valid: num >= 1 and stop >= start")
+    if int(cfg.theory_points) < 2:
+        raise RnnmfError(f"theory_points={cfg.theory_points!r} is invalid; valid: an integer >= 2")
+    steps, switch = int(cfg.schedule.steps), int(cfg.schedule.switch)
+    if steps < 2 or not 1 <= switch <= steps:
+        raise RnnmfError(f"schedule.steps={steps}, schedule.switch={switch}: valid: steps >= 2, 1 <= switch <= steps")
+    for key in ("before", "after"):
+        if not -1.0 <= float(cfg.schedule[key]) <= 1.0:
+            raise RnnmfError(f"schedule.{key}={cfg.schedule[key]!r} is invalid; valid: a cosine in [-1, 1]")
+    sizes = {f"sim.{k}": v for k, v in _sizes(cfg).items()}
+    sizes.update({f"timescales.{k}": cfg.timescales[k] for k in ("hidden", "networks", "steps")})
+    for key, value in sizes.items():
+        if int(value) < 1:
+            raise RnnmfError(f"{key}={value!r} is invalid; valid: an integer >= 1")
+    if cfg.sim.chunk is not None and int(cfg.sim.chunk) < 1:
+        raise RnnmfError(f"sim.chunk={cfg.sim.chunk!r} is invalid; valid: an integer >= 1 or null")
+    if cfg.sim.dtype not in DTYPES:
+        raise RnnmfError(f"sim.dtype={cfg.sim.dtype!r} is invalid; valid: {', '.join(DTYPES)}")
+    if cfg.sim.threads is not None and int(cfg.sim.threads) < 1:
+        raise RnnmfError(f"sim.threads={cfg.sim.threads!r} is invalid; valid: an integer >= 1 or null")
+    if not 1 <= int(cfg.fixed_points.window) <= steps:
+        raise RnnmfError(f"fixed_points.window={cfg.fixed_points.window!r} is invalid; valid: 1 .. schedule.steps")
+    if any(not -1.0 <= float(s) <= 1.0 for s in cfg.timescales.sigma12):
+        raise RnnmfError(f"timescales.sigma12={list(cfg.timescales.sigma12)!r} is invalid; valid: cosines in [-1, 1]")
+    if float(cfg.timescales.noise) <= 0 or float(cfg.timescales.linear_tol) <= 0:
+        raise RnnmfError("timescales.noise and timescales.linear_tol must be > 0")
+    if int(cfg.timescales.min_points) < 2:
+        raise RnnmfError(f"timescales.min_points={cfg.timescales.min_points!r} is invalid; valid: an integer >= 2")
+
+
+# ------------------------------------------------------------------------------------------------ the work units
+def _model(cfg) -> dict:
+    m = cfg.model
+    return {"sigma_w": float(m.sigma_w), "sigma_v": float(m.sigma_v), "R": float(m.R), "sigma_b": float(m.sigma_b)}
+
+
+def theory_rows(cfg) -> dict[str, list[dict]]:
+    """c* at the schedule's final Σ12 and τ, χ_c*, c* at every Σ12 of the τ panel, on the fine μ_b grid."""
+    p = _model(cfg)
+    mu = np.array(theory_grid(cfg))
+    sig = np.array(timescale_sigmas(cfg))
+    s = minimal.summary(p["sigma_w"], p["sigma_v"], p["R"], mu[None, :], p["sigma_b"], sigma12=sig[:, None])
+    after = minimal.c_star(p["sigma_w"], p["sigma_v"], p["R"], mu, p["sigma_b"], sigma12=float(cfg.schedule.after))
+    fixed = [{"mu_b": float(m), "source": "theory", "c_star": float(c), "c_star_se": 0.0, "converged": True}
+             for m, c in zip(mu, np.atleast_1d(after), strict=True)]
+    scales = [{"mu_b": float(mu[j]), "sigma12": float(sig[i]), "source": "theory", "observable": "c",
+               "tau": float(s["tau"][i, j]), "tau_se": 0.0, "c_star": float(s["c_star"][i, j]),
+               "chi_c_star": float(s["chi_c_star"][i, j])}
+              for i in range(sig.size) for j in range(mu.size)]
+    return {"fixed_points.csv": fixed, "timescales.csv": scales}
+
+
+def _window_mean(values: np.ndarray, window: int) -> tuple[float, float]:
+    """Mean over networks of each network's mean over the last ``window`` steps, and its standard error."""
+    per_net = values[-window:].mean(axis=0)
+    se = per_net.std(ddof=1) / math.sqrt(per_net.size) if per_net.size > 1 else 0.0
+    return float(per_net.mean()), float(se)
+
+
+def _timescale_rows(cfg, mu_b: float, device, dtype: str) -> list[dict]:
+    """Untied runs at constant Σ12, started off c*; τ fitted on c^t and on C^t (see the module docstring)."""
+    p, ts = _model(cfg), cfg.timescales
+    sw2, sv2, sb2, R = p["sigma_w"] ** 2, p["sigma_v"] ** 2, p["sigma_b"] ** 2, p["R"]
+    steps = int(ts.steps)
+    t = np.arange(1, steps + 1, dtype=float)
+    rows = []
+    for S in [float(s) for s in ts.sigma12]:
+        s = minimal.summary(p["sigma_w"], p["sigma_v"], R, mu_b, p["sigma_b"], sigma12=S)
+        Q, q, c_star, chi = s["Q_star"], s["q_star"], s["c_star"], s["chi_c_star"]
+        C0 = 0.0 if c_star > 0.5 else 1.0
+        c_th = minimal.c_trajectory(np.full(steps + 1, S), p["sigma_w"], p["sigma_v"], R, mu_b, p["sigma_b"], C0=C0)
+        sim = simulate_minimal(Q_star=Q, sigma_w=p["sigma_w"], sigma_v=p["sigma_v"], sigma_b=p["sigma_b"], mu_b=mu_b,
+                               R=R, sigma12=[S] * steps, C0=C0, hidden=int(ts.hidden), networks=int(ts.networks),
+                               seed=derive_seed(cfg.seed, "timescale", mu_b, S), dtype=dtype, device=device)
+        kw = dict(noise=float(ts.noise), min_points=int(ts.min_points))
+        fits = {"c": fit_timescale(t, sim.c_mean(), sim.c_se(), c_star,
+                                   linear_regime(np.abs(c_th[:steps] - c_star), chi, float(ts.linear_tol)), **kw)}
+        if sw2 * Q > 0:  # C^{t-1} = (q* c^t - σ_v² R Σ12 - σ_b²) / (σ_w² Q*), eq. 38 at the diagonal fixed point
+            C_th = (q * c_th[1:] - sv2 * R * S - sb2) / (sw2 * Q)
+            C_star = (q * c_star - sv2 * R * S - sb2) / (sw2 * Q)
+            C_se = sim.C.std(axis=1, ddof=1) / math.sqrt(sim.networks) if sim.networks > 1 else 0 * t
+            fits["C"] = fit_timescale(t, sim.C.mean(axis=1), C_se, C_star,
+                                      linear_regime(np.abs(C_th - C_star), chi, float(ts.linear_tol)), **kw)
+        for observable, fit in fits.items():
+            rows.append({"mu_b": mu_b, "sigma12": S, "source": "mc_untied", "observable": observable,
+                         "c_star": c_star, "chi_c_star": chi, "C0": C0, **fit})
+    return rows
+
+
+def mu_rows(cfg, mu_b: float, device) -> dict[str, list[dict]]:
+    """All rows of one μ_b: the Fig. 1 schedule (theory, untied, tied), c* from each simulation, fitted τ."""
+    p, sizes, dtype = _model(cfg), _sizes(cfg), str(cfg.sim.dtype)
+    sched = schedule(cfg)
+    Q = minimal.Q_star(p["sigma_w"], p["sigma_v"], p["R"], mu_b, p["sigma_b"]).Q_star
+    c_th = minimal.c_trajectory(sched, p["sigma_w"], p["sigma_v"], p["R"], mu_b, p["sigma_b"], C0=1.0)
+    c_star = minimal.c_star(p["sigma_w"], p["sigma_v"], p["R"], mu_b, p["sigma_b"], sigma12=float(cfg.schedule.after))
+    common = dict(Q_star=Q, mu_b=mu_b, sigma12=sched, dtype=dtype, device=device, sigma_w=p["sigma_w"],
+                  sigma_v=p["sigma_v"], sigma_b=p["sigma_b"], R=p["R"])
+    sims = {
+        "mc_untied": simulate_minimal(**common, hidden=sizes["hidden"], networks=sizes["networks"],
+                                      seed=derive_seed(cfg.seed, "untied", mu_b)),
+        "mc_tied": simulate_minimal(**common, tied=True, hidden=sizes["tied_hidden"], networks=sizes["tied_networks"],
+                                    chunk=cfg.sim.chunk, seed=derive_seed(cfg.seed, "tied", mu_b)),
+    }
+    T = sched.size
+    dynamics = [{"mu_b": mu_b, "t": t + 1, "source": "theory", "c": float(c_th[t]), "c_se": 0.0} for t in range(T)]
+    window = int(cfg.fixed_points.window)
+    converged = bool(abs(float(np.mean(c_th[-window:])) - c_star) < float(cfg.fixed_points.tolerance))
+    fixed = []
+    for source, sim in sims.items():
+        mean, se = sim.c_mean(), sim.c_se()
+        dynamics += [{"mu_b": mu_b, "t": t + 1, "source": source, "c": float(mean[t]), "c_se": float(se[t])}
+                     for t in range(T)]
+        c_fp, c_fp_se = _window_mean(sim.c, window)
+        fixed.append({"mu_b": mu_b, "source": source, "c_star": c_fp, "c_star_se": c_fp_se, "t_from": T - window + 1,
+                      "t_to": T, "converged": converged})
+    return {"timescales.csv": _timescale_rows(cfg, mu_b, device, dtype), "fixed_points.csv": fixed,
+            "dynamics.csv": dynamics}
+
+
+def _append_new(out_dir: Path, rows_by_file: dict[str, list[dict]]) -> None:
+    """Append each file's rows whose keys it does not hold yet (a unit cut short by a crash is redone, not doubled)."""
+    for name, rows in rows_by_file.items():
+        columns, keys = FILES[name]
+        path = out_dir / name
+        done = finished_keys(path, keys)
+        append_rows(path, [r for r in rows if row_key(r, keys) not in done], columns)
+
+
+def finished_mu(out_dir: Path) -> set[str]:
+    """μ_b values (in CSV text form) whose unit is complete: their dynamics rows, written last, are there."""
+    return {key[0] for key in finished_keys(out_dir / "dynamics.csv", ("mu_b", "source")) if key[1] == "mc_tied"}
+
+
+@contextlib.contextmanager
+def _torch_threads(threads):
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def run(cfg, out_dir) -> dict:
+    out_dir = Path(out_dir)
+    device = pick_device(cfg.run.device)
+    start = time.perf_counter()
+    _append_new(out_dir, theory_rows(cfg))
+    done = finished_mu(out_dir)
+    todo = [mu for mu in mu_grid(cfg) if row_key({"mu_b": mu}, ("mu_b",))[0] not in done]
+    with _torch_threads(cfg.sim.threads):
+        for mu_b in progress(todo, desc="mf-vs-mc mu_b", quiet=cfg.run.quiet):
+            _append_new(out_dir, mu_rows(cfg, mu_b, device))
+    plot(out_dir, switch=int(cfg.schedule.switch))
+    out = summarize(out_dir, tolerance=float(cfg.tolerance), switch=int(cfg.schedule.switch))
+    out["mu_b_computed"] = len(todo)
+    out["wall_s"] = round(time.perf_counter() - start, 1)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------------ summary
+def _pivot(dyn, value: str):
+    return dyn.pivot_table(index=["mu_b", "t"], columns="source", values=value)
+
+
+def summarize(out_dir: Path, tolerance: float = 0.02, switch: int = 1) -> dict:
+    """Headline numbers, from the CSVs only. Tied against untied is compared from the switch on (the approach to c*
+    and c* itself), split into μ_b where the theory's c* ≈ 1 and the rest (the chaotic phase)."""
+    out_dir = Path(out_dir)
+    dyn, fp, ts = (read_rows(out_dir / name) for name in FILES)
+    c, se = _pivot(dyn, "c"), _pivot(dyn, "c_se")
+    diff = (c["theory"] - c["mc_untied"]).abs()
+    fp_th = fp[fp.source == "theory"].set_index("mu_b")["c_star"]
+    mus = sorted(dyn.mu_b.unique())
+    near_one = [m for m in mus if fp_th.get(m, np.nan) >= NEAR_ONE]
+    chaotic = [m for m in mus if m not in near_one]
+    after = c.index.get_level_values("t") >= switch
+    tied_gap = (c["mc_tied"] - c["mc_untied"]).abs()
+    tied_noise = np.sqrt(se["mc_tied"] ** 2 + se["mc_untied"] ** 2)
+    fpm = fp[fp.source != "theory"].pivot_table(index="mu_b", columns="source", values="c_star")
+    star_gap = (fpm["mc_tied"] - fpm["mc_untied"]).abs()
+
+    def worst(series, group, rows=None):
+        level = series.index.get_level_values("mu_b") if series.index.nlevels > 1 else series.index
+        sel = series[level.isin(group) & (True if rows is None else rows)]
+        return round(float(sel.max()), 4) if len(sel) else None
+
+    out = {
+        "max_abs_c_theory_minus_untied": round(float(diff.max()), 4),
+        "at_mu_b": float(diff.idxmax()[0]),
+        "max_c_se_untied": round(float(se["mc_untied"].max()), 4),
+        "untied_within_tolerance": bool(diff.max() <= tolerance),
+        "tied_vs_untied_max_abs_c_near_one": worst(tied_gap, near_one, after),
+        "tied_vs_untied_max_abs_c_chaotic": worst(tied_gap, chaotic, after),
+        "tied_vs_untied_max_abs_c_any_t": worst(tied_gap, mus),
+        "tied_vs_untied_c_star_gap_near_one": worst(star_gap, near_one),
+        "tied_vs_untied_c_star_gap_chaotic": worst(star_gap, chaotic),
+        "tied_vs_untied_noise_2se": round(2 * float(tied_noise.max()), 4),
+    }
+    mc = ts[ts.source == "mc_untied"].merge(
+        ts[ts.source == "theory"][["mu_b", "sigma12", "tau"]].rename(columns={"tau": "tau_theory"}),
+        on=["mu_b", "sigma12"])
+    for obs in ("c", "C"):
+        sel = mc[(mc.observable == obs) & np.isfinite(mc.tau) & np.isfinite(mc.tau_theory)]
+        rel = (sel.tau / sel.tau_theory - 1).abs()
+        out[f"tau_fits_{obs}"] = f"{len(sel)}/{int((mc.observable == obs).sum())}"
+        out[f"tau_median_rel_err_{obs}"] = round(float(rel.median()), 3) if len(sel) else None
+    return out
+
+
+# --------------------------------------------------------------------------------------------------------- plot
+def _switch_from_config(out_dir: Path) -> int:
+    from omegaconf import OmegaConf
+
+    return int(OmegaConf.load(out_dir / "config.yaml").schedule.switch)
+
+
+def _legend(ax, entries) -> None:
+    import matplotlib as mpl
+
+    ax.legend(handles=[mpl.lines.Line2D([], [], label=label, **style) for label, style in entries], loc="best")
+
+
+def plot(out_dir, switch: int | None = None) -> list[Path]:
+    """Fig. 1 (a)-(e) from the three CSVs (``switch``: the step where Σ12 changes; default from config.yaml)."""
+    import matplotlib as mpl
+
+    from rnnmf.plots import SEQUENTIAL_CMAP, THEORY_STYLE, figure, panel_label, save
+
+    out_dir = Path(out_dir)
+    switch = _switch_from_config(out_dir) if switch is None else switch
+    dyn, fp, ts = (read_rows(out_dir / name) for name in FILES)
+    mus = sorted(dyn.mu_b.unique())
+    norm = mpl.colors.Normalize(min(mus), max(mus) if max(mus) > min(mus) else min(mus) + 1)
+    cmap = mpl.colormaps[SEQUENTIAL_CMAP]
+    fig, axes = figure(2, 3, width=3.3, height=2.8)
+    ax_a, ax_b, ax_c, ax_d, ax_e, ax_bar = axes.ravel()
+
+    def curve(mu, source):
+        d = dyn[(dyn.mu_b == mu) & (dyn.source == source)].sort_values("t")
+        return d.t.to_numpy(), d.c.to_numpy(), d.c_se.to_numpy()
+
+    for mu in mus:  # (a) theory (white dashed) over untied MC (solid); (b) tied (dashed) against untied (solid)
+        col = cmap(norm(mu))
+        t, cu, _ = curve(mu, "mc_untied")
+        ax_a.plot(t, cu, color=col, lw=2.4)
+        ax_a.plot(*curve(mu, "theory")[:2], **THEORY_STYLE)
+        ax_b.plot(t, cu, color=col)
+        ax_b.plot(*curve(mu, "mc_tied")[:2], color=col, ls="--")
+    _legend(ax_a, [("MC untied", dict(color="0.4", lw=2.4)), ("theory", {**THEORY_STYLE, "color": "0.75"})])
+    _legend(ax_b, [("untied", dict(color="0.4")), ("tied", dict(color="0.4", ls="--"))])
+    for ax, label in ((ax_a, "a"), (ax_b, "b")):
+        ax.set(xlabel="t", ylabel="$c^t$")
+        ax.axvline(switch, color="0.85", lw=0.8, zorder=0)
+        panel_label(ax, label)
+
+    th = fp[fp.source == "theory"].sort_values("mu_b")  # (c) c* against mu_b
+    ax_c.plot(th.mu_b, th.c_star, color="0.6", lw=3.0, label="theory")
+    ax_c.plot(th.mu_b, th.c_star, **THEORY_STYLE)
+    for source, color, ls, marker in (("mc_untied", "black", "-", "o"), ("mc_tied", "0.5", "--", "s")):
+        d = fp[fp.source == source].sort_values("mu_b")
+        conv = d.converged.astype(str).str.lower().eq("true").to_numpy()
+        ax_c.plot(d.mu_b, d.c_star, color=color, ls=ls, lw=1.0, label=source.replace("mc_", "MC "))
+        ax_c.errorbar(d.mu_b[conv], d.c_star[conv], d.c_star_se[conv], fmt=marker, color=color, ms=3.5)
+        ax_c.plot(d.mu_b[~conv], d.c_star[~conv], marker, mfc="white", color=color, ms=3.5)
+    ax_c.set(xlabel=r"$\mu_b$", ylabel="$c^*$")
+    ax_c.legend(loc="lower left", title="open: not converged by T", title_fontsize=7)
+    panel_label(ax_c, "c")
+
+    by_sigma = ts[ts.source == "theory"].groupby("sigma12")  # (d) |c^t - c*| after the switch, vs A e^{-t/tau}
+    tau_after = by_sigma.get_group(max(by_sigma.groups)).set_index("mu_b")["tau"]
+    star_of = th.set_index("mu_b").c_star
+    picked = []
+    for mu in mus:
+        tau, star = float(tau_after.get(mu, np.nan)), float(star_of.get(mu, np.nan))
+        t, cu, se = curve(mu, "mc_untied")
+        start = np.abs(cu[t == switch] - star)
+        if 1.0 < tau < (t.max() - switch) / 3 and start.size and start[0] > 0.05:  # decays visibly within the run
+            picked.append((mu, tau, star))
+    if len(picked) > 5:
+        picked = [picked[i] for i in np.linspace(0, len(picked) - 1, 5).round().astype(int)]
+    for mu, tau, star in picked:
+        col = cmap(norm(mu))
+        t, cu, se = curve(mu, "mc_untied")
+        eps = np.abs(cu - star)
+        keep = (t >= switch) & (eps > np.maximum(3 * se, 1e-6))  # above the MC noise and float32 rounding
+        if not keep.any():
+            continue
+        ax_d.semilogy(t[keep] - switch, eps[keep], color=col, lw=2.0)
+        tt, ct, _ = curve(mu, "theory")
+        eps_th = np.abs(ct - star)
+        late = np.flatnonzero((tt >= switch) & (eps_th > 1e-6))
+        if late.size:
+            k = late[-1]  # A from the theory trajectory where it is deepest in the linear regime
+            A = eps_th[k] * math.exp((tt[k] - switch) / tau)
+            x = np.linspace(0, (t[keep] - switch).max(), 50)
+            ax_d.semilogy(x, A * np.exp(-x / tau), color=col, ls="--", lw=1.0)
+    ax_d.set(xlabel=f"t - {switch}", ylabel=r"$|c^t - c^*|$")
+    _legend(ax_d, [("MC untied", dict(color="0.4", lw=2.0)), (r"$A e^{-t/\tau}$", dict(color="0.4", ls="--"))])
+    panel_label(ax_d, "d")
+
+    colors = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple")
+    handles = []
+    for i, (s12, g) in enumerate(ts[ts.source == "theory"].groupby("sigma12", sort=False)):  # (e) tau against mu_b
+        col = colors[i % len(colors)]
+        g = g.sort_values("mu_b")
+        handles += ax_e.semilogy(g.mu_b, g.tau, color=col, label=rf"$\Sigma_{{12}}$ = {s12:g}")
+        mc = ts[(ts.source == "mc_untied") & (ts.sigma12 == s12)]
+        for obs, mfc, ms in (("C", "white", 6.0), ("c", col, 3.0)):  # a dot inside a ring where both fits exist
+            d = mc[mc.observable == obs]
+            ax_e.plot(d.mu_b, d.tau, "o", color=col, mfc=mfc, ms=ms)
+    handles += [mpl.lines.Line2D([], [], color="0.4", ls="", marker="o", ms=3.0, label="MC fit on $c^t$"),
+                mpl.lines.Line2D([], [], color="0.4", ls="", marker="o", mfc="white", ms=6.0, label="MC fit on $C^t$")]
+    ax_e.set(xlabel=r"$\mu_b$", ylabel=r"$\tau$")
+    ax_e.legend(handles=handles, loc="upper left")
+    panel_label(ax_e, "e")
+
+    ax_bar.axis("off")
+    fig.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax_bar, location="left", label=r"$\mu_b$ (a, b, d)",
+                 fraction=0.12)
+    return save(fig, out_dir / "fig1")
