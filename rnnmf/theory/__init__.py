@@ -1,0 +1,25 @@
+"""Mean-field theory of vanilla RNNs and minimalRNNs (Chen, Pennington & Schoenholz, ICML 2018, Sec. 3, SI B-E).
+
+    from rnnmf.theory import vanilla, minimal, critical_minimal
+    minimal.chi_1(6.88, 1.39, 0.46, 0.0)          # Fig. 1 hyper-parameters: ~0.9988
+    minimal.tau(6.88, 1.39, 0.46, np.linspace(-4, 8, 200), sigma12=0.99)   # one vectorised call
+    init = critical_minimal(q_star=2.0, mu_b=4.0, R=0.46)                  # Algorithm 1
+
+Modules: ``gaussian`` (the quadrature), ``vanilla`` (eq. 1-4), ``minimal`` (eq. 5-13), ``critical`` (Algorithm 1),
+``phase`` (2-D maps), ``bench`` (speed against scipy), ``reference`` (slow scipy implementations for checking).
+All sigma's are standard deviations; every function broadcasts over its hyper-parameters.
+"""
+
+from rnnmf.theory import gaussian, minimal, vanilla
+from rnnmf.theory.critical import CriticalInit, critical_minimal, critical_vanilla
+from rnnmf.theory.phase import phase_map
+
+__all__ = [
+    "gaussian",
+    "vanilla",
+    "minimal",
+    "CriticalInit",
+    "critical_minimal",
+    "critical_vanilla",
+    "phase_map",
+]
