@@ -1,5 +1,305 @@
-"""Table 1: PTB language modelling — not implemented yet (issue #8)."""
+"""Table 1: single-layer LSTM, GRU and minimalRNN language models on the Penn Treebank at 5M and 20M parameters.
+
+``rnnmf lm --cell minimal --size small`` trains one model per (cell, size) with Zaremba et al.'s (2014) schedule
+(`rnnmf.lm.train_lm`), the hidden size solved so that the whole model lands on the budget. It writes, in the run folder:
+
+- ``epochs.csv``: one row per finished epoch (cell, size, hidden, params, epoch, lr, train_ppl, valid_ppl,
+  tokens_per_s, wall_s, seed, status);
+- ``summary.csv``: one row per trained model, with the final valid and test perplexity beside the paper's;
+- ``table1.md``: that table in markdown, and ``lm_curves.png/.pdf``: validation perplexity per epoch;
+- ``checkpoints/<cell>-<size>.pt`` after every epoch: running the same command again resumes from the last one and
+  ends with the same numbers as an uninterrupted run.
+
+``sweep.enabled=true`` instead trains every point of the paper's tuning grid (SI F: learning rate, max-epoch, decay,
+dropout) through the shared sweep runner (``experiments.sweep``), one row per point in ``sweep.csv``.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+import time
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from rnnmf.errors import RnnmfError
+from rnnmf.io import append_rows, finished_keys, read_rows, row_key, write_text_atomic
+from rnnmf.lm import (
+    BUDGETS,
+    CELLS,
+    PAPER_CELLS,
+    PAPER_PPL,
+    RNNLM,
+    evaluate_lm,
+    n_params,
+    solve_hidden,
+    train_lm,
+    window_starts,
+)
+
+EPOCH_COLUMNS = ["cell", "size", "hidden", "params", "epoch", "lr", "train_ppl", "valid_ppl", "tokens_per_s",
+                 "wall_s", "seed", "status"]
+SUMMARY_COLUMNS = ["cell", "size", "hidden", "params", "epochs", "valid_ppl", "test_ppl", "paper_valid_ppl",
+                   "paper_test_ppl", "tokens_per_s", "wall_s", "seed", "status"]
+HYPER = ("lr", "max_epoch", "lr_decay", "dropout")  # the SI F grid
+SWEEP_COLUMNS = ["cell", "size", *HYPER, "hidden", "params", "epochs", "valid_ppl", "test_ppl", "tokens_per_s",
+                 "wall_s", "seed", "status"]
+SWEEP_KEY = ["cell", "size", *HYPER]
 
 
-def run(cfg, out_dir):
-    raise NotImplementedError("rnnmf lm: not implemented yet (issue #8)")
+# ---------------------------------------------------------------------------------------------------- config
+def names(value: str, valid, everything, what: str) -> list[str]:
+    """``cell``/``size`` as a list: one name, or ``all``."""
+    value = str(value)
+    if value == "all":
+        return list(everything)
+    if value not in valid:
+        raise RnnmfError(f"unknown {what} {value!r}; valid: {', '.join(valid)}, all")
+    return [value]
+
+
+def validate(cfg) -> None:
+    names(cfg.cell, CELLS, PAPER_CELLS, "cell")
+    for size in names(cfg.size, tuple(BUDGETS), tuple(BUDGETS), "size"):
+        hp = cfg.sizes[size]
+        for key in ("params", "bptt", "epochs", "max_epoch"):
+            if not isinstance(hp[key], int) or hp[key] < 1:
+                raise RnnmfError(f"sizes.{size}.{key}={hp[key]!r} is invalid; valid: an integer >= 1")
+        for key in ("lr", "init_scale"):
+            if not hp[key] > 0:
+                raise RnnmfError(f"sizes.{size}.{key}={hp[key]!r} is invalid; valid: a number > 0")
+        if not 0 < hp.lr_decay <= 1:
+            raise RnnmfError(f"sizes.{size}.lr_decay={hp.lr_decay!r} is invalid; valid: a number in (0, 1]")
+        if not 0 <= hp.dropout < 1:
+            raise RnnmfError(f"sizes.{size}.dropout={hp.dropout!r} is invalid; valid: a number in [0, 1)")
+    for key in ("batch_size", "test_batch_size", "max_batches", "max_eval_batches"):
+        if cfg[key] is not None and (not isinstance(cfg[key], int) or cfg[key] < 1):
+            raise RnnmfError(f"{key}={cfg[key]!r} is invalid; valid: an integer >= 1" +
+                             (" or null (no limit)" if key.startswith("max") else ""))
+    if not cfg.clip > 0:
+        raise RnnmfError(f"clip={cfg.clip!r} is invalid; valid: a number > 0")
+    if cfg.run.threads is not None and (not isinstance(cfg.run.threads, int) or cfg.run.threads < 1):
+        raise RnnmfError(f"run.threads={cfg.run.threads!r} is invalid; valid: an integer >= 1 or null")
+
+
+def pick(row: dict, columns) -> dict:
+    return {k: row[k] for k in columns if k in row}
+
+
+def hyper(cfg, size: str, **override) -> dict:
+    """The training settings of one size (conf/lm.yaml `sizes`), with sweep values in ``override``."""
+    hp = OmegaConf.to_container(cfg.sizes[size], resolve=True)
+    hp.update(override)
+    return hp
+
+
+# ------------------------------------------------------------------------------------------------- training
+def load_corpus(cfg):
+    from rnnmf.data import load_ptb
+
+    return load_ptb(cfg.data.root, download=cfg.download, verify=cfg.verify_md5)
+
+
+def train_one(cfg, corpus, device, cell: str, size: str, hp: dict, ckpt: Path, on_epoch) -> dict:
+    """Train (or resume from ``ckpt``) one model to the end of its schedule and score it; return the summary fields.
+
+    ``on_epoch(row)`` gets each finished epoch's row (the columns of ``epochs.csv``) before its checkpoint is written.
+    """
+    from rnnmf.data import batchify
+    from rnnmf.runtime import seed_everything
+
+    vocab = len(corpus.dictionary)
+    hidden, count = solve_hidden(cell, int(hp["params"]), vocab)
+    seed_everything(int(cfg.seed))  # per model, so a cell's numbers do not depend on what else the run trains
+    model = RNNLM(cell, vocab, hidden, dropout=float(hp["dropout"]), fused=bool(cfg.fused)).to(device)
+    model.init_uniform_(float(hp["init_scale"]))
+    if n_params(model) != count:  # the solver's formula and the built model must agree to the parameter
+        raise RuntimeError(f"{cell}: built {n_params(model)} parameters, the budget solver counted {count}")
+    print(f"lm: {cell} {size}: hidden {hidden}, {count:,} parameters (budget {int(hp['params']):,}, "
+          f"vocabulary {vocab:,})", flush=True)
+    bptt, quiet = int(hp["bptt"]), bool(cfg.run.quiet)
+    train = batchify(corpus.train, int(cfg.batch_size), device)
+    valid = batchify(corpus.valid, int(cfg.batch_size), device)
+    fields = {"cell": cell, "size": size, "hidden": hidden, "params": count, "seed": int(cfg.seed)}
+    res = train_lm(model, train, valid, epochs=int(hp["epochs"]), bptt=bptt, lr=float(hp["lr"]),
+                   lr_decay=float(hp["lr_decay"]), max_epoch=int(hp["max_epoch"]), clip=float(cfg.clip),
+                   max_batches=cfg.max_batches, max_eval_batches=cfg.max_eval_batches, checkpoint_path=ckpt,
+                   on_epoch=lambda row: on_epoch(pick({**fields, **row}, EPOCH_COLUMNS)), quiet=quiet,
+                   desc=f"{cell} {size}")
+    diverged = bool(res.diverged)
+    t0 = time.perf_counter()
+    test_ppl = math.nan
+    if not diverged:  # the final model, as Zaremba et al.; the test split with batch 1 (test_batch_size) as their code
+        test = batchify(corpus.test, int(cfg.test_batch_size), device)
+        test_ppl = evaluate_lm(model, test, bptt=bptt, max_batches=cfg.max_eval_batches, quiet=quiet,
+                               desc=f"{cell} {size} test")["ppl"]
+    windows = len(window_starts(train, bptt, cfg.max_batches))
+    # the final validation perplexity is the last epoch's: fit evaluated the same final model after that epoch
+    last = res.history[-1] if res.history else {}
+    return {**fields, "epochs": -(-res.step // windows), "valid_ppl": last.get("valid_ppl", math.nan),
+            "test_ppl": test_ppl, "eval_s": time.perf_counter() - t0, "status": "diverged" if diverged else "ok"}
+
+
+def setup(cfg):
+    """Process-level settings for training: denormals flushed, threads, device."""
+    import torch
+
+    from rnnmf.runtime import flush_denormals, pick_device
+
+    flush_denormals()
+    if cfg.run.threads:
+        torch.set_num_threads(int(cfg.run.threads))
+    return pick_device(cfg.run.device)
+
+
+def run(cfg, out_dir: Path) -> dict:
+    out_dir = Path(out_dir)
+    if cfg.sweep.enabled:
+        return run_sweep(cfg, out_dir)
+    device = setup(cfg)
+    corpus = load_corpus(cfg)
+    epochs_csv, summary_csv = out_dir / "epochs.csv", out_dir / "summary.csv"
+    done = finished_keys(summary_csv, ["cell", "size"])
+    for size in names(cfg.size, tuple(BUDGETS), tuple(BUDGETS), "size"):
+        for cell in names(cfg.cell, CELLS, PAPER_CELLS, "cell"):
+            if row_key({"cell": cell, "size": size}, ["cell", "size"]) in done:
+                continue
+
+            def on_epoch(row: dict) -> None:
+                # a run killed between this append and its checkpoint redoes the epoch identically: keep one row
+                if row_key(row, ["cell", "size", "epoch"]) not in finished_keys(epochs_csv, ["cell", "size", "epoch"]):
+                    append_rows(epochs_csv, [row], EPOCH_COLUMNS)
+
+            out = train_one(cfg, corpus, device, cell, size, hyper(cfg, size),
+                            out_dir / "checkpoints" / f"{cell}-{size}.pt", on_epoch)
+            epochs = read_rows(epochs_csv)
+            mine = epochs[(epochs["cell"] == cell) & (epochs["size"] == size)]
+            paper = PAPER_PPL[(cell, size)]
+            append_rows(summary_csv, [pick({
+                **out, "paper_valid_ppl": paper["valid"], "paper_test_ppl": paper["test"],
+                "tokens_per_s": float(mine["tokens_per_s"].median()),
+                "wall_s": float(mine["wall_s"].sum()) + out["eval_s"]}, SUMMARY_COLUMNS)], SUMMARY_COLUMNS)
+    write_table(out_dir)
+    plot(out_dir)
+    return summarize(out_dir)
+
+
+# ------------------------------------------------------------------------------------------------- outputs
+def summarize(out_dir: Path) -> dict:
+    """Headline numbers for the CLI: each model's test (and valid) perplexity, hidden size, count and tokens/s."""
+    df = read_rows(Path(out_dir) / "summary.csv")
+    summary: dict = {}
+    for row in df.to_dict("records"):
+        tag = f"{row['cell']}_{row['size']}"
+        summary.update({f"{tag}_test_ppl": round(row["test_ppl"], 2), f"{tag}_valid_ppl": round(row["valid_ppl"], 2),
+                        f"{tag}_paper_test_ppl": row["paper_test_ppl"], f"{tag}_hidden": row["hidden"],
+                        f"{tag}_params": row["params"], f"{tag}_tokens_per_s": round(row["tokens_per_s"], 1)})
+    for size in BUDGETS:  # the speed claim, when one run trained both cells at the same budget
+        tps = {r["cell"]: r["tokens_per_s"] for r in df.to_dict("records") if r["size"] == size} if len(df) else {}
+        if "minimal" in tps and "gru" in tps:
+            summary[f"{size}_minimal_vs_gru_tokens_per_s"] = round(tps["minimal"] / tps["gru"], 3)
+    return summary
+
+
+def _fmt(value, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:.{digits}f}" if isinstance(value, float) else f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def write_table(out_dir: Path) -> Path:
+    """``table1.md``: every trained model beside the paper's Table 1 (from ``summary.csv`` only)."""
+    df = read_rows(Path(out_dir) / "summary.csv")
+    lines = ["# Table 1: PTB perplexity, one recurrent layer", "",
+             "| cell | size | hidden | params | epochs | valid ppl | test ppl | paper valid | paper test | tokens/s |"
+             " status |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in df.to_dict("records") if len(df) else []:
+        paper = PAPER_PPL.get((r["cell"], r["size"]), {})
+        lines.append(f"| {r['cell']} | {r['size']} | {r['hidden']} | {_fmt(int(r['params']))} | {r['epochs']} | "
+                     f"{_fmt(r['valid_ppl'])} | {_fmt(r['test_ppl'])} | {_fmt(paper.get('valid'))} | "
+                     f"{_fmt(paper.get('test'))} | {_fmt(r['tokens_per_s'], 0)} | {r['status']} |")
+    lines += ["", "Paper: Chen et al. (2018), Table 1 (single-layer models; the vanilla RNN row is Jozefowicz et al. "
+              "2015). No weight tying; embedding size = hidden size; test perplexity with batch 1, as Zaremba et al."]
+    path = Path(out_dir) / "table1.md"
+    write_text_atomic(path, "\n".join(lines) + "\n")
+    return path
+
+
+def plot(out_dir: Path) -> None:
+    """``lm_curves``: validation (solid) and training (dotted) perplexity per epoch, one panel per size."""
+    from rnnmf.plots import figure, panel_label, save
+
+    df = read_rows(Path(out_dir) / "epochs.csv")
+    if not len(df):
+        return
+    sizes = [s for s in BUDGETS if s in set(df["size"])]
+    fig, axes = figure(1, len(sizes), width=3.4, height=2.6)
+    for ax, size, label in zip(axes[0], sizes, "abcd"[: len(sizes)], strict=True):
+        for cell in CELLS:
+            d = df[(df["size"] == size) & (df["cell"] == cell)].sort_values("epoch")
+            if not len(d):
+                continue
+            (line,) = ax.plot(d["epoch"], d["valid_ppl"], marker="o", ms=2.5, label=f"{cell} (H={d['hidden'].iloc[0]})")
+            ax.plot(d["epoch"], d["train_ppl"], linestyle=":", color=line.get_color())
+        ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("perplexity (valid solid, train dotted)")
+        ax.set_title(f"{size}: {BUDGETS[size] // 1_000_000}M parameters")
+        panel_label(ax, label)
+        ax.legend()
+    save(fig, Path(out_dir) / "lm_curves")
+
+
+# ---------------------------------------------------------------------------------------------------- sweep
+def sweep_points(cfg) -> list[dict]:
+    """The SI F grid for every requested (cell, size): learning rate x max-epoch x decay x dropout."""
+    grid = [list(cfg.sweep[k]) for k in HYPER]
+    return [{"cell": cell, "size": size, **dict(zip(HYPER, values, strict=True))}
+            for size in names(cfg.size, tuple(BUDGETS), tuple(BUDGETS), "size")
+            for cell in names(cfg.cell, CELLS, PAPER_CELLS, "cell")
+            for values in itertools.product(*grid)]
+
+
+def point_tag(point: dict) -> str:
+    return "-".join(f"{point[k]}" for k in SWEEP_KEY)
+
+
+def train_points(cfg_yaml: str, out_dir: str, points: list[dict]) -> list[dict]:
+    """The sweep runner's ``train_batch``: train each grid point to the end of its schedule (module level, so that
+    worker processes can unpickle it; the config travels as YAML)."""
+    cfg = OmegaConf.create(cfg_yaml)
+    device = setup(cfg)
+    corpus = load_corpus(cfg)
+    rows = []
+    for point in points:
+        hp = hyper(cfg, point["size"], **{k: point[k] for k in HYPER})
+        epoch_rows: list[dict] = []
+        out = train_one(cfg, corpus, device, point["cell"], point["size"], hp,
+                        Path(out_dir) / "checkpoints" / f"sweep-{point_tag(point)}.pt", epoch_rows.append)
+        tps = [r["tokens_per_s"] for r in epoch_rows]
+        rows.append({**point, **{k: out[k] for k in ("hidden", "params", "epochs", "valid_ppl", "test_ppl", "seed",
+                                                      "status")},
+                     "tokens_per_s": sorted(tps)[len(tps) // 2] if tps else math.nan,
+                     "wall_s": sum(r["wall_s"] for r in epoch_rows) + out["eval_s"]})
+    return rows
+
+
+def run_sweep(cfg, out_dir: Path) -> dict:
+    from experiments.sweep import run_sweep as runner
+
+    points = sweep_points(cfg)
+    res = runner(points, functools.partial(train_points, OmegaConf.to_yaml(cfg, resolve=True), str(out_dir)),
+                 csv_path=out_dir / "sweep.csv", columns=SWEEP_COLUMNS, key_columns=SWEEP_KEY, batch_size=1,
+                 jobs=int(cfg.run.jobs), executor=str(cfg.run.executor),
+                 slurm=OmegaConf.to_container(cfg.run.slurm, resolve=True), quiet=bool(cfg.run.quiet),
+                 desc="lm sweep")
+    df = read_rows(out_dir / "sweep.csv")
+    summary = res.as_dict()
+    for (cell, size), d in df.groupby(["cell", "size"]) if len(df) else []:
+        best = d.sort_values("valid_ppl").iloc[0]
+        summary[f"{cell}_{size}_best_valid_ppl"] = round(float(best["valid_ppl"]), 2)
+        summary[f"{cell}_{size}_best_test_ppl"] = round(float(best["test_ppl"]), 2)
+        summary[f"{cell}_{size}_best"] = ", ".join(f"{k}={best[k]}" for k in HYPER)
+    return summary

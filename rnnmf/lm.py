@@ -1,0 +1,326 @@
+"""Word-level language models on the Penn Treebank (Sec. 5, Table 1): one recurrent layer between an embedding and a
+softmax, trained as in Zaremba et al. (2014).
+
+- The model: embedding (vocabulary × H) → one recurrent layer (H → H) → linear softmax layer (H → vocabulary), with
+  dropout on the embedding output and on the recurrent output (Zaremba et al.'s placement for one layer). The
+  embedding size equals the hidden size, as in Zaremba et al.; the input embedding and the softmax weights are NOT tied
+  (neither paper ties them). LSTM and GRU are torch's own modules; the minimalRNN (eq. 5, Φ = tanh(W_x x)) and the
+  vanilla RNN (eq. 1) are those of `rnnmf.nn`, the minimalRNN running its fused kernel by default.
+- The budget: the paper compares cells at 5M and 20M parameters "with the hidden layer size adjusted accordingly"
+  (its footnote 4); :func:`solve_hidden` finds the H whose whole-model count lies nearest to the budget.
+- Training (Zaremba et al. 2014 and their code): plain SGD, the learning rate decayed by ``lr_decay`` every epoch
+  after ``max_epoch`` (:func:`lr_at`), the gradient norm clipped at 5, truncated BPTT with the hidden state carried
+  across batches (detached at each window) and reset at the start of every epoch, and the loss SUMMED over the BPTT
+  window and averaged over the batch — at lr = 1 this scales the per-token gradient by the window length, which the
+  clipping then bounds. Perplexity is exp(mean per-token cross entropy).
+
+The loop is the project's one training loop, :func:`rnnmf.train.fit`: one optimiser step per BPTT window, an
+evaluation and a checkpoint every epoch; the carried hidden state and the epoch's running training loss live in a
+:class:`Carried` object that ``fit`` checkpoints with the rest, and the per-epoch learning rate is set between epochs
+through the optimiser's ``param_groups`` (checkpointed too), so a resumed run reproduces the uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rnnmf.data.ptb import batchify, get_batch
+from rnnmf.errors import InfeasibleError, RnnmfError
+from rnnmf.progress import progress
+from rnnmf.train import FitResult, fit
+
+#: valid recurrent cells; the first three are the paper's rows of Table 1 (the vanilla row there is from the literature)
+CELLS = ("lstm", "gru", "minimal", "vanilla")
+PAPER_CELLS = ("lstm", "gru", "minimal")
+#: the paper's two model sizes, in parameters (Sec. 5)
+BUDGETS = {"small": 5_000_000, "medium": 20_000_000}
+#: Table 1 of the paper: test perplexity at 5M, valid and test at 20M (single-layer rows of the paper itself; the
+#: vanilla RNN row is Jozefowicz et al. (2015), quoted by the paper for reference)
+PAPER_PPL = {
+    ("lstm", "small"): {"valid": None, "test": 95.4},
+    ("gru", "small"): {"valid": None, "test": 99.5},
+    ("minimal", "small"): {"valid": None, "test": 101.4},
+    ("vanilla", "small"): {"valid": None, "test": 122.8},
+    ("lstm", "medium"): {"valid": 87.5, "test": 83.8},
+    ("gru", "medium"): {"valid": 93.9, "test": 89.8},
+    ("minimal", "medium"): {"valid": 94.4, "test": 89.9},
+    ("vanilla", "medium"): {"valid": 103.0, "test": 97.7},
+}
+
+
+def check_cell(cell: str) -> str:
+    if cell not in CELLS:
+        raise RnnmfError(f"unknown cell {cell!r}; valid: {', '.join(CELLS)}")
+    return cell
+
+
+# --------------------------------------------------------------------------------------------------- the model
+def recurrent_params(cell: str, hidden: int) -> int:
+    """Parameters of one recurrent layer with input size = hidden size = H.
+
+    torch's LSTM/GRU carry two bias vectors per gate (b_ih, b_hh); `rnnmf.nn` has one b per layer. The minimalRNN has
+    W_x (Φ), W, V and b (eq. 5); the vanilla RNN has W, V and b (eq. 1).
+    """
+    H = hidden
+    return {
+        "lstm": 4 * (2 * H * H + 2 * H),
+        "gru": 3 * (2 * H * H + 2 * H),
+        "minimal": 3 * H * H + H,
+        "vanilla": 2 * H * H + H,
+    }[check_cell(cell)]
+
+
+def count_params(cell: str, vocab_size: int, hidden: int) -> int:
+    """Whole-model count: embedding (V·H) + recurrent layer + softmax (H·V weights and V biases)."""
+    return vocab_size * hidden + recurrent_params(cell, hidden) + hidden * vocab_size + vocab_size
+
+
+def solve_hidden(cell: str, budget: int, vocab_size: int) -> tuple[int, int]:
+    """The hidden size H whose :func:`count_params` lies nearest to ``budget``; returns ``(H, count)``.
+
+    The count is a quadratic in H, increasing for H ≥ 1, so the answer is the floor or the ceiling of its root.
+    """
+    check_cell(cell)
+    smallest = count_params(cell, vocab_size, 1)
+    if budget < smallest:
+        raise InfeasibleError(f"parameter budget {budget} is below the smallest {cell} model ({smallest} parameters "
+                              f"at hidden size 1, vocabulary {vocab_size}); valid: a budget >= {smallest}")
+    a = count_params(cell, vocab_size, 2) - 2 * count_params(cell, vocab_size, 1) + count_params(cell, vocab_size, 0)
+    a /= 2
+    c = count_params(cell, vocab_size, 0)
+    b = count_params(cell, vocab_size, 1) - a - c
+    root = (-b + math.sqrt(b * b - 4 * a * (c - budget))) / (2 * a)
+    candidates = {max(1, math.floor(root)), max(1, math.ceil(root))}
+    H = min(candidates, key=lambda h: (abs(count_params(cell, vocab_size, h) - budget), h))
+    return H, count_params(cell, vocab_size, H)
+
+
+def _recurrent(cell: str, hidden: int, fused: bool) -> nn.Module:
+    from rnnmf.nn import MinimalRNN, VanillaRNN
+
+    if cell == "lstm":
+        return nn.LSTM(hidden, hidden)
+    if cell == "gru":
+        return nn.GRU(hidden, hidden)
+    if cell == "minimal":
+        return MinimalRNN(hidden, hidden, fused=fused)
+    return VanillaRNN(hidden, hidden)
+
+
+class RNNLM(nn.Module):
+    """``logits, state = model(tokens, state)``: tokens (T, B) int64 → logits (T, B, vocabulary).
+
+    ``state`` is (1, B, H), or for the LSTM the pair (h, c); :meth:`init_state` gives zeros.
+    """
+
+    def __init__(self, cell: str, vocab_size: int, hidden: int, dropout: float = 0.0, fused: bool = True):
+        super().__init__()
+        self.cell, self.vocab_size, self.hidden = check_cell(cell), int(vocab_size), int(hidden)
+        self.embedding = nn.Embedding(vocab_size, hidden)
+        self.rnn = _recurrent(cell, hidden, fused)
+        self.decoder = nn.Linear(hidden, vocab_size)
+        self.drop = nn.Dropout(dropout)
+
+    def init_uniform_(self, scale: float) -> None:
+        """Every parameter from U(−scale, scale), as Zaremba et al. (0.1 small, 0.05 medium)."""
+        with torch.no_grad():
+            for p in self.parameters():
+                p.uniform_(-scale, scale)
+
+    def init_state(self, batch_size: int):
+        z = self.decoder.weight.new_zeros(1, batch_size, self.hidden)
+        return (z, z.clone()) if self.cell == "lstm" else z
+
+    def forward(self, tokens: torch.Tensor, state):
+        out, state = self.rnn(self.drop(self.embedding(tokens)), state)
+        return self.decoder(self.drop(out)), state
+
+
+def n_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def detach(state):
+    """Cut the graph at a window boundary (truncated BPTT) while keeping the state's values."""
+    return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+
+
+# ------------------------------------------------------------------------------------------------- training
+def lr_at(epoch: int, lr: float, max_epoch: int, lr_decay: float) -> float:
+    """Zaremba et al.'s schedule: ``lr`` for epochs 1..max_epoch, then multiplied by ``lr_decay`` each epoch."""
+    return lr * lr_decay ** max(epoch - max_epoch, 0)
+
+
+def perplexity(nll_sum: float, tokens: int) -> float:
+    """exp(mean per-token cross entropy); inf when the mean overflows or is not finite."""
+    mean = float(nll_sum) / tokens
+    return math.exp(mean) if math.isfinite(mean) and mean < 709.0 else math.inf
+
+
+def window_starts(data: torch.Tensor, bptt: int, max_batches: int | None = None) -> list[int]:
+    """First rows of the BPTT windows over ``data`` (the last one may be shorter), at most ``max_batches``."""
+    return list(range(0, data.size(0) - 1, bptt))[:max_batches]
+
+
+@torch.no_grad()
+def evaluate_lm(model: RNNLM, data: torch.Tensor, *, bptt: int, max_batches: int | None = None,
+                quiet: bool = True, desc: str = "eval") -> dict:
+    """Stream ``data`` (steps × batch) through the model with the state carried throughout; without gradients the
+    window length changes nothing. Returns ``nll`` (summed over tokens), ``tokens`` and ``ppl``."""
+    model.eval()
+    state = model.init_state(data.size(1))
+    nll = torch.zeros((), dtype=torch.float64, device=data.device)
+    tokens = 0
+    for i in progress(window_starts(data, bptt, max_batches), desc=desc, quiet=quiet, unit="batch"):
+        x, y = get_batch(data, i, bptt)
+        logits, state = model(x, state)
+        nll += F.cross_entropy(logits.view(-1, model.vocab_size), y, reduction="sum")
+        tokens += y.numel()
+    return {"nll": float(nll), "tokens": tokens, "ppl": perplexity(float(nll), tokens)}
+
+
+class Carried:
+    """What one training epoch carries from window to window: the hidden state, and the running training NLL.
+
+    ``fit`` saves and restores it with each checkpoint (``stateful``). ``train_s`` is the training time at the end of
+    the previous epoch, so an epoch's tokens/s survives a resume.
+    """
+
+    def __init__(self):
+        self.state = None
+        self.nll = 0.0
+        self.tokens = 0
+        self.steps = 0
+        self.train_s = 0.0
+        self.eval_s = 0.0
+
+    def state_dict(self) -> dict:
+        return dict(vars(self))
+
+    def load_state_dict(self, state: dict) -> None:
+        vars(self).update(state)
+
+
+def train_lm(model: RNNLM, train: torch.Tensor, valid: torch.Tensor | None, *, epochs: int, bptt: int, lr: float,
+             lr_decay: float = 1.0, max_epoch: int | None = None, clip: float = 5.0, max_batches: int | None = None,
+             max_eval_batches: int | None = None, checkpoint_path=None, on_epoch=None, quiet: bool = True,
+             desc: str = "train") -> FitResult:
+    """Train ``model`` on ``train`` (steps × batch) as Zaremba et al. (2014), through :func:`rnnmf.train.fit`.
+
+    Each epoch runs truncated BPTT over the first ``max_batches`` windows (all by default) with the state reset to
+    zero at the epoch's start, carried from window to window and detached at each boundary. The loss of a window is
+    its cross entropy summed over time and averaged over the batch, so at lr = 1 the step is ``bptt`` times that of
+    the per-token mean; the gradient norm is clipped at ``clip``; SGD uses :func:`lr_at` for each epoch.
+
+    After every epoch, ``on_epoch(row)`` receives ``epoch``, ``lr``, ``train_ppl``, ``valid_ppl`` (NaN when ``valid``
+    is None), ``tokens``, ``tokens_per_s`` (training only), ``wall_s`` (training + validation of that epoch) and
+    ``status`` (``ok`` or ``diverged``); then ``fit`` checkpoints to ``checkpoint_path``, from which a second call
+    resumes. A non-finite loss ends the run with ``status=diverged``.
+    """
+    max_epoch = epochs if max_epoch is None else max_epoch
+    starts = window_starts(train, bptt, max_batches)
+    n = len(starts)
+    batch_size = train.size(1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr_at(1, lr, max_epoch, lr_decay))
+    carried = Carried()
+
+    def next_batch(step: int):
+        k = step % n
+        return k, get_batch(train, starts[k], bptt)
+
+    def loss_fn(model: RNNLM, batch) -> torch.Tensor:
+        k, (x, y) = batch
+        if k == 0:  # a new epoch: the state starts at zero, as in Zaremba et al.
+            carried.state, carried.nll, carried.tokens = model.init_state(batch_size), 0.0, 0
+        logits, state = model(x, detach(carried.state))
+        carried.state = detach(state)
+        loss_sum = F.cross_entropy(logits.view(-1, model.vocab_size), y, reduction="sum")
+        carried.nll += float(loss_sum.detach())
+        carried.tokens += y.numel()
+        carried.steps += 1
+        return loss_sum / batch_size  # summed over the window's time steps, averaged over the batch
+
+    def evaluate(model: RNNLM) -> dict:
+        if carried.steps == 0 or valid is None:  # fit's record before the first step: no epoch to score yet
+            return {"valid_ppl": math.nan}
+        t0 = time.perf_counter()
+        ppl = evaluate_lm(model, valid, bptt=bptt, max_batches=max_eval_batches, quiet=quiet,
+                          desc=f"{desc} valid")["ppl"]
+        carried.eval_s = time.perf_counter() - t0
+        return {"valid_ppl": ppl}
+
+    def on_eval(rec: dict) -> None:
+        if carried.steps == 0:
+            return
+        epoch = -(-rec["step"] // n)
+        train_s = rec["wall_s"] - carried.train_s
+        row = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"],
+               "train_ppl": perplexity(carried.nll, carried.tokens) if carried.tokens else math.nan,
+               "valid_ppl": rec["valid_ppl"], "tokens": carried.tokens,
+               "tokens_per_s": carried.tokens / train_s if train_s > 0 else math.nan,
+               "wall_s": train_s + carried.eval_s, "status": "diverged" if rec["diverged"] else "ok"}
+        carried.train_s, carried.eval_s = rec["wall_s"], 0.0
+        for group in optimizer.param_groups:  # the next epoch's rate; fit checkpoints it right after this
+            group["lr"] = lr_at(epoch + 1, lr, max_epoch, lr_decay)
+        if on_epoch is not None:
+            on_epoch(row)
+
+    return fit(model, optimizer, next_batch, loss_fn, epochs * n, evaluate=evaluate, eval_every=n,
+               checkpoint_path=checkpoint_path, on_eval=on_eval, clip_grad_norm=clip, stateful=[carried],
+               device=train.device, quiet=quiet, desc=desc)
+
+
+# ------------------------------------------------------------------------------------------------- benchmark
+def bench_lm(size: str = "small", cells: Sequence[str] = ("gru", "minimal"), vocab_size: int = 10_000,
+             batch_size: int = 20, bptt: int | None = None, batches: int = 20, rounds: int = 3, warmup: int = 2,
+             device: str = "auto", seed: int = 0) -> list[dict]:
+    """Training tokens/s of each cell at the same parameter budget (PTB-shaped random tokens, one process).
+
+    The same loop as :func:`train_lm`. Rounds alternate between the cells so that load from other processes hits
+    them alike; each cell's best round counts. ``ratio`` is tokens/s relative to the first cell (GRU by default); the
+    minimalRNN row carries the headline ``lm_minimal_vs_gru_tokens_per_s`` when GRU is the reference.
+    """
+    from rnnmf.runtime import flush_denormals, pick_device
+
+    flush_denormals()
+    if size not in BUDGETS:
+        raise RnnmfError(f"unknown size {size!r}; valid: {', '.join(BUDGETS)}")
+    for cell in cells:
+        check_cell(cell)
+    bptt = bptt or (20 if size == "small" else 35)
+    dev = pick_device(device)
+    gen = torch.Generator().manual_seed(seed)
+    data = batchify(torch.randint(vocab_size, (batches * bptt * batch_size + batch_size,), generator=gen),
+                    batch_size, dev)
+    models = {}
+    for cell in cells:
+        H, count = solve_hidden(cell, BUDGETS[size], vocab_size)
+        torch.manual_seed(seed)
+        model = RNNLM(cell, vocab_size, H).to(dev)
+        model.init_uniform_(0.1)
+        train_lm(model, data, None, epochs=1, bptt=bptt, lr=0.1, max_batches=warmup)
+        models[cell] = (model, H, count)
+    best = dict.fromkeys(cells, 0.0)
+    for _ in range(rounds):
+        for cell in cells:
+            rows: list[dict] = []
+            train_lm(models[cell][0], data, None, epochs=1, bptt=bptt, lr=0.1, max_batches=batches,
+                     on_epoch=rows.append)
+            best[cell] = max(best[cell], rows[-1]["tokens_per_s"])
+    ref = cells[0]
+    out = []
+    for cell in cells:
+        _, H, count = models[cell]
+        row = {"cell": cell, "size": size, "hidden": H, "params": count, "batch_size": batch_size, "bptt": bptt,
+               "device": str(dev), "threads": torch.get_num_threads(), "tokens_per_s": round(best[cell], 1),
+               "reference": ref, "ratio": round(best[cell] / best[ref], 3)}
+        if cell == "minimal" and ref == "gru":
+            row["headline"] = "lm_minimal_vs_gru_tokens_per_s"
+        out.append(row)
+    return out

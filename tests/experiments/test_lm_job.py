@@ -1,0 +1,241 @@
+"""`rnnmf lm` end to end on a tiny synthetic PTB: outputs, resumption after real interruptions, bad input, the sweep."""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+from experiments.runner import execute
+from rnnmf.io import read_rows
+from rnnmf.lm import solve_hidden
+
+REPO = Path(__file__).resolve().parents[2]
+VOCAB = [f"w{i}" for i in range(24)] + ["<unk>"]
+runner = CliRunner()
+
+
+def write_tiny_ptb(root: Path, seed: int = 0) -> Path:
+    """Sentences that mostly step through the word list (learnable), in Mikolov's file layout; 25 words + <eos>."""
+    rng = random.Random(seed)
+
+    def lines(n: int) -> str:
+        out = []
+        for _ in range(n):
+            i = rng.randrange(len(VOCAB))
+            words = []
+            for _ in range(rng.randint(4, 12)):
+                words.append(VOCAB[i])
+                i = (i + 1) % len(VOCAB) if rng.random() < 0.8 else rng.randrange(len(VOCAB))
+            out.append(" " + " ".join(words) + " \n")
+        return "".join(out)
+
+    folder = root / "ptb"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "ptb.train.txt").write_text(" " + " ".join(VOCAB) + " \n" + lines(300))  # every word in train
+    (folder / "ptb.valid.txt").write_text(lines(40))
+    (folder / "ptb.test.txt").write_text(lines(40))
+    return root
+
+
+@pytest.fixture
+def ptb_root(tmp_path) -> Path:
+    return write_tiny_ptb(tmp_path / "data")
+
+
+def overrides(root: Path, *extra: str) -> list[str]:
+    """The smoke profile on the tiny corpus: MD5 verification off (test-only key), a budget that fits 26 words."""
+    return ["profile=smoke", f"data.root={root}", "verify_md5=false", "download=false", "sizes.small.params=4000",
+            "run.quiet=true", *extra]
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def assert_one_line_error(result, *fragments: str) -> str:
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("rnnmf: error:"), result.stderr
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+def numbers(out: Path) -> tuple[str, str]:
+    """epochs.csv and summary.csv without the timing columns: what must be identical after a resume."""
+    timing = ["tokens_per_s", "wall_s"]
+    return (read_rows(out / "epochs.csv").drop(columns=timing).to_csv(index=False),
+            read_rows(out / "summary.csv").drop(columns=timing).to_csv(index=False))
+
+
+# --------------------------------------------------------------------------------------------- end to end
+def test_cli_end_to_end_at_smoke(ptb_root, tmp_path):
+    out = tmp_path / "run"
+    result = invoke("lm", "--cell", "minimal", "--size", "small", *overrides(ptb_root), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    hidden, count = solve_hidden("minimal", 4000, len(VOCAB) + 1)  # + <eos>
+    assert f"lm: minimal small: hidden {hidden}, {count:,} parameters (budget 4,000, vocabulary 26)" in result.stdout
+    assert re.search(r"minimal_small_test_ppl\s+\d", result.stdout) and f"results: {out}" in result.stdout
+    epochs = read_rows(out / "epochs.csv")
+    assert list(epochs.columns) == ["cell", "size", "hidden", "params", "epoch", "lr", "train_ppl", "valid_ppl",
+                                    "tokens_per_s", "wall_s", "seed", "status"]
+    assert epochs["epoch"].tolist() == [1, 2] and epochs["lr"].tolist() == [1.0, 0.5]  # smoke: max_epoch 1, decay 0.5
+    assert set(epochs["params"]) == {count} and set(epochs["hidden"]) == {hidden}
+    summary = read_rows(out / "summary.csv").iloc[0]
+    assert summary["cell"] == "minimal" and summary["status"] == "ok" and summary["epochs"] == 2
+    assert 1.0 < summary["test_ppl"] < 26 * 2 and summary["valid_ppl"] == epochs["valid_ppl"].iloc[-1]
+    assert summary["paper_test_ppl"] == 101.4
+    table = (out / "table1.md").read_text()
+    assert "| minimal | small |" in table and "101.4" in table
+    assert (out / "lm_curves.png").stat().st_size > 0 and (out / "lm_curves.pdf").exists()
+    assert (out / "checkpoints" / "minimal-small.pt").exists()
+    # the same command again resumes: nothing is retrained and no row is duplicated
+    again = invoke("lm", "--cell", "minimal", "--size", "small", *overrides(ptb_root), "--out", str(out))
+    assert again.exit_code == 0 and "parameters" not in again.stdout
+    assert len(read_rows(out / "epochs.csv")) == 2 and len(read_rows(out / "summary.csv")) == 1
+
+
+def test_all_cells_learn_the_tiny_corpus(ptb_root, tmp_path):
+    """cell=all trains the paper's three rows; each beats the uniform model (perplexity 26) clearly."""
+    summary, out = execute("lm", overrides(ptb_root, "max_batches=null", "sizes.small.epochs=8",
+                                           "sizes.small.max_epoch=6", "sizes.small.bptt=10"), out=tmp_path / "all")
+    df = read_rows(out / "summary.csv")
+    assert df["cell"].tolist() == ["lstm", "gru", "minimal"]
+    assert (df["test_ppl"] < 15).all() and (df["valid_ppl"] < 15).all(), df
+    assert summary["small_minimal_vs_gru_tokens_per_s"] > 0
+
+
+# --------------------------------------------------------------------------------------------- resumption
+class Interrupt(Exception):
+    pass
+
+
+@pytest.mark.parametrize("where", ["after_checkpoint", "between_row_and_checkpoint"])
+def test_interrupted_run_resumes_to_identical_numbers(ptb_root, tmp_path, monkeypatch, where):
+    """Kill the job in the middle of the second cell (dropout on, so the restored RNG matters), re-run, compare."""
+    import experiments.lm as job
+    import rnnmf.train as train
+
+    ovs = overrides(ptb_root, "cell=all", "sizes.small.epochs=3", "sizes.small.dropout=0.3")
+    execute("lm", ovs, out=tmp_path / "full")
+
+    calls = {"n": 0}
+    if where == "after_checkpoint":  # fit's checkpoints: lstm at steps 0, 1, 2, 3 epochs; then gru at 0 and 1 epoch
+        real = train.save_checkpoint
+
+        def flaky(path, state):
+            real(path, state)
+            calls["n"] += 1
+            if calls["n"] == 6:
+                raise Interrupt
+
+        monkeypatch.setattr(train, "save_checkpoint", flaky)
+    else:  # the 5th epoch row (gru epoch 2) is written, then the process dies before that epoch's checkpoint
+        real = job.append_rows
+
+        def flaky(path, rows, columns):
+            n = real(path, rows, columns)
+            if Path(path).name == "epochs.csv":
+                calls["n"] += 1
+                if calls["n"] == 5:
+                    raise Interrupt
+            return n
+
+        monkeypatch.setattr(job, "append_rows", flaky)
+    with pytest.raises(Interrupt):
+        execute("lm", ovs, out=tmp_path / "resumed")
+    assert len(read_rows(tmp_path / "resumed" / "summary.csv")) == 1  # lstm finished, gru in flight
+    monkeypatch.undo()
+    execute("lm", ovs, out=tmp_path / "resumed")
+    assert numbers(tmp_path / "resumed") == numbers(tmp_path / "full")
+    assert len(read_rows(tmp_path / "resumed" / "epochs.csv")) == 9
+
+
+@pytest.mark.slow
+def test_sigkilled_process_resumes_to_identical_numbers(ptb_root, tmp_path):
+    """A real `rnnmf lm` process killed with SIGKILL after its second epoch, then run again."""
+    ovs = overrides(ptb_root, "cell=gru", "sizes.small.epochs=12", "sizes.small.max_epoch=6", "max_batches=null",
+                    "sizes.small.bptt=5", "sizes.small.dropout=0.2")
+    execute("lm", ovs, out=tmp_path / "full")
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-c", "from cli.main import main; main()", "lm", *ovs, "--out", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(read_rows(out / "epochs.csv")) < 2:
+        time.sleep(0.01)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = len(read_rows(out / "epochs.csv"))
+    assert 2 <= killed_at < 12
+    subprocess.run(cmd, cwd=tmp_path, env=env, check=True, capture_output=True)
+    assert numbers(out) == numbers(tmp_path / "full")
+
+
+# ---------------------------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("args,fragment", [
+    (["--cell", "rnn"], "unknown cell 'rnn'; valid: lstm, gru, minimal, vanilla, all"),
+    (["--size", "large"], "unknown size 'large'; valid: small, medium, all"),
+    (["clip=0"], "clip=0 is invalid"),
+    (["sizes.small.lr_decay=1.5"], "sizes.small.lr_decay=1.5 is invalid"),
+])
+def test_bad_input_is_one_line_exit_2_and_leaves_no_folder(ptb_root, tmp_path, args, fragment):
+    result = invoke("lm", *args, *overrides(ptb_root))
+    assert_one_line_error(result, fragment)
+    assert not (tmp_path / "results").exists()
+
+
+def test_wrong_md5_names_the_file(ptb_root, tmp_path):
+    ovs = [o for o in overrides(ptb_root) if o != "verify_md5=false"]
+    line = assert_one_line_error(invoke("lm", "--cell", "gru", *ovs), "has MD5", "expected")
+    assert str(ptb_root / "ptb" / "ptb.train.txt") in line
+    assert not (tmp_path / "results" / "lm").exists()  # the run folder made for it is removed again
+
+
+def test_unknown_word_in_valid_names_the_file(ptb_root, tmp_path):
+    with open(ptb_root / "ptb" / "ptb.valid.txt", "a") as f:
+        f.write(" w1 zebra w2 \n")
+    line = assert_one_line_error(invoke("lm", "--cell", "gru", *overrides(ptb_root)), "word 'zebra'")
+    assert str(ptb_root / "ptb" / "ptb.valid.txt") in line
+
+
+def test_missing_corpus_says_where_to_put_it(tmp_path):
+    result = invoke("lm", "--cell", "gru", *overrides(tmp_path / "nowhere"))
+    assert_one_line_error(result, "PTB not found", "ptb.train.txt", str(tmp_path / "nowhere" / "ptb"))
+
+
+# ---------------------------------------------------------------------------------------------------- sweep
+def test_sweep_trains_each_grid_point_once(ptb_root, tmp_path):
+    ovs = overrides(ptb_root, "cell=minimal", "sweep.enabled=true", "sweep.lr=[0.5,1.0]", "sweep.max_epoch=[1]",
+                    "sweep.lr_decay=[0.5]", "sweep.dropout=[0.0,0.3]")
+    summary, out = execute("lm", ovs, out=tmp_path / "sweep")
+    df = read_rows(out / "sweep.csv")
+    assert len(df) == 4 and summary["ran"] == 4
+    assert sorted(zip(df["lr"], df["dropout"], strict=True)) == [(0.5, 0.0), (0.5, 0.3), (1.0, 0.0), (1.0, 0.3)]
+    assert (df["epochs"] == 2).all() and (df["status"] == "ok").all() and df["test_ppl"].notna().all()
+    assert "minimal_small_best_valid_ppl" in summary
+    again, _ = execute("lm", ovs, out=tmp_path / "sweep")
+    assert again["skipped"] == 4 and again["ran"] == 0 and len(read_rows(out / "sweep.csv")) == 4
+
+
+# ---------------------------------------------------------------------------------------------- real data
+@pytest.mark.slow
+def test_smoke_on_the_real_ptb(data_root, tmp_path):
+    """The real corpus (MD5-verified): vocabulary 10,000, the paper's 5M budget, a few windows per epoch."""
+    summary, out = execute("lm", ["profile=smoke", f"data.root={data_root}", "cell=minimal", "run.quiet=true"],
+                           out=tmp_path / "real")
+    assert summary["minimal_small_hidden"] == 241 and summary["minimal_small_params"] == 5_004_484
+    epochs = read_rows(out / "epochs.csv")
+    assert len(epochs) == 2 and (epochs["valid_ppl"] < 10_000 * 1.5).all()
