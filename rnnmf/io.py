@@ -92,7 +92,7 @@ def format_value(value: Any) -> str:
             return "nan"
         if math.isinf(value):
             return "inf" if value > 0 else "-inf"
-        return repr(value)
+        return repr(float(value))  # float(): numpy 2 float64 (a float subclass) would repr as 'np.float64(1.5)'
     if hasattr(value, "item") and callable(value.item):  # numpy / torch scalars
         return format_value(value.item())
     return str(value)

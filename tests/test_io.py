@@ -11,6 +11,7 @@ import textwrap
 import time
 import types
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -46,6 +47,8 @@ def test_format_value_round_trips_floats():
     for v in (0.1, 1 / 3, -2.5e-300, 1e300, 6.88):
         assert float(format_value(v)) == v
     assert format_value(float("inf")) == "inf" and format_value(None) == "" and format_value(True) == "true"
+    assert format_value(np.float64(1.5)) == "1.5" and format_value(np.int64(3)) == "3"
+    assert format_value(np.bool_(True)) == "true" and format_value(np.float32(0.25)) == "0.25"
 
 
 def test_append_and_read(tmp_path):

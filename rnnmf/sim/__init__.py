@@ -1,5 +1,17 @@
 """Monte-Carlo simulation of random vanilla RNNs and minimalRNNs (Fig. 1) and their Jacobian spectra (Sec. 3.2.2)."""
 
+from rnnmf.sim.jacobian import (
+    JacobianTheory,
+    RandomRNN,
+    draws,
+    jacobian_moments,
+    jacobians,
+    minimal_theory,
+    pooled_stats,
+    singular_values,
+    step_jacobian,
+    vanilla_theory,
+)
 from rnnmf.sim.montecarlo import (
     CELLS,
     SimResult,
@@ -15,6 +27,8 @@ from rnnmf.sim.montecarlo import (
 )
 
 __all__ = [
+    "JacobianTheory", "RandomRNN", "draws", "jacobian_moments", "jacobians", "minimal_theory", "pooled_stats",
+    "singular_values", "step_jacobian", "vanilla_theory",
     "CELLS", "SimResult", "correlated_pair", "derive_seed", "fit_timescale", "linear_regime",
     "naive_untied_preactivations", "simulate", "simulate_minimal", "simulate_vanilla", "untied_preactivations",
 ]
