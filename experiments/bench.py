@@ -26,6 +26,23 @@ SUITES = {
 }
 
 
+def _headlines(suite: str, rows: list[dict]) -> dict:
+    """The few numbers each issue's speed target names, for the summary and the report."""
+    out = {}
+    for row in rows:
+        if row.get("headline"):
+            out[str(row["headline"])] = row.get("ratio")
+        if suite == "theory" and row.get("ratio", 1) != 1:
+            out["theory_tau_map_speedup"] = row["ratio"]
+        if suite == "sim" and "O(N)" in str(row.get("name", "")):
+            out["sim_untied_speedup"] = row["ratio"]
+        if suite == "rnn" and row.get("model") == "minimal_fused":
+            shape = f"{row['batch']}x{row['hidden']}x{row['T']}x{row['input']}"
+            out[f"minimal_vs_gru_{shape}"] = row["ratio_to_gru"]
+            out[f"minimal_vs_rnn_{shape}"] = row["ratio_to_rnn"]
+    return out
+
+
 def validate(cfg) -> None:
     unknown = [s for s in cfg.suites if s not in SUITES]
     if unknown:
@@ -55,8 +72,6 @@ def run(cfg, out_dir):
         append_rows(out_dir / f"bench_{suite}.csv", rows, columns)
         tables.append(f"## {suite}\n\n{markdown_table(rows)}\n")
         summary[f"{suite}_seconds"] = round(time.time() - t0, 1)
-        for row in rows:
-            if row.get("headline"):
-                summary[str(row["headline"])] = row.get("ratio")
+        summary.update(_headlines(suite, rows))
     write_text_atomic(out_dir / "bench.md", "# rnnmf bench\n\n" + "\n".join(tables))
     return summary

@@ -1,0 +1,30 @@
+"""`rnnmf bench` at profile smoke: every suite runs, writes its CSV and table, and the headline ratios are reported.
+
+Only the plumbing is tested here; speed is measured by running `rnnmf bench`, never asserted in tests.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from cli.main import app
+
+
+def test_bench_smoke_writes_every_suite(tmp_path):
+    result = CliRunner().invoke(app, ["bench", "profile=smoke", "--suite", "theory,rnn,sim", "--out",
+                                      str(tmp_path / "b"), "-q"])
+    assert result.exit_code == 0, result.output
+    for suite in ("theory", "rnn", "sim"):
+        df = pd.read_csv(tmp_path / "b" / f"bench_{suite}.csv")
+        assert len(df) >= 2
+    rnn = pd.read_csv(tmp_path / "b" / "bench_rnn.csv")
+    assert set(rnn.model) >= {"minimal_fused", "torch_gru", "torch_rnn"}
+    assert (rnn.loc[rnn.model == "torch_gru", "ratio_to_gru"] == 1).all()
+    assert "minimal_vs_gru_4x16x8x4" in result.stdout and "## rnn" in result.stdout
+    assert "theory_tau_map_speedup" in result.stdout and "sim_untied_speedup" in result.stdout
+
+
+def test_bench_unknown_suite_is_one_line(tmp_path):
+    result = CliRunner().invoke(app, ["bench", "--suite", "theory,warp"])
+    assert result.exit_code == 2 and "unknown bench suite(s) warp" in result.stderr
