@@ -14,6 +14,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from experiments.config import compose_config, hashed_view, to_yaml
+from rnnmf.errors import RnnmfError
 from rnnmf.io import RunFolder, run_dir_for
 
 
@@ -35,8 +36,15 @@ def execute(job: str, overrides: Sequence[str] = (), *, out: str | Path | None =
     """
     cfg = compose_config(job, overrides)
     module = job_module(job)
+    threads = cfg.run.get("threads")
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise RnnmfError(f"run.threads={threads!r} is invalid; valid: an integer >= 1 or null")
     if hasattr(module, "validate"):
         module.validate(cfg)
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
     path = Path(out) if out else run_dir(cfg, job)
     with RunFolder(path, config_yaml=to_yaml(cfg), overrides=overrides, fresh=fresh, job=job,
                    profile=str(cfg.profile)) as folder:

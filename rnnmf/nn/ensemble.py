@@ -1,0 +1,470 @@
+"""Many small RNNs trained at once: K independent single-layer networks with stacked weights and batched products.
+
+Fig. 2 trains hundreds of small networks that differ only in their initialisation statistics (σ_w, σ_v, μ_b) and all
+read the same kind of input. Run one at a time, each pays for its own noise draw, its own Python loop over T steps and
+its own narrow input product. An ensemble of K members shares the first two and widens the third:
+
+* one input batch x (S, B, M) for every member: the noise is drawn once, and the input path of all members is ONE
+  matrix product x @ [V_1; ...; V_K]ᵀ (vanilla) or x @ [W_x,1; ...; W_x,K]ᵀ (minimalRNN). Its FLOPs are still K
+  networks' worth (it is about half the ensemble's time on a CPU, which bounds the speed-up near 3-4x there);
+* one loop over time whose step is a batched product (``torch.baddbmm`` over the K members) of eq. 1 or eq. 5, run
+  as one autograd Function (:class:`EnsembleRecurrence`) with one ``baddbmm`` and a few in-place ops per step;
+* a read-out per member, so ``member_loss`` returns one loss per member. Members share no parameter: the gradient of
+  the summed loss with respect to member k's weights is exactly the gradient of member k's own loss, so an ensemble
+  trains like K separate networks (``rnnmf.train.fit`` sums the finite member losses and drops diverged members).
+
+Cells (h⁰ = 0, the final hidden state feeds a linear read-out to ``num_classes`` logits):
+
+    vanilla  (eq. 1):  hᵗ = tanh(W hᵗ⁻¹ + V xᵗ + b)
+    minimal  (eq. 5):  x̃ᵗ = tanh(W_x xᵗ),  uᵗ = σ(W hᵗ⁻¹ + V x̃ᵗ + b),  hᵗ = uᵗ ⊙ hᵗ⁻¹ + (1 − uᵗ) ⊙ x̃ᵗ
+
+Tied weights use one W for every step. Untied weights (``steps=S``) draw a fresh W_t, V_t and b_t for each of the S
+steps, as ``rnnmf.nn.UntiedVanillaRNN`` and ``UntiedMinimalRNN`` do; the minimalRNN's input map W_x stays shared, as
+there. The vanilla RNN's V_t are N × M each (M = 784): S·N·M parameters per member, and on a CPU their gradients and
+optimiser updates cost more than the network itself. ``input_steps=P`` keeps P input matrices instead: V_0 ... V_{P-2}
+for the first steps and one V_{P-1} shared by all later ones (``input_steps=2``: the image step and the noise steps).
+Untied weights are Gaussian and independent in both forms; only what training can do to the inputs' weights differs.
+``export_member(k)`` returns member k as the equivalent ``rnnmf.nn`` model (V_t repeated where shared), which the tests
+compare against, forward and backward.
+
+Layout: member-major (K, B, N) hidden states; untied parameters are time-major, (S, K, N, N), so each step's weights
+are one contiguous (K, N, N) slice.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.autograd.function import once_differentiable
+
+from rnnmf.errors import RnnmfError
+from rnnmf.nn.base import check_positive_int
+from rnnmf.nn.minimal import MinimalRNN, UntiedMinimalRNN
+from rnnmf.nn.vanilla import UntiedVanillaRNN, VanillaRNN
+
+CELLS = ("vanilla", "minimal")
+WEIGHTS = ("gaussian", "orthogonal")
+
+
+@dataclass(frozen=True)
+class MemberInit:
+    """The initialisation statistics of one member (Sec. 3): W_ij ~ N(0, σ_w²/N) (or σ_w times a Haar-orthogonal
+    matrix), b_i ~ N(μ_b, σ_b²); V_ij ~ N(0, σ_v²/M) for the vanilla RNN (V acts on the M-dim input, eq. 1) and
+    V_ij ~ N(0, σ_v²/N) for the minimalRNN (V acts on x̃ ∈ R^N, Sec. 3.2.1), whose input map Φ has
+    (W_x)_ij ~ N(0, σ_x̃²/M) with σ_x̃ = ``sigma_wx``. The read-out is N(0, 1/N) with zero bias.
+
+    ``seed`` alone decides member k's weights (its own ``torch.Generator``), so a member is the same network whichever
+    ensemble it is trained in: a resumed sweep that batches the remaining points differently reproduces them.
+    """
+
+    sigma_w: float
+    sigma_v: float
+    mu_b: float = 0.0
+    sigma_b: float = 0.0
+    sigma_wx: float = 1.0
+    seed: int = 0
+    weights: str = "gaussian"
+
+    def check(self) -> MemberInit:
+        for name in ("sigma_w", "sigma_v", "sigma_b", "sigma_wx"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+                raise RnnmfError(f"{name}={v!r} is invalid; valid: a finite number >= 0")
+        if not math.isfinite(self.mu_b):
+            raise RnnmfError(f"mu_b={self.mu_b!r} is invalid; valid: a finite number")
+        if self.weights not in WEIGHTS:
+            raise RnnmfError(f"weights={self.weights!r} is invalid; valid: {', '.join(WEIGHTS)}")
+        return self
+
+
+def _recurrent(g: torch.Generator, shape: tuple[int, ...], sigma: float, weights: str) -> torch.Tensor:
+    """(..., N, N) recurrent matrices: Gaussian N(0, σ²/N), or σ·O with O Haar-orthogonal (QR with sign fix)."""
+    n = shape[-1]
+    a = torch.randn(shape, generator=g, dtype=torch.float64)
+    if weights == "gaussian":
+        return a * (sigma / math.sqrt(n))
+    q, r = torch.linalg.qr(a)
+    return sigma * q * torch.sign(torch.diagonal(r, dim1=-2, dim2=-1)).unsqueeze(-2)
+
+
+class EnsembleRecurrence(torch.autograd.Function):
+    """The time loop of K members as one autograd Function: ``apply(a, xt, w) -> h^S`` of shape (K, B, N).
+
+    ``a`` (S, K, B, N) is each step's input path (V xᵗ + b, or V x̃ᵗ + b); ``xt`` the minimalRNN's x̃ (S, K, B, N),
+    None for the vanilla RNN; ``w`` (K, N, N) tied or (S, K, N, N) untied. Any strides will do. As in
+    ``rnnmf.nn.fused``: through plain autograd every step records ~4 graph nodes, and unbinding the inputs makes
+    backward stack S gradient slices; here each step is one ``baddbmm`` and one or two in-place ops each way, and
+    dW is one batched product over all steps after the loop. Checked against the plain-autograd loop in the tests.
+    """
+
+    @staticmethod
+    def forward(ctx, a, xt, w):
+        S, K, B, N = a.shape
+        untied = w.dim() == 4
+        w_t = w.transpose(-1, -2)
+        hs = a.new_empty(S, K, B, N)
+        us = a.new_empty(S, K, B, N) if xt is not None else None
+        h = a.new_zeros(K, B, N)
+        for t in range(S):
+            e = torch.baddbmm(a[t], h, w_t[t] if untied else w_t)  # eᵗ = W hᵗ⁻¹ + (input path)
+            if xt is None:
+                torch.tanh(e, out=hs[t])  # eq. 1
+            else:
+                torch.sigmoid(e, out=us[t])  # uᵗ, eq. 5
+                torch.lerp(xt[t], h, us[t], out=hs[t])  # x̃ + u ⊙ (h − x̃) = u ⊙ h + (1 − u) ⊙ x̃
+            h = hs[t]
+        ctx.save_for_backward(xt, w, hs, us)
+        return hs[S - 1].clone()
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_h):
+        xt, w, hs, us = ctx.saved_tensors
+        S, K, B, N = hs.shape
+        untied = w.dim() == 4
+        de = torch.empty_like(hs)  # dL/deᵗ, which is also dL/d(input path)ᵗ
+        d_xt = torch.empty_like(hs) if xt is not None else None
+        zero = hs.new_zeros(K, B, N)
+        g = grad_h.contiguous()  # dL/dhᵗ
+        for t in range(S - 1, -1, -1):
+            h_prev = hs[t - 1] if t else zero
+            de_t = de[t]
+            if xt is None:  # deᵗ = g ⊙ (1 − hᵗ²)
+                torch.mul(hs[t], hs[t], out=de_t)
+                de_t.neg_().add_(1.0).mul_(g)
+            else:  # deᵗ = g ⊙ (hᵗ⁻¹ − x̃ᵗ) ⊙ u(1 − u);  dx̃ᵗ = g ⊙ (1 − u)
+                u = us[t]
+                torch.sub(h_prev, xt[t], out=de_t)
+                de_t.mul_(u)
+                de_t.addcmul_(de_t, u, value=-1.0)
+                de_t.mul_(g)
+                torch.addcmul(g, g, u, value=-1.0, out=d_xt[t])
+            if t:
+                w_s = w[t] if untied else w
+                g = torch.baddbmm(g * u, de_t, w_s) if xt is not None else torch.bmm(de_t, w_s)
+        d_w = None
+        if ctx.needs_input_grad[2]:
+            # Σ_t deᵗᵀ hᵗ⁻¹ (tied) or deᵗᵀ hᵗ⁻¹ per step (untied); h⁰ = 0 contributes nothing.
+            d_w = torch.zeros_like(w)
+            if S > 1:
+                prod = torch.matmul(de[1:].transpose(-1, -2), hs[:-1])  # (S-1, K, N, N)
+                if untied:
+                    d_w[1:S] = prod
+                else:
+                    d_w = prod.sum(0)
+        return de, d_xt, d_w
+
+
+class RNNEnsemble(nn.Module):
+    """K single-layer RNNs plus read-outs on one shared input: ``logits = ens(x)`` with x (S, B, M) -> (K, B, C).
+
+    ``steps=None``: tied weights, any sequence length. ``steps=S``: untied weights for sequences of at most S steps;
+    ``input_steps`` (untied vanilla only): the number of distinct input matrices V_t (default S, one per step).
+    ``fused=False`` runs the time loop through plain autograd (the reference for :class:`EnsembleRecurrence`).
+    Parameters start at zero; call :meth:`init_members` with one :class:`MemberInit` per member.
+    """
+
+    def __init__(self, cell: str, members: int, input_size: int, hidden_size: int, num_classes: int = 10,
+                 steps: int | None = None, input_steps: int | None = None, fused: bool = True):
+        super().__init__()
+        self.fused = bool(fused)
+        if cell not in CELLS:
+            raise RnnmfError(f"cell={cell!r} is invalid; valid: {', '.join(CELLS)}")
+        self.cell = cell
+        K = self.members = check_positive_int("members", members)
+        M = self.input_size = check_positive_int("input_size", input_size)
+        N = self.hidden_size = check_positive_int("hidden_size", hidden_size)
+        C = self.num_classes = check_positive_int("num_classes", num_classes)
+        self.steps = None if steps is None else check_positive_int("steps", steps)
+        if input_steps is not None and (cell != "vanilla" or steps is None):
+            raise RnnmfError(f"input_steps={input_steps!r} is invalid for a {cell} ensemble with steps={steps}; "
+                             "valid: None, or an integer >= 1 for an untied vanilla ensemble")
+        self.input_steps = None if steps is None or cell != "vanilla" else min(
+            self.steps, check_positive_int("input_steps", input_steps or self.steps))
+        lead = () if steps is None else (self.steps,)  # untied parameters carry a leading time axis
+        self.weight_hh = nn.Parameter(torch.zeros(*lead, K, N, N))  # W
+        # V (vanilla: (P, K, N, M) when untied) or W_x (minimalRNN: shared over time, as in UntiedMinimalRNN)
+        lead_in = () if self.input_steps is None else (self.input_steps,)
+        self.weight_ih = nn.Parameter(torch.zeros(*lead_in, K, N, M))
+        self.weight_zh = nn.Parameter(torch.zeros(*lead, K, N, N)) if cell == "minimal" else None  # V on x̃
+        self.bias = nn.Parameter(torch.zeros(*lead, K, N))  # b
+        self.readout_weight = nn.Parameter(torch.zeros(K, C, N))
+        self.readout_bias = nn.Parameter(torch.zeros(K, C))
+
+    @staticmethod
+    def param_count(cell: str, input_size: int, hidden_size: int, num_classes: int = 10,
+                    steps: int | None = None, input_steps: int | None = None) -> int:
+        """Parameters of ONE member (to size ensembles by memory): untied ones count S (or P) times."""
+        M, N, C, S = input_size, hidden_size, num_classes, steps or 1
+        P = min(S, input_steps or S) if cell == "vanilla" else 1
+        return S * (N * N + N + (N * N if cell == "minimal" else 0)) + P * N * M + C * N + C
+
+    @property
+    def tied(self) -> bool:
+        return self.steps is None
+
+    def extra_repr(self) -> str:
+        untied = f"untied steps={self.steps}" + (f", input_steps={self.input_steps}"
+                                                 if self.input_steps not in (None, self.steps) else "")
+        return (f"{self.cell}, members={self.members}, {self.input_size}, {self.hidden_size}, "
+                f"classes={self.num_classes}, " + ("tied" if self.tied else untied))
+
+    # ------------------------------------------------------------------------------------------------------ init
+    @torch.no_grad()
+    def init_members(self, inits: Sequence[MemberInit]) -> RNNEnsemble:
+        """Draw every member's weights from its statistics and seed (see :class:`MemberInit`)."""
+        if len(inits) != self.members:
+            raise RnnmfError(f"{len(inits)} member inits for an ensemble of {self.members}; valid: one per member")
+        M, N, C = self.input_size, self.hidden_size, self.num_classes
+        lead = () if self.tied else (self.steps,)
+        for k, m in enumerate(inits):
+            m.check()
+            g = torch.Generator().manual_seed(int(m.seed))
+            # A fixed draw order per member, independent of K and of the other members.
+            w = _recurrent(g, (*lead, N, N), m.sigma_w, m.weights)
+            w_in = torch.randn(*self.weight_ih.shape[:-3], N, M, generator=g, dtype=torch.float64)
+            v = torch.randn(*lead, N, N, generator=g, dtype=torch.float64) if self.cell == "minimal" else None
+            b = m.mu_b + m.sigma_b * torch.randn(*lead, N, generator=g, dtype=torch.float64)
+            r = torch.randn(C, N, generator=g, dtype=torch.float64) / math.sqrt(N)
+            self.weight_hh[..., k, :, :] = w
+            if self.cell == "vanilla":
+                self.weight_ih[..., k, :, :] = w_in * (m.sigma_v / math.sqrt(M))
+            else:
+                self.weight_ih[k] = w_in * (m.sigma_wx / math.sqrt(M))
+                self.weight_zh[..., k, :, :] = v * (m.sigma_v / math.sqrt(N))
+            self.bias[..., k, :] = b
+            self.readout_weight[k] = r
+            self.readout_bias[k] = 0.0
+        return self
+
+    # --------------------------------------------------------------------------------------------------- forward
+    def final_hidden(self, x: torch.Tensor) -> torch.Tensor:
+        """h^S of every member, (K, B, N), for inputs x (S, B, M) shared by all members (h⁰ = 0)."""
+        if x.dim() != 3 or x.shape[-1] != self.input_size or x.shape[0] < 1:
+            raise RnnmfError(f"input of shape {tuple(x.shape)} is invalid; valid: (S, B, {self.input_size}), S >= 1")
+        S, B, M = x.shape
+        if not self.tied and S > self.steps:
+            raise RnnmfError(f"sequence length {S} is invalid for this untied ensemble; valid: 1 to {self.steps}")
+        K, N = self.members, self.hidden_size
+        proj = self._input_projection(x)  # (S, B, K·N)
+        b = self.bias if self.tied else self.bias[:S]
+        xt = None
+        if self.cell == "vanilla":  # V xᵗ + b, laid out (S, K, B, N) so that each step is one contiguous slice
+            a = proj.view(S, B, K, N).transpose(1, 2) + b.unsqueeze(-2)
+        elif self.tied:  # x̃ = Φ(x) laid out (K, S·B, N): V x̃ + b for all steps is one bmm over the K members
+            xt = proj.view(S * B, K, N).transpose(0, 1).contiguous().tanh_()
+            a = torch.baddbmm(b.unsqueeze(1), xt, self.weight_zh.transpose(1, 2))
+            a, xt = a.view(K, S, B, N).transpose(0, 1), xt.view(K, S, B, N).transpose(0, 1)  # (S, K, B, N) views
+        else:  # untied V_t: one bmm over the S·K (step, member) pairs
+            xt = proj.view(S, B, K, N).transpose(1, 2).contiguous().tanh_()  # (S, K, B, N)
+            v = self.weight_zh[:S].reshape(S * K, N, N).transpose(1, 2)
+            a = torch.baddbmm(b.reshape(S * K, 1, N), xt.view(S * K, B, N), v).view(S, K, B, N)
+        w = self.weight_hh if self.tied else self.weight_hh[:S]
+        if self.fused:
+            return EnsembleRecurrence.apply(a, xt, w)
+        # Plain autograd, step by step. Unbind once: indexing a[t] or W[t] per step makes each step's backward
+        # write a zero-filled full-size gradient (quadratic in S).
+        a_steps = a.unbind(0)
+        xt_steps = xt.unbind(0) if xt is not None else None
+        w_steps = [w.transpose(1, 2)] * S if self.tied else [wt.transpose(1, 2) for wt in w.unbind(0)]
+        h = x.new_zeros(K, B, N)
+        for t in range(S):
+            e = torch.baddbmm(a_steps[t], h, w_steps[t])
+            h = torch.tanh(e) if xt is None else torch.lerp(xt_steps[t], h, torch.sigmoid(e))
+        return h
+
+    def _input_projection(self, x: torch.Tensor) -> torch.Tensor:
+        """V xᵗ (vanilla) or W_x xᵗ (minimalRNN) of every member at every step, (S, B, K·N).
+
+        A shared matrix serves all steps in ONE GEMM, (S·B, M) @ (M, K·N), large enough to run at full speed; the
+        first P − 1 steps of an untied vanilla ensemble use their own V_t (one GEMM per step, batched over steps).
+        """
+        S, B, M = x.shape
+        KN = self.members * self.hidden_size
+        w = self.weight_ih
+        if w.dim() == 3:
+            return (x.reshape(S * B, M) @ w.reshape(KN, M).t()).view(S, B, KN)
+        P = w.shape[0]
+        own = min(S, P - 1 if P < self.steps else P)  # steps with a matrix of their own
+        parts = [torch.bmm(x[:own], w[:own].reshape(own, KN, M).transpose(1, 2))] if own else []
+        if own < S:
+            parts.append((x[own:].reshape((S - own) * B, M) @ w[P - 1].reshape(KN, M).t()).view(S - own, B, KN))
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits (K, B, C) of every member for inputs x (S, B, M)."""
+        h = self.final_hidden(x)
+        return torch.baddbmm(self.readout_bias.unsqueeze(1), h, self.readout_weight.transpose(1, 2))
+
+    # --------------------------------------------------------------------------------------------- loss, metrics
+    @staticmethod
+    def member_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Mean cross-entropy of each member over the batch: a (K,) vector for ``rnnmf.train.fit``."""
+        K, B, C = logits.shape
+        return F.cross_entropy(logits.reshape(K * B, C), y.repeat(K), reduction="none").view(K, B).mean(1)
+
+    @staticmethod
+    def member_accuracy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Fraction of correct argmax predictions per member, (K,)."""
+        return (logits.argmax(-1) == y).to(logits.dtype).mean(1)
+
+    # ------------------------------------------------------------------------------------------------ one member
+    @torch.no_grad()
+    def export_member(self, k: int) -> tuple[nn.Module, nn.Linear]:
+        """Member k as the equivalent ``rnnmf.nn`` model and a ``torch.nn.Linear`` read-out (same dtype and device).
+
+        """
+        if not 0 <= k < self.members:
+            raise RnnmfError(f"member {k} is invalid; valid: 0 to {self.members - 1}")
+        M, N = self.input_size, self.hidden_size
+        p = self.weight_hh
+        if self.cell == "vanilla":
+            model = VanillaRNN(M, N) if self.tied else UntiedVanillaRNN(M, N, self.steps)
+        else:
+            model = MinimalRNN(M, N) if self.tied else UntiedMinimalRNN(M, N, self.steps)
+        model = model.to(dtype=p.dtype, device=p.device)
+        (c,) = model.cells()
+        c.W.copy_(self.weight_hh[..., k, :, :])
+        c.b.copy_(self.bias[..., k, :])
+        if self.cell == "vanilla" and self.tied:
+            c.V.copy_(self.weight_ih[k])
+        elif self.cell == "vanilla":
+            P = self.input_steps
+            c.V[:P].copy_(self.weight_ih[:, k])
+            c.V[P:].copy_(self.weight_ih[P - 1, k].expand_as(c.V[P:]))  # the shared V_{P-1}, repeated
+        else:
+            c.W_x.copy_(self.weight_ih[k])
+            c.V.copy_(self.weight_zh[..., k, :, :])
+        readout = nn.Linear(N, self.num_classes).to(dtype=p.dtype, device=p.device)
+        readout.weight.copy_(self.readout_weight[k])
+        readout.bias.copy_(self.readout_bias[k])
+        return model, readout
+
+
+# ------------------------------------------------------------------------------------------------------- benchmark
+def _train_steps(model: nn.Module, readout: nn.Module | None, steps: int, T: int, batch: int, input_size: int,
+                 g: torch.Generator, device: torch.device, eval_examples: int = 0) -> None:
+    """What the sweep does per point: ``steps`` Adam steps on fresh noise-padded batches, then a forward pass over
+    ``eval_examples`` inputs in chunks of 125 (image-sized Gaussian inputs: timing needs no MNIST)."""
+    params = list(model.parameters()) + (list(readout.parameters()) if readout is not None else [])
+    opt = torch.optim.Adam(params, lr=1e-4)
+    for _ in range(steps):
+        x = torch.randn(T + 1, batch, input_size, generator=g).to(device)
+        y = torch.randint(10, (batch,), generator=g).to(device)
+        if readout is None:  # an ensemble: one loss per member, summed
+            loss = model.member_loss(model(x), y).sum()
+        else:
+            out, _ = model(x)
+            loss = F.cross_entropy(readout(out[-1]), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        for _ in range(0, eval_examples, 125):
+            x = torch.randn(T + 1, 125, input_size, generator=g).to(device)
+            model(x) if readout is None else readout(model(x)[0][-1])
+
+
+def bench_ensemble(families: Sequence[str] = ("vanilla-untied", "vanilla-tied", "minimal-untied", "minimal-tied"),
+                   members: dict | None = None, T: int = 40, hidden: int = 32, batch: int = 32,
+                   steps: dict | None = None, eval_examples: int = 100, repeats: int = 3, threads: int | None = 1,
+                   device: str = "cpu") -> list[dict]:
+    """Fig. 2's quick sweep trained as batched ensembles against the same points trained one by one.
+
+    Per family (cell and weight tying) the K points of one depth T of the quick profile (vanilla: 11 values of σ_w;
+    minimalRNN: panels c, e, g or d, f, h together, 3 × 7 values) train ``steps`` Adam steps and are evaluated on
+    ``eval_examples`` inputs, as in the sweep (quick: 300 (vanilla) or 100 steps of 32, then 2 × 500 examples; the
+    defaults, 30 or 10 steps and 100 examples, keep those proportions at a tenth of the cost), (a) as one
+    ``RNNEnsemble`` on one shared noise
+    batch per step, and (b) one at a time, each drawing its own batches, as the
+    faster of a one-member ensemble and the equivalent ``rnnmf.nn`` model (fused minimalRNN kernel, torch's RNN
+    kernel for the tied vanilla RNN). Rounds alternate (a) and (b); medians are reported with their ratio. The last
+    row totals the four families in proportion to their share of the quick sweep (points × steps × (T + 1)) and is
+    the headline ``ensemble_speedup``. ``threads`` as the sweep uses (1: see conf/trainability.yaml).
+    """
+    import statistics
+    import time
+
+    from rnnmf.runtime import flush_denormals, pick_device
+
+    flush_denormals()
+    dev = pick_device(device)
+    members = {"vanilla": 11, "minimal": 21, **(members or {})}
+    steps_of = {"vanilla": 30, "minimal": 10, **(steps or {})}
+    # The quick profile per family (one tying): points × training steps × mean (T + 1) of its grid, for the total
+    share = {"vanilla": 11 * 5 * 300 * (10 + 20 + 40 + 80 + 160 + 5) / 5,
+             "minimal": 21 * 6 * 100 * (10 + 20 + 40 + 80 + 160 + 320 + 6) / 6}
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    rows = []
+    try:
+        for family in families:
+            cell, tying = family.split("-")
+            if cell not in CELLS or tying not in ("tied", "untied"):
+                raise RnnmfError(f"family {family!r} is invalid; valid: vanilla|minimal - tied|untied")
+            K, n_steps = members[cell], steps_of[cell]
+            shape = {"steps": None} if tying == "tied" else {
+                "steps": T + 1, "input_steps": 2 if cell == "vanilla" else None}
+            inits = [MemberInit(1.0 + 0.01 * k, 0.5, mu_b=2.0 if cell == "minimal" else 0.0, seed=k) for k in range(K)]
+
+            def ensemble_run(inits=inits, cell=cell, shape=shape, K=K, n_steps=n_steps):
+                ens = RNNEnsemble(cell, K, 784, hidden, 10, **shape).init_members(inits).to(dev)
+                g = torch.Generator().manual_seed(0)
+                t0 = time.perf_counter()
+                _train_steps(ens, None, n_steps, T, batch, 784, g, dev, eval_examples)
+                return time.perf_counter() - t0
+
+            def one_by_one(inits=inits, cell=cell, shape=shape, tying=tying, n_steps=n_steps):
+                total = {"ensemble K=1": 0.0, "rnnmf.nn": 0.0}
+                g = torch.Generator().manual_seed(0)
+                for m in inits:
+                    one = RNNEnsemble(cell, 1, 784, hidden, 10, **shape).init_members([m]).to(dev)
+                    t0 = time.perf_counter()
+                    _train_steps(one, None, n_steps, T, batch, 784, g, dev, eval_examples)
+                    total["ensemble K=1"] += time.perf_counter() - t0
+                    if tying == "tied" or cell == "minimal":  # same model as rnnmf.nn (untied vanilla: V_t differ)
+                        model, readout = one.export_member(0)
+                        t0 = time.perf_counter()
+                        _train_steps(model, readout, n_steps, T, batch, 784, g, dev, eval_examples)
+                        total["rnnmf.nn"] += time.perf_counter() - t0
+                return {k: v for k, v in total.items() if v > 0}
+
+            ens_t, single_t = [], {}
+            for _ in range(2):  # warm-up (lazy initialisation, allocator) outside the timed rounds
+                _train_steps(RNNEnsemble(cell, 1, 784, hidden, 10, **shape).init_members(inits[:1]).to(dev), None,
+                             1, T, batch, 784, torch.Generator().manual_seed(1), dev)
+            for _ in range(repeats):
+                ens_t.append(ensemble_run())
+                for k, v in one_by_one().items():
+                    single_t.setdefault(k, []).append(v)
+            e = statistics.median(ens_t)
+            base, s = min(((k, statistics.median(v)) for k, v in single_t.items()), key=lambda kv: kv[1])
+            rows.append({"suite": "ensemble", "family": family, "members": K, "T": T, "hidden": hidden,
+                         "batch": batch, "steps": n_steps, "eval_examples": eval_examples,
+                         "threads": torch.get_num_threads(),
+                         "ensemble_s": round(e, 6), "one_by_one_s": round(s, 6), "one_by_one_as": base,
+                         "points_per_s_ensemble": round(K / e, 3), "points_per_s_one_by_one": round(K / s, 3),
+                         "ratio": round(s / e, 2)})
+        # The quick sweep as a whole (approximately): each family's time per point-step-and-time-step, weighted by
+        # the family's share of the sweep.
+        if rows:
+            w = {r["family"]: share[r["family"].split("-")[0]] / (r["members"] * r["steps"] * (r["T"] + 1))
+                 for r in rows}
+            e_total = sum(w[r["family"]] * r["ensemble_s"] for r in rows)
+            s_total = sum(w[r["family"]] * r["one_by_one_s"] for r in rows)
+            rows.append({"suite": "ensemble", "family": "quick sweep (weighted)", "members": None, "T": None,
+                         "hidden": hidden, "batch": batch, "steps": None, "eval_examples": eval_examples,
+                         "threads": torch.get_num_threads(),
+                         "ensemble_s": round(e_total, 6), "one_by_one_s": round(s_total, 6),
+                         "one_by_one_as": "fastest per family", "points_per_s_ensemble": None,
+                         "points_per_s_one_by_one": None, "ratio": round(s_total / e_total, 2),
+                         "headline": "ensemble_speedup"})
+    finally:
+        torch.set_num_threads(before)
+    return rows
