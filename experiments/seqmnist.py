@@ -1,5 +1,419 @@
-"""Fig. 3: critical vs off-critical initialisation on sequential MNIST — not implemented yet (issue #7)."""
+"""Fig. 3: critical against off-critical initialisation on sequential MNIST (Sec. 4.2).
+
+Each image is unrolled into T steps of 784/T standardised pixels (T = 196 and 784); a VanillaRNN or MinimalRNN reads
+them and a linear read-out of the final hidden state classifies the digit. Four initialisations per cell, σ_b² = 0:
+
+* critical + orthogonal / gaussian: σ_w², σ_v² with χ₁ = 1 at the configured q* (eq. 4 for the vanilla RNN,
+  Algorithm 1 / eq. 13 for the minimalRNN, at the configured μ_b);
+* off-critical + orthogonal / gaussian: σ_w² = σ_v² = 1, μ_b = 0 (the paper's "common initialization").
+
+R is the second moment of the cell's actual input: the standardised pixels (R = 1 on the training split) for the
+vanilla RNN, x̃ = tanh(W_x x) under its initial W_x for the minimalRNN, measured on 2,048 training images. h⁰ is zero
+by default, or ``model.h0=q_star``: h⁰ ~ N(0, Q*) per example as Algorithm 1 says (see conf/seqmnist.yaml for why
+zeros is the default).
+
+One unit of work is one (cell, T, init, weights, seed) training run through ``rnnmf.train.fit`` with its own
+checkpoint (``checkpoints/<unit>.pt``); units go through the sweep runner (``experiments.sweep``), so ``run.jobs=2``
+trains two at a time and ``run.executor=submitit`` sends them to Slurm. Outputs in the run folder:
+
+* ``curves.csv``: one row per evaluation (cell, T, init, weights, seed, step, test_acc, train_loss, wall_s),
+  appended as the run goes by the process that trains the unit;
+* ``summary.csv``: one row per finished unit: steps to reach ``target_acc`` test accuracy (the budget when never),
+  the initialisation actually used (σ_w², σ_v², μ_b, q*, Q*, R, χ₁) and the status (ok | diverged);
+* ``fig3.png/.pdf`` (rows: T; columns: cell) and ``table.md`` (steps to 90% beside the paper's statements), drawn
+  from the CSVs only.
+
+A re-run skips finished units and resumes unfinished ones from their checkpoints onto the same curves.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from omegaconf import OmegaConf
+from torch import nn
+
+from rnnmf.errors import RnnmfError
+from rnnmf.io import append_rows, finished_keys, read_rows, row_key, write_text_atomic
+
+CELLS = ("vanilla", "minimal")
+INITS = ("critical", "off_critical")
+WEIGHTS = ("orthogonal", "gaussian")
+OPTIMIZERS = ("rmsprop", "adam", "sgd")
+H0 = ("q_star", "zeros")
+UNIT_KEY = ["cell", "T", "init", "weights", "seed"]
+CURVE_COLUMNS = [*UNIT_KEY, "step", "test_acc", "train_loss", "wall_s"]
+SUMMARY_COLUMNS = [*UNIT_KEY, "steps_to_90", "target_acc", "reached", "budget", "final_acc", "best_acc", "sigma_w_sq",
+                   "sigma_v_sq", "mu_b", "q_star", "Q_star", "R", "chi_1", "hidden", "status", "wall_s"]
+# Sec. 4.2: "a critically initialized model reaches a test accuracy of 90% after 750 optimization steps, the
+# off-critical network takes over 16,000 updates" (vanilla RNN, T = 196); off-critical models "failed" at T = 784.
+PAPER = {("vanilla", 196, "critical"): "≈750", ("vanilla", 196, "off_critical"): ">16,000",
+         ("minimal", 196, "critical"): "≈250 (\"a factor of three faster\")",
+         ("minimal", 196, "off_critical"): "\"a similar trend\"", ("vanilla", 784, "off_critical"): "fails",
+         ("minimal", 784, "off_critical"): "fails"}
 
 
-def run(cfg, out_dir):
-    raise NotImplementedError("rnnmf seqmnist: not implemented yet (issue #7)")
+# ---------------------------------------------------------------------------------------------------- config
+def cells(cfg) -> list[str]:
+    """``cells`` as a list; ``all`` (the CLI's ``--cell all``) means both."""
+    names = [str(c) for c in cfg.cells]
+    if "all" in names:
+        return list(CELLS)
+    bad = [c for c in names if c not in CELLS]
+    if bad or not names:
+        raise RnnmfError(f"cells={names!r} is invalid; valid: a non-empty list of {', '.join(CELLS)}, or [all]")
+    return names
+
+
+def _positive_int(key: str, value, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise RnnmfError(f"{key}={value!r} is invalid; valid: an integer >= 1" + (" or null" if allow_none else ""))
+
+
+def _choice(key: str, values, valid) -> None:
+    values = list(values) if OmegaConf.is_list(values) or isinstance(values, list) else [values]
+    bad = [v for v in values if v not in valid]
+    if bad or not values:
+        raise RnnmfError(f"{key}={values!r} is invalid; valid: {', '.join(valid)}")
+
+
+def validate(cfg) -> None:
+    """Every value a user can get wrong, checked before the run folder exists."""
+    from rnnmf.data import check_seq_len
+
+    cells(cfg)
+    if not list(cfg.lengths):
+        raise RnnmfError("lengths=[] is invalid; valid: T values dividing 784, e.g. [196, 784]")
+    for T in cfg.lengths:
+        check_seq_len(T)
+    _choice("inits", cfg.inits, INITS)
+    _choice("weights", cfg.weights, WEIGHTS)
+    _choice("model.h0", cfg.model.h0, H0)
+    _choice("train.optimizer", cfg.train.optimizer, OPTIMIZERS)
+    for key in ("model.hidden", "train.steps", "train.batch_size", "train.eval_every", "eval.batch_size", "n_seeds"):
+        _positive_int(key, OmegaConf.select(cfg, key))
+    _positive_int("train.checkpoint_every", cfg.train.checkpoint_every, allow_none=True)
+    _positive_int("eval.examples", cfg.eval.examples, allow_none=True)
+    for key in ("train.lr.vanilla", "train.lr.minimal", "model.sigma_x", "critical.vanilla.q_star",
+                "critical.minimal.q_star"):
+        value = OmegaConf.select(cfg, key)
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise RnnmfError(f"{key}={value!r} is invalid; valid: a number > 0")
+    if cfg.train.clip_grad_norm is not None and not cfg.train.clip_grad_norm > 0:
+        raise RnnmfError(f"train.clip_grad_norm={cfg.train.clip_grad_norm!r} is invalid; valid: a number > 0 or null")
+    if not 0 < cfg.target_acc <= 1:
+        raise RnnmfError(f"target_acc={cfg.target_acc!r} is invalid; valid: a number in (0, 1]")
+
+
+def units(cfg) -> list[dict]:
+    """Every (cell, T, init, weights, seed) to train, in config order (the sweep runs the longest T first)."""
+    seeds = [int(cfg.seed) + k for k in range(int(cfg.n_seeds))]
+    return [{"cell": c, "T": int(T), "init": i, "weights": w, "seed": s}
+            for T in cfg.lengths for c in cells(cfg) for i in cfg.inits for w in cfg.weights for s in seeds]
+
+
+def unit_name(u: dict) -> str:
+    return f"{u['cell']}-T{u['T']}-{u['init']}-{u['weights']}-s{u['seed']}"
+
+
+# ----------------------------------------------------------------------------------------------------- model
+class SequenceClassifier(nn.Module):
+    """An RNN over the pixel sequence and a linear read-out of its final hidden state (10 digit classes).
+
+    ``h0_std`` > 0 starts each example at h⁰ ~ N(0, h0_std²) elementwise (Algorithm 1: Q* initialises h⁰, so the
+    hidden state starts on the fixed point instead of spending a transient reaching it); 0 starts at zeros.
+    """
+
+    def __init__(self, cell: str, input_size: int, hidden: int, h0_std: float = 0.0):
+        super().__init__()
+        from rnnmf.nn import MinimalRNN, VanillaRNN
+
+        self.rnn = MinimalRNN(input_size, hidden) if cell == "minimal" else VanillaRNN(input_size, hidden)
+        self.readout = nn.Linear(hidden, 10)
+        self.h0_std = float(h0_std)
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        h0 = None
+        if self.h0_std > 0:
+            shape = (1, x.shape[1], self.rnn.hidden_size)
+            h0 = torch.randn(shape, generator=generator, device=x.device, dtype=x.dtype).mul_(self.h0_std)
+        _, h_n = self.rnn(x, h0)
+        return self.readout(h_n[-1])
+
+
+@torch.no_grad()
+def input_moment(model: SequenceClassifier, x: torch.Tensor) -> float:
+    """R = (1/N) E[x̃·x̃] with x̃ = tanh(W_x x) for the minimalRNN, (1/M) E[x·x] for the vanilla RNN (Sec. 3)."""
+    from rnnmf.data import second_moment
+
+    W_x = model.rnn.cells()[0].W_x
+    return second_moment(x if W_x is None else torch.tanh(x @ W_x.t()))
+
+
+def initialise(model: SequenceClassifier, cell: str, init: str, weights: str, cfg, x_sample: torch.Tensor,
+               seed: int) -> dict:
+    """Initialise ``model.rnn`` for one condition and return what was used (σ's as variances, q*, Q*, R, χ₁).
+
+    For the minimalRNN, R is that of x̃ = tanh(W_x x) and so depends on W_x, which the initialiser draws: a first draw
+    from the same seed (off-critical: always feasible) fixes W_x and R is measured on ``x_sample``; the condition is
+    then drawn from that seed again, which gives the same W_x (N(0, σ_x²/M) whatever q*, μ_b).
+    """
+    from rnnmf.nn import init_critical, init_off_critical
+    from rnnmf.theory import minimal as mt
+    from rnnmf.theory import vanilla as vt
+
+    sigma_x = float(cfg.model.sigma_x)
+    if cell == "minimal":
+        init_off_critical(model.rnn, weights=weights, sigma_x=sigma_x, generator=torch.Generator().manual_seed(seed))
+    R = input_moment(model, x_sample)
+    gen = torch.Generator().manual_seed(seed)
+    if init == "critical":
+        crit = cfg.critical[cell]
+        mu_b = float(crit.mu_b)
+        res = init_critical(model.rnn, q_star=float(crit.q_star), R=R, mu_b=mu_b, weights=weights, sigma_x=sigma_x,
+                            generator=gen)
+        sw2, sv2, q_star = float(res.sigma_w_sq), float(res.sigma_v_sq), float(crit.q_star)
+    else:
+        init_off_critical(model.rnn, weights=weights, sigma_x=sigma_x, generator=gen)
+        sw2, sv2, mu_b = 1.0, 1.0, 0.0
+        q_star = None
+    theory = mt if cell == "minimal" else vt
+    sw, sv = math.sqrt(sw2), math.sqrt(sv2)
+    if q_star is None:  # off-critical: the stable fixed point of the q map (eq. 2 / eq. 6-7)
+        q_star = float(theory.q_star(sw, sv, R, mu_b=mu_b))
+    Q_star = (q_star - sv2 * R) / sw2  # q* = σ_w² Q* + σ_v² R (eq. 2, 6; σ_b² = 0): Q* = E[h²] at the fixed point
+    return {"sigma_w_sq": sw2, "sigma_v_sq": sv2, "mu_b": mu_b, "q_star": q_star, "Q_star": Q_star, "R": R,
+            "chi_1": float(theory.chi_1(sw, sv, R, mu_b=mu_b))}
+
+
+def make_optimizer(params, cfg, cell: str) -> torch.optim.Optimizer:
+    lr = float(cfg.train.lr[cell])
+    if cfg.train.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr)
+    if cfg.train.optimizer == "adam":
+        return torch.optim.Adam(params, lr=lr)
+    return torch.optim.SGD(params, lr=lr, momentum=0.9)
+
+
+class EpochBatches:
+    """``next_batch(step)``: batches of shuffled epochs, a pure function of the step (so a resumed run gets the same
+    batches without restoring any iterator). Every condition with the same seed sees the same batches."""
+
+    def __init__(self, data, batch_size: int, seed: int):
+        self.data, self.batch_size, self.seed = data, batch_size, seed
+        self.per_epoch = len(data) // batch_size
+        self.epoch, self.order = -1, None
+
+    def __call__(self, step: int):
+        epoch, k = divmod(step, self.per_epoch)
+        if epoch != self.epoch:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self.epoch, self.order = epoch, torch.randperm(len(self.data), generator=g)
+        return self.data.batch(self.order[k * self.batch_size:(k + 1) * self.batch_size])
+
+
+def accuracy(model: SequenceClassifier, x: torch.Tensor, y: torch.Tensor, batch_size: int, seed: int) -> float:
+    """Test accuracy with the same h⁰ draws at every evaluation (a seeded generator), so curves are not noisier
+    than the model's changes."""
+    gen = torch.Generator(device=x.device).manual_seed(seed)
+    correct = 0
+    for start in range(0, x.shape[1], batch_size):
+        logits = model(x[:, start:start + batch_size], generator=gen)
+        correct += int((logits.argmax(1) == y[start:start + batch_size]).sum())
+    return correct / x.shape[1]
+
+
+# -------------------------------------------------------------------------------------------------- training
+def setup(cfg, in_process: bool = True) -> torch.device:
+    """Denormals flushed, the thread count, the device.
+
+    Threads: ``run.threads`` when the config has it; else one thread in this process (on 2 shared cores OpenMP's
+    spinning made two threads several times slower for these small matrices), and in a pool worker the share the
+    sweep runner gave it.
+    """
+    from rnnmf.runtime import flush_denormals, pick_device
+
+    flush_denormals()
+    threads = OmegaConf.select(cfg, "run.threads", default=None) or (1 if in_process else None)
+    if threads:
+        torch.set_num_threads(int(threads))
+    return pick_device(cfg.run.device)
+
+
+_DATA: dict[tuple, tuple] = {}
+
+
+def load_data(cfg, T: int, device):
+    """Training split and the evaluation subset (a fixed random subset of ``eval.examples`` test images, the same
+    for every condition and seed; all 10,000 when null), as device tensors; cached per process."""
+    from rnnmf.data import SequentialMNIST
+
+    key = (str(cfg.data.root), T, str(device), cfg.eval.examples)
+    if key not in _DATA:
+        _DATA.clear()  # one T at a time: the paper profile's T = 784 tensors are not small on a GPU
+        train = SequentialMNIST.load(cfg.data.root, "train", T, device=device)
+        test = SequentialMNIST.load(cfg.data.root, "test", T, device=device)
+        n = len(test) if cfg.eval.examples is None else min(int(cfg.eval.examples), len(test))
+        idx = torch.randperm(len(test), generator=torch.Generator().manual_seed(0))[:n]
+        _DATA[key] = (train, *test.batch(idx))
+    return _DATA[key]
+
+
+def steps_to(history_acc: list[tuple[int, float]], target: float, budget: int) -> tuple[int, bool]:
+    """The first evaluated step with test accuracy >= target, else the budget."""
+    for step, acc in history_acc:
+        if acc >= target:
+            return step, True
+    return budget, False
+
+
+def train_unit(cfg, u: dict, device, out_dir: Path) -> dict:
+    """Train (or resume) one condition, appending its curves.csv rows as it goes; return its summary.csv row."""
+    from rnnmf.runtime import seed_everything
+    from rnnmf.train import fit
+
+    train, x_test, y_test = load_data(cfg, u["T"], device)
+    curves_csv, curve_key = out_dir / "curves.csv", [*UNIT_KEY, "step"]
+    written = finished_keys(curves_csv, curve_key)
+
+    def on_eval(rec: dict) -> None:
+        row = {**u, "step": rec["step"], "test_acc": rec["test_acc"], "train_loss": rec["train_loss"],
+               "wall_s": rec["wall_s"]}
+        # a unit killed between an evaluation and its checkpoint redoes that evaluation identically: keep one row
+        if row_key(row, curve_key) not in written:
+            append_rows(curves_csv, [row], CURVE_COLUMNS)
+            written.add(row_key(row, curve_key))
+
+    seed_everything(u["seed"])  # per unit: its numbers do not depend on which units ran before it in this process
+    model = SequenceClassifier(u["cell"], train.step_dim, int(cfg.model.hidden))
+    x_sample = train.batch(torch.arange(min(len(train), 2048)))[0]
+    used = initialise(model, u["cell"], u["init"], u["weights"], cfg, x_sample.cpu(), seed=u["seed"])
+    model.h0_std = math.sqrt(max(used["Q_star"], 0.0)) if cfg.model.h0 == "q_star" else 0.0
+    model.to(device)
+    optimizer = make_optimizer(model.parameters(), cfg, u["cell"])
+    eval_bs, steps = int(cfg.eval.batch_size), int(cfg.train.steps)
+    res = fit(model, optimizer, EpochBatches(train, int(cfg.train.batch_size), u["seed"]),
+              lambda m, b: F.cross_entropy(m(b[0]), b[1]), steps,
+              evaluate=lambda m: {"test_acc": accuracy(m, x_test, y_test, eval_bs, seed=u["seed"])},
+              eval_every=int(cfg.train.eval_every), checkpoint_path=out_dir / "checkpoints" / f"{unit_name(u)}.pt",
+              checkpoint_every=cfg.train.checkpoint_every, on_eval=on_eval,
+              clip_grad_norm=cfg.train.clip_grad_norm, device=device, quiet=bool(cfg.run.quiet), desc=unit_name(u))
+    accs = [(r["step"], r["test_acc"]) for r in res.history]
+    hit, reached = steps_to(accs, float(cfg.target_acc), steps)
+    print(f"seqmnist: {unit_name(u)}: " + (f"{cfg.target_acc:.0%} at step {hit}" if reached else
+          f"below {cfg.target_acc:.0%} after {steps} steps") + f" (final {accs[-1][1]:.3f}, {res.wall_s:.0f} s)",
+          flush=True)
+    return {**u, "steps_to_90": hit, "target_acc": float(cfg.target_acc), "reached": reached, "budget": steps,
+            "final_acc": accs[-1][1], "best_acc": max(a for _, a in accs), **used, "hidden": int(cfg.model.hidden),
+            "status": "diverged" if res.diverged else "ok", "wall_s": res.wall_s}
+
+
+def train_units(plain_cfg: dict, out_dir: str, points: list[dict], in_process: bool = False) -> list[dict]:
+    """What the sweep runner calls (here, in a pool worker or a Slurm job): train ``points``, return their rows."""
+    cfg = OmegaConf.create(plain_cfg)
+    device = setup(cfg, in_process)
+    return [train_unit(cfg, u, device, Path(out_dir)) for u in points]
+
+
+def preflight(cfg) -> None:
+    """Draw every critical initialisation once on the CPU, so that a request with no solution (σ_v² < 0) fails with
+    one InfeasibleError line before any unit trains (and the new run folder is removed again)."""
+    for u in units(cfg):
+        if u["init"] == "critical":
+            train = load_data(cfg, u["T"], torch.device("cpu"))[0]
+            model = SequenceClassifier(u["cell"], train.step_dim, int(cfg.model.hidden))
+            x_sample = train.batch(torch.arange(min(len(train), 2048)))[0]
+            initialise(model, u["cell"], "critical", u["weights"], cfg, x_sample, seed=u["seed"])
+
+
+def run(cfg, out_dir) -> dict:
+    from experiments.sweep import run_sweep
+
+    out_dir, t0 = Path(out_dir), time.perf_counter()
+    preflight(cfg)
+    jobs, executor = int(cfg.run.jobs), str(cfg.run.executor)
+    slurm = OmegaConf.to_container(cfg.run.slurm, resolve=True)
+    in_process = jobs == 1 and executor == "local"
+    # One unit per batch, longest sequences first. summary.csv is the sweep's CSV (one row per finished unit);
+    # curves.csv rows are appended by whichever process trains the unit (append_rows locks the file).
+    run_sweep(units(cfg), functools.partial(train_units, OmegaConf.to_container(cfg, resolve=True), str(out_dir),
+                                            in_process=in_process),
+              csv_path=out_dir / "summary.csv", columns=SUMMARY_COLUMNS, key_columns=UNIT_KEY,
+              group_by=lambda u: u["T"], batch_size=1, cost=lambda batch: batch[0]["T"], jobs=jobs,
+              executor=executor, cluster=slurm.get("cluster"), slurm=slurm, folder=out_dir / "submitit",
+              quiet=True, desc="seqmnist")
+    write_table(out_dir)
+    plot(out_dir)
+    return summarize(out_dir, wall_s=time.perf_counter() - t0)
+
+
+# --------------------------------------------------------------------------------------------------- outputs
+def summarize(out_dir: Path, wall_s: float | None = None) -> dict:
+    """Headline numbers: steps to 90% per condition, and whether critical beat both off-critical runs per cell."""
+    s = read_rows(Path(out_dir) / "summary.csv")
+    summary: dict = {}
+    if s.empty:
+        return summary
+    g = s.groupby(["cell", "T", "init", "weights"])["steps_to_90"].median()
+    for (cell, T, init, weights), v in g.items():
+        summary[f"{cell}_T{T}_{init}_{weights}_steps_to_90"] = int(v)
+    for (cell, T), sub in g.groupby(level=["cell", "T"]):
+        crit = [v for (_, _, i, _), v in sub.items() if i == "critical"]
+        off = [v for (_, _, i, _), v in sub.items() if i == "off_critical"]
+        if crit and off:
+            summary[f"{cell}_T{T}_critical_faster"] = bool(max(crit) < min(off))
+    if wall_s is not None:
+        summary["wall_s"] = round(wall_s, 1)
+    return summary
+
+
+def write_table(out_dir: Path) -> None:
+    """``table.md``: steps to the target accuracy per condition, beside what the paper states."""
+    s = read_rows(Path(out_dir) / "summary.csv")
+    if s.empty:
+        return
+    lines = ["| cell | T | init | weights | steps to 90% | reached | final acc | χ₁ | paper |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in s.sort_values(["T", "cell", "init", "weights", "seed"]).itertuples():
+        steps = f"{int(r.steps_to_90)}" if r.reached else f"> {int(r.budget)}"
+        paper = PAPER.get((r.cell, int(r.T), r.init), "")
+        lines.append(f"| {r.cell} | {r.T} | {r.init} | {r.weights} | {steps} | {'yes' if r.reached else 'no'} | "
+                     f"{r.final_acc:.3f} | {r.chi_1:.3g} | {paper} |")
+    write_text_atomic(Path(out_dir) / "table.md", "\n".join(lines) + "\n")
+
+
+def plot(out_dir: Path) -> list[Path]:
+    """Fig. 3 from ``curves.csv``: rows T, columns cell, test accuracy against optimiser steps per condition."""
+    from rnnmf.plots import CONDITION_STYLE, figure, panel_label, save
+
+    df = read_rows(Path(out_dir) / "curves.csv")
+    if df.empty:
+        return []
+    lengths = sorted(df["T"].unique())
+    cell_names = [c for c in CELLS if c in set(df["cell"])]
+    fig, axes = figure(len(lengths), len(cell_names), width=3.4, height=2.6)
+    label = iter("abcdefgh")
+    for i, T in enumerate(lengths):
+        for j, cell in enumerate(cell_names):
+            ax = axes[i][j]
+            sub = df[(df["T"] == T) & (df["cell"] == cell)]
+            for (init, weights), style in CONDITION_STYLE.items():
+                for seed, g in sub[(sub["init"] == init) & (sub["weights"] == weights)].groupby("seed"):
+                    first = seed == sub["seed"].min()
+                    ax.plot(g["step"], g["test_acc"], **style, label=f"{init.replace('_', '-')}, {weights}"
+                            if first else None)
+            ax.axhline(0.9, color="0.8", linewidth=0.8, zorder=0)
+            ax.set_ylim(0, 1)
+            ax.set_xlabel("optimisation steps")
+            ax.set_ylabel("test accuracy")
+            ax.set_title(f"{'minimalRNN' if cell == 'minimal' else 'vanilla RNN'}, T = {T}")
+            panel_label(ax, next(label))
+    axes[0][0].legend(loc="lower right")
+    return save(fig, Path(out_dir) / "fig3")
