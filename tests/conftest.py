@@ -17,6 +17,18 @@ def _isolated_cwd(tmp_path, monkeypatch):
     yield
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One torch thread per test: the tests' tensors are small, and on a shared 2-core machine OpenMP's spinning made
+    them 10-50x slower with two threads. Restored afterwards, since jobs under test may set their own."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def data_root():
     """The real data sets (MNIST, PTB) when RNNMF_DATA_DIR points at them; tests that need them skip otherwise."""

@@ -26,15 +26,6 @@ from rnnmf.lm import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small models on 2 busy cores: OpenMP's spinning threads made them many times slower than one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def stream(n: int = 2000, vocab: int = 12, seed: int = 0) -> torch.Tensor:
     """A learnable token stream: mostly w -> w + 1 (mod vocab), sometimes a random word."""
     g = torch.Generator().manual_seed(seed)

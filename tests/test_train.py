@@ -20,13 +20,6 @@ from rnnmf.train import fit
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models: with 2 threads on 2 busy cores, OpenMP's spinning made these tests ~50x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 class Interrupt(Exception):

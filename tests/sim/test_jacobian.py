@@ -34,13 +34,6 @@ DT = torch.float64
 R = 0.46
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small batched linear algebra runs fastest on one thread (a thread pool on a loaded CPU mostly waits)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _critical_minimal(q_star, mu_b, weights="gaussian", tied=False):

@@ -30,13 +30,6 @@ from rnnmf.theory import minimal, vanilla
 FIG1 = dict(sigma_w=6.88, sigma_v=1.39, R=0.46)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one torch thread is many times faster on a shared 2-core machine (see conf/mf_vs_mc.yaml)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 # ------------------------------------------------------------------------------- the O(N) sampler is exact
