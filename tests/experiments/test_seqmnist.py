@@ -1,0 +1,199 @@
+"""Fig. 3 job: critical initialisation as the theory prescribes, resumable units, CSVs and the figure."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from cli.main import app
+from experiments import seqmnist as job
+from experiments.config import compose_config
+from experiments.runner import execute
+from rnnmf.errors import RnnmfError
+from rnnmf.io import append_rows, read_rows
+
+
+def smoke(data_root, *extra):
+    return ["profile=smoke", "run.quiet=true", f"data.root={data_root}", *extra]
+
+
+class Interrupt(Exception):
+    pass
+
+
+# ------------------------------------------------------------------------------------------------ config, units
+def test_cells_lengths_and_units():
+    cfg = compose_config("seqmnist", ["cells=[all]", "lengths=[784,196]", "n_seeds=2"])
+    units = job.units(cfg)
+    assert job.cells(cfg) == ["vanilla", "minimal"] and len(units) == 2 * 2 * 2 * 2 * 2
+    assert units[0] == {"cell": "vanilla", "T": 784, "init": "critical", "weights": "orthogonal", "seed": 0}
+    assert {u["seed"] for u in units} == {0, 1} and len({job.unit_name(u) for u in units}) == len(units)
+    quick = compose_config("seqmnist", [])
+    assert list(quick.lengths) == [196] and len(job.units(quick)) == 8  # the quick profile: T = 196, 8 conditions
+    assert list(compose_config("seqmnist", ["profile=paper"]).lengths) == [196, 784]
+
+
+@pytest.mark.parametrize("override, needle", [
+    ("cells=[gru]", "cells"), ("lengths=[100]", "T=100"), ("inits=[edge]", "inits"), ("weights=[unitary]", "weights"),
+    ("model.h0=ones", "model.h0"), ("train.optimizer=lbfgs", "train.optimizer"),
+    ("train.lr.minimal=0", "train.lr.minimal"),
+    ("train.steps=0", "train.steps"), ("target_acc=1.5", "target_acc"), ("eval.examples=0", "eval.examples"),
+    ("critical.minimal.q_star=-1", "critical.minimal.q_star"), ("train.clip_grad_norm=-1", "clip_grad_norm"),
+])
+def test_validate_rejects_bad_values_in_one_line(override, needle):
+    with pytest.raises(RnnmfError, match="valid") as err:
+        job.validate(compose_config("seqmnist", [override]))
+    assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+def test_cli_bad_cell_exits_2_and_leaves_no_folder(tmp_path):
+    res = CliRunner().invoke(app, ["seqmnist", "--cell", "gru", "--out", str(tmp_path / "run")])
+    assert res.exit_code == 2 and "cells" in res.output and "valid" in res.output
+    assert not (tmp_path / "run").exists()
+
+
+# -------------------------------------------------------------------------------------------------- pieces
+def test_steps_to_target():
+    assert job.steps_to([(0, 0.1), (100, 0.89), (200, 0.9), (300, 0.95)], 0.9, 1000) == (200, True)
+    assert job.steps_to([(0, 0.1), (100, 0.5)], 0.9, 1000) == (1000, False)
+
+
+class FakeData:
+    def __init__(self, n):
+        self.images = torch.arange(n, dtype=torch.float32)[:, None].expand(n, 8).contiguous()
+
+    def __len__(self):
+        return self.images.shape[0]
+
+    def batch(self, idx):
+        return self.images[idx], idx
+
+
+def test_epoch_batches_are_a_pure_function_of_the_step():
+    data = FakeData(50)
+    seq = job.EpochBatches(data, 16, seed=3)
+    batches = [seq(s)[1] for s in range(9)]  # 3 batches per epoch, 3 epochs
+    fresh = job.EpochBatches(data, 16, seed=3)
+    assert torch.equal(fresh(7)[1], batches[7]) and torch.equal(fresh(1)[1], batches[1])  # any order, same batch
+    epoch = torch.cat(batches[:3])
+    assert len(set(epoch.tolist())) == 48  # without replacement within an epoch
+    assert not torch.equal(batches[0], batches[3])  # reshuffled every epoch
+    assert not torch.equal(job.EpochBatches(data, 16, seed=4)(0)[1], batches[0])
+
+
+@pytest.mark.parametrize("cell", ["vanilla", "minimal"])
+@pytest.mark.parametrize("weights", ["orthogonal", "gaussian"])
+def test_initialise_is_critical_with_the_measured_R(cell, weights):
+    cfg = compose_config("seqmnist", [])
+    torch.manual_seed(0)
+    x = torch.randn(50, 64, 4)  # (T, B, M): R = 1 for the vanilla RNN up to sampling
+    model = job.SequenceClassifier(cell, 4, 128)
+    used = job.initialise(model, cell, "critical", weights, cfg, x, seed=0)
+    assert used["chi_1"] == pytest.approx(1.0, abs=1e-6)  # eq. 4 / eq. 13 at the measured R
+    assert used["R"] == pytest.approx(job.input_moment(model, x), rel=1e-12)  # the R of the W_x actually drawn
+    assert used["q_star"] == cfg.critical[cell].q_star and used["Q_star"] > 0
+    W = model.rnn.cells()[0].W.detach().double()
+    sv = torch.linalg.svdvals(W)
+    if weights == "orthogonal":  # every singular value is sigma_w
+        assert torch.allclose(sv, torch.full_like(sv, math.sqrt(used["sigma_w_sq"])), rtol=1e-5)
+    else:  # (1/N) tr W W^T = sigma_w^2 up to sampling (N^2 = 16384 entries: ~1% standard error)
+        assert float((W**2).sum() / 128) == pytest.approx(used["sigma_w_sq"], rel=0.05)
+    if cell == "vanilla":
+        assert used["R"] == pytest.approx(1.0, abs=0.05) and used["mu_b"] == 0.0
+    else:
+        assert 0 < used["R"] < 1 and float(model.rnn.cells()[0].b.detach().mean()) == pytest.approx(used["mu_b"])
+    off = job.initialise(model, cell, "off_critical", weights, cfg, x, seed=0)
+    assert (off["sigma_w_sq"], off["sigma_v_sq"], off["mu_b"]) == (1.0, 1.0, 0.0) and off["chi_1"] < 0.6
+
+
+def test_eval_h0_draws_are_fixed_by_the_generator():
+    model = job.SequenceClassifier("vanilla", 4, 16, h0_std=0.5)
+    x = torch.randn(10, 8, 4)
+    g = lambda: torch.Generator().manual_seed(1)  # noqa: E731
+    assert torch.equal(model(x, g()), model(x, g()))
+    assert not torch.equal(model(x, g()), model(x, torch.Generator().manual_seed(2)))
+    model.h0_std = 0.0
+    assert torch.equal(model(x), model(x))
+
+
+def test_plot_and_table_from_csv_only(tmp_path):
+    rows = [{"cell": c, "T": T, "init": i, "weights": w, "seed": 0, "step": s, "test_acc": a, "train_loss": 1.0,
+             "wall_s": 0.1 * s}
+            for c in job.CELLS for T in (196, 784) for i in job.INITS for w in job.WEIGHTS
+            for s, a in ((0, 0.1), (100, 0.95 if i == "critical" else 0.5))]
+    append_rows(tmp_path / "curves.csv", rows, job.CURVE_COLUMNS)
+    paths = job.plot(tmp_path)
+    assert [p.name for p in paths] == ["fig3.png", "fig3.pdf"] and all(p.stat().st_size > 0 for p in paths)
+
+
+# ------------------------------------------------------------------------------------------- the job, for real
+def test_smoke_run_writes_curves_summary_and_figure(data_root, tmp_path):
+    summary, path = execute("seqmnist", smoke(data_root), out=tmp_path / "run")
+    curves, s = read_rows(path / "curves.csv"), read_rows(path / "summary.csv")
+    assert list(curves.columns) == job.CURVE_COLUMNS and list(s.columns) == job.SUMMARY_COLUMNS
+    assert len(s) == 8 and len(curves) == 8 * 3  # steps 0, 2, 4 per condition
+    assert set(curves["step"]) == {0, 2, 4} and curves["test_acc"].between(0, 1).all()
+    crit, off = s[s["init"] == "critical"], s[s["init"] == "off_critical"]
+    assert (crit["chi_1"] - 1).abs().max() < 1e-6 and (off["chi_1"] < 0.6).all()
+    assert (off["sigma_w_sq"] == 1).all() and (off["sigma_v_sq"] == 1).all()
+    assert (s["steps_to_90"] == 4).all() and (~s["reached"]).all()  # 4 steps of a tiny net: the budget
+    assert (path / "fig3.png").exists() and (path / "table.md").read_text().count("\n") == 2 + 8
+    assert summary["vanilla_T196_critical_orthogonal_steps_to_90"] == 4 and "wall_s" in summary
+
+
+def test_interrupted_run_resumes_onto_the_same_rows(data_root, tmp_path, monkeypatch):
+    args = smoke(data_root, "cells=[vanilla,minimal]", "inits=[critical]", "weights=[gaussian]",
+                 "train.checkpoint_every=4")  # checkpoints at steps 0 and 4 only: step 2's row is written twice
+    execute("seqmnist", args, out=tmp_path / "ref")
+
+    original = job.EpochBatches.__call__
+    calls = {"n": 0}
+
+    def dying(self, step):  # the second unit (minimal) dies at its step 3, after step 2's row went out
+        calls["n"] += 1
+        if calls["n"] == 4 + 4:
+            raise Interrupt
+        return original(self, step)
+
+    monkeypatch.setattr(job.EpochBatches, "__call__", dying)
+    with pytest.raises(Interrupt):
+        execute("seqmnist", args, out=tmp_path / "cut")
+    cut = read_rows(tmp_path / "cut" / "curves.csv")
+    assert len(read_rows(tmp_path / "cut" / "summary.csv")) == 1 and len(cut) == 3 + 2
+    monkeypatch.setattr(job.EpochBatches, "__call__", original)
+    execute("seqmnist", args, out=tmp_path / "cut")
+
+    def table(name, drop=("wall_s",)):
+        df = read_rows(tmp_path / name)
+        return df.drop(columns=list(drop)).sort_values(list(df.columns[:6])).reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(table("cut/curves.csv"), table("ref/curves.csv"))  # same curve, no duplicate row
+    pd.testing.assert_frame_equal(table("cut/summary.csv"), table("ref/summary.csv"))
+    before = (tmp_path / "cut" / "curves.csv").read_bytes()
+    execute("seqmnist", args, out=tmp_path / "cut")  # finished: nothing trains, nothing is appended
+    assert (tmp_path / "cut" / "curves.csv").read_bytes() == before
+    assert len(read_rows(tmp_path / "cut" / "summary.csv")) == 2
+
+
+@pytest.mark.slow
+def test_two_worker_processes_give_the_in_process_rows(data_root, tmp_path):
+    args = smoke(data_root, "cells=[vanilla]", "inits=[critical,off_critical]", "weights=[orthogonal]")
+    execute("seqmnist", args, out=tmp_path / "one")
+    execute("seqmnist", [*args, "run.jobs=2"], out=tmp_path / "two")  # spawned workers append curves.csv
+    for name in ("curves.csv", "summary.csv"):
+        a, b = (read_rows(tmp_path / d / name).drop(columns=["wall_s"]) for d in ("one", "two"))
+        key = list(a.columns[:6])
+        pd.testing.assert_frame_equal(a.sort_values(key).reset_index(drop=True),
+                                      b.sort_values(key).reset_index(drop=True))
+
+
+def test_infeasible_critical_request_fails_before_training(data_root, tmp_path):
+    # mu_b = 0 with q* = 1 needs sigma_v^2 < 0 at the measured R (Algorithm 1, line 7)
+    args = smoke(data_root, "cells=[minimal]", "critical.minimal.mu_b=0.0", "critical.minimal.q_star=1.0")
+    res = CliRunner().invoke(app, ["seqmnist", *args, "--out", str(tmp_path / "run")])
+    assert res.exit_code == 2 and "sigma_v^2" in res.output and "q_star" in res.output
+    assert not (tmp_path / "run").exists()
