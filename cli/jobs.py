@@ -62,8 +62,8 @@ def seqmnist(overrides: Overrides = None, out: Out = None, fresh: Fresh = False,
 
 @app.command("lm")
 def lm(overrides: Overrides = None, out: Out = None, fresh: Fresh = False, quiet: Quiet = False,
-       cell: Annotated[Optional[str], typer.Option(help="lstm | gru | minimal | vanilla")] = None,
-       size: Annotated[Optional[str], typer.Option(help="small (5M parameters) | medium (20M)")] = None):
+       cell: Annotated[Optional[str], typer.Option(help="lstm | gru | minimal | vanilla | all")] = None,
+       size: Annotated[Optional[str], typer.Option(help="small (5M parameters) | medium (20M) | all")] = None):
     """Table 1: PTB word-level language modelling."""
     run_job("lm", overrides, out, fresh, quiet, **{"cell": cell, "size": size})
 
