@@ -80,8 +80,6 @@ def validate(cfg) -> None:
                              (" or null (no limit)" if key.startswith("max") else ""))
     if not cfg.clip > 0:
         raise RnnmfError(f"clip={cfg.clip!r} is invalid; valid: a number > 0")
-    if cfg.run.threads is not None and (not isinstance(cfg.run.threads, int) or cfg.run.threads < 1):
-        raise RnnmfError(f"run.threads={cfg.run.threads!r} is invalid; valid: an integer >= 1 or null")
 
 
 def pick(row: dict, columns) -> dict:
@@ -143,14 +141,10 @@ def train_one(cfg, corpus, device, cell: str, size: str, hp: dict, ckpt: Path, o
 
 
 def setup(cfg):
-    """Process-level settings for training: denormals flushed, threads, device."""
-    import torch
-
+    """Process-level settings for training: denormals flushed, device (run.threads is applied by the runner)."""
     from rnnmf.runtime import flush_denormals, pick_device
 
     flush_denormals()
-    if cfg.run.threads:
-        torch.set_num_threads(int(cfg.run.threads))
     return pick_device(cfg.run.device)
 
 
