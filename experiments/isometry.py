@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from rnnmf.errors import RnnmfError
 from rnnmf.io import append_rows, finished_keys, read_rows, row_key, write_text_atomic
@@ -165,8 +164,6 @@ def validate(cfg) -> None:
     _positive_int("density.bins", cfg.density.bins)
     if cfg.chunk is not None:
         _positive_int("chunk", cfg.chunk)
-    if cfg.threads is not None:
-        _positive_int("threads", cfg.threads)
     for name, v in (("R", cfg.R), ("minimal.q_star", cfg.minimal.q_star), ("vanilla.q_star", cfg.vanilla.q_star)):
         if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v <= 0:
             raise RnnmfError(f"{name}={v!r} is invalid; valid: a number > 0")
@@ -295,18 +292,12 @@ def run(cfg, out_dir) -> dict:
     out_dir = Path(out_dir)
     flush_denormals()
     device = pick_device(cfg.run.device)
-    threads = torch.get_num_threads()
-    if cfg.threads is not None:
-        torch.set_num_threads(int(cfg.threads))
-    try:
-        done = {"spectra": finished_keys(out_dir / "spectra.csv", KEY),
-                "density": finished_keys(out_dir / "density.csv", (*KEY, "bin")),
-                "slopes": finished_keys(out_dir / "slopes.csv", COND)}
-        todo = [c for c in _conditions(cfg) if _missing(cfg, c, done)]
-        for cond in progress(todo, desc="isometry", quiet=cfg.run.quiet, unit="condition"):
-            _run_condition(cfg, cond, out_dir, device, done)
-    finally:
-        torch.set_num_threads(threads)
+    done = {"spectra": finished_keys(out_dir / "spectra.csv", KEY),
+            "density": finished_keys(out_dir / "density.csv", (*KEY, "bin")),
+            "slopes": finished_keys(out_dir / "slopes.csv", COND)}
+    todo = [c for c in _conditions(cfg) if _missing(cfg, c, done)]
+    for cond in progress(todo, desc="isometry", quiet=cfg.run.quiet, unit="condition"):
+        _run_condition(cfg, cond, out_dir, device, done)
     plot(out_dir, mu_b_ref=float(cfg.minimal.mu_b_ref))
     return summarize(out_dir)
 

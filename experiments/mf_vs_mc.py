@@ -19,13 +19,11 @@ Outputs in the run folder: ``dynamics.csv`` (mu_b, t, source, c, c_se), ``fixed_
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from rnnmf.errors import RnnmfError
 from rnnmf.io import append_rows, finished_keys, read_rows, row_key
@@ -110,8 +108,6 @@ def validate(cfg) -> None:
         raise RnnmfError(f"sim.chunk={cfg.sim.chunk!r} is invalid; valid: an integer >= 1 or null")
     if cfg.sim.dtype not in DTYPES:
         raise RnnmfError(f"sim.dtype={cfg.sim.dtype!r} is invalid; valid: {', '.join(DTYPES)}")
-    if cfg.sim.threads is not None and int(cfg.sim.threads) < 1:
-        raise RnnmfError(f"sim.threads={cfg.sim.threads!r} is invalid; valid: an integer >= 1 or null")
     if not 1 <= int(cfg.fixed_points.window) <= steps:
         raise RnnmfError(f"fixed_points.window={cfg.fixed_points.window!r} is invalid; valid: 1 .. schedule.steps")
     if any(not -1.0 <= float(s) <= 1.0 for s in cfg.timescales.sigma12):
@@ -226,17 +222,6 @@ def finished_mu(out_dir: Path) -> set[str]:
     return {key[0] for key in finished_keys(out_dir / "dynamics.csv", ("mu_b", "source")) if key[1] == "mc_tied"}
 
 
-@contextlib.contextmanager
-def _torch_threads(threads):
-    before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(int(threads))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def run(cfg, out_dir) -> dict:
     out_dir = Path(out_dir)
     device = pick_device(cfg.run.device)
@@ -244,9 +229,8 @@ def run(cfg, out_dir) -> dict:
     _append_new(out_dir, theory_rows(cfg))
     done = finished_mu(out_dir)
     todo = [mu for mu in mu_grid(cfg) if row_key({"mu_b": mu}, ("mu_b",))[0] not in done]
-    with _torch_threads(cfg.sim.threads):
-        for mu_b in progress(todo, desc="mf-vs-mc mu_b", quiet=cfg.run.quiet):
-            _append_new(out_dir, mu_rows(cfg, mu_b, device))
+    for mu_b in progress(todo, desc="mf-vs-mc mu_b", quiet=cfg.run.quiet):
+        _append_new(out_dir, mu_rows(cfg, mu_b, device))
     plot(out_dir, switch=int(cfg.schedule.switch))
     out = summarize(out_dir, tolerance=float(cfg.tolerance), switch=int(cfg.schedule.switch))
     out["mu_b_computed"] = len(todo)

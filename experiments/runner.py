@@ -6,8 +6,9 @@ way it is started.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,23 @@ def run_dir(cfg: DictConfig, job: str) -> Path:
     return run_dir_for(cfg.run.results_dir, job, cfg.profile, hashed_view(cfg))
 
 
+@contextlib.contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """torch's CPU threads for one job (None: leave them), restored after: jobs run one after another in one process
+    (make reproduce-all) must not inherit each other's setting."""
+    if threads is None:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def execute(job: str, overrides: Sequence[str] = (), *, out: str | Path | None = None,
             fresh: bool = False) -> tuple[dict[str, Any], Path]:
     """Compose, validate, run; return the job's summary and its run folder.
@@ -41,13 +59,9 @@ def execute(job: str, overrides: Sequence[str] = (), *, out: str | Path | None =
         raise RnnmfError(f"run.threads={threads!r} is invalid; valid: an integer >= 1 or null")
     if hasattr(module, "validate"):
         module.validate(cfg)
-    if threads is not None:
-        import torch
-
-        torch.set_num_threads(threads)
     path = Path(out) if out else run_dir(cfg, job)
-    with RunFolder(path, config_yaml=to_yaml(cfg), overrides=overrides, fresh=fresh, job=job,
-                   profile=str(cfg.profile)) as folder:
+    with torch_threads(threads), RunFolder(path, config_yaml=to_yaml(cfg), overrides=overrides, fresh=fresh, job=job,
+                                           profile=str(cfg.profile)) as folder:
         summary = module.run(cfg, folder.path) or {}
         folder.update_meta(summary=summary)
     return summary, path

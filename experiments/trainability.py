@@ -437,7 +437,7 @@ def _spec(cfg) -> dict[str, Any]:
             "eval_examples": int(cfg.task.eval_examples), "sigma_wx": float(cfg.init.sigma_wx),
             "weights": str(cfg.init.weights), "optimizer": str(cfg.train.optimizer),
             "lr": {"vanilla": float(cfg.vanilla.lr), "minimal": float(cfg.minimal.lr)},
-            "threads": None if cfg.ensemble.threads is None else int(cfg.ensemble.threads),
+            "threads": None if cfg.run.threads is None else int(cfg.run.threads),  # for workers in other processes
             "vanilla_input_steps": None if cfg.ensemble.vanilla_input_steps is None
             else int(cfg.ensemble.vanilla_input_steps)}
 

@@ -62,11 +62,27 @@ def test_top_level_help_lists_the_command_tree():
     (["lm", "seed=abc"], "seed='abc': expected an integer"),
     (["lm", "data=3"], "expected a mapping"),
     (["theory", "phase", "run.quiet=maybe"], "expected a boolean"),
+    (["isometry", "run.threads=0"], "run.threads=0 is invalid"),
+    (["isometry", "threads=1"], "unknown config key 'threads'"),  # the jobs' own copies of run.threads are gone
+    (["mf-vs-mc", "sim.threads=1"], "unknown config key 'sim.threads'"),
+    (["sweep", "trainability", "ensemble.threads=1"], "unknown config key 'ensemble.threads'"),
 ])
 def test_bad_input_is_one_line_exit_2(args, fragment, tmp_path):
     result = invoke(*args)
     assert_one_line_error(result, fragment)
     assert not (tmp_path / "results").exists(), "bad input must not leave a run folder behind"
+
+
+def test_run_threads_reaches_a_job_and_is_restored_after(tmp_path):
+    import torch
+
+    torch.set_num_threads(2)  # conftest puts back its own setting after the test
+    out = tmp_path / "run"
+    result = invoke("isometry", "profile=smoke", "run.threads=1", "cells=[vanilla]", "weights=[gaussian]", "hidden=[8]",
+                    "T=[1,3]", "density.T=[3]", "density.bins=5", "--quiet", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "threads: 1" in (out / "config.yaml").read_text() and (out / "slopes.csv").exists()
+    assert torch.get_num_threads() == 2  # the next job in this process (make reproduce-all) starts from torch's own
 
 
 def test_console_script_in_a_real_process():

@@ -42,6 +42,14 @@ def test_override_types_are_checked():
         compose_config("lm", ["seed=1,2"])
 
 
+def test_threads_are_set_by_run_threads():
+    # one thread where a shared 2-core CPU ran several times faster so; paper profiles (GPU, cluster) leave torch's
+    for job in ("isometry", "mf_vs_mc", "trainability", "lm", "bench"):
+        assert compose_config(job, []).run.threads == 1, job
+    for job in ("isometry", "trainability"):
+        assert compose_config(job, ["profile=paper"]).run.threads is None, job
+
+
 def test_hash_ignores_run_keys_but_not_results_keys():
     base = config_hash(hashed_view(compose_config("lm", [])))
     assert config_hash(hashed_view(compose_config("lm", ["run.quiet=true", "run.jobs=4"]))) == base

@@ -73,6 +73,7 @@ def test_profiles_compose_and_the_paper_profile_has_the_papers_grids():
     assert min(paper.grid.T.vanilla) == 10 and max(paper.grid.T.minimal) == 1000
     quick = compose_config("trainability", ["profile=quick"])
     assert len(tr.grid_points(quick)) == 2 * 11 * 5 + 6 * 7 * 6  # 8 panels, coarser grids
+    assert tr._spec(quick)["threads"] == 1 and tr._spec(paper)["threads"] is None  # run.threads, to the workers
 
 
 def test_each_point_carries_tau_from_the_theory_with_the_inputs_R():
