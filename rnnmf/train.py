@@ -16,6 +16,9 @@
   ``history``: ``step``, ``train_loss`` (mean over the steps since the previous record), ``diverged``, ``wall_s``
   (training time so far, across resumes) and the metrics; ``on_eval(record)`` sees each record as it is made (append
   it to a CSV there, or adjust the learning rate through ``optimizer.param_groups``: that state is checkpointed).
+* ``stop_when(record)`` ends training early at the first evaluation it returns True for (e.g. a target test accuracy
+  reached: Fig. 3 only needs the steps to it). The record is in the checkpointed history, so a resumed run that had
+  stopped stays stopped.
 * Checkpoints (model, optimiser, step, RNG states, history, the running loss, and ``state_dict()`` of any object in
   ``stateful``, e.g. an LR scheduler or a carried hidden state) go through ``rnnmf.checkpoint`` after the evaluation
   of the same step, so a killed run resumes from its last checkpoint and reproduces the uninterrupted curve exactly
@@ -62,8 +65,8 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, next_batch: Ca
         evaluate: Callable[[torch.nn.Module], Mapping[str, Any]] | None = None, eval_every: int = 100,
         checkpoint_path: str | os.PathLike | None = None, checkpoint_every: int | None = None,
         on_eval: Callable[[dict[str, Any]], None] | None = None, clip_grad_norm: float | None = None,
-        stateful: Sequence[Any] = (), device: str | torch.device = "cpu", quiet: bool = True,
-        desc: str = "train") -> FitResult:
+        stop_when: Callable[[dict[str, Any]], bool] | None = None, stateful: Sequence[Any] = (),
+        device: str | torch.device = "cpu", quiet: bool = True, desc: str = "train") -> FitResult:
     """Train ``model`` for ``steps`` optimiser steps; resume from ``checkpoint_path`` when it holds a checkpoint.
 
     ``checkpoint_every`` defaults to ``eval_every``. ``clip_grad_norm`` clips the norm over all parameters together,
@@ -114,7 +117,9 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, next_batch: Ca
                 "alive": alive})
 
     def finished() -> bool:
-        return res.step >= steps or (alive is not None and not bool(alive.any()))
+        return (res.step >= steps or (alive is not None and not bool(alive.any()))
+                or (stop_when is not None and bool(res.history) and res.history[-1]["step"] == res.step
+                    and bool(stop_when(res.history[-1]))))
 
     model.train()
     if state is None:

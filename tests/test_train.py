@@ -88,6 +88,24 @@ def test_interrupted_run_resumes_onto_the_same_curve(tmp_path):
     assert again.resumed_from == steps and curve(again.history) == curve(full.history)
 
 
+def test_stop_when_ends_at_the_first_matching_evaluation_and_stays_stopped(tmp_path):
+    model, opt, nb, lf, ev = make_problem()
+    full = fit(model, opt, nb, lf, 200, evaluate=ev, eval_every=10)
+    first = next(r["step"] for r in full.history if r["acc"] >= 0.9)
+    assert 0 < first < 200  # the condition is met part-way, so stopping saves steps
+
+    model, opt, nb, lf, ev = make_problem()
+    stop = lambda r: r["acc"] >= 0.9  # noqa: E731
+    res = fit(model, opt, nb, lf, 200, evaluate=ev, eval_every=10, stop_when=stop, checkpoint_path=tmp_path / "s.pt")
+    assert res.step == first and res.history[-1]["step"] == first
+    assert curve(res.history) == curve([r for r in full.history if r["step"] <= first])  # the same curve, cut
+    again = fit(model, opt, nb, lf, 200, evaluate=ev, eval_every=10, stop_when=stop, checkpoint_path=tmp_path / "s.pt")
+    assert again.resumed_from == first and again.step == first  # the stopped run does not train on when resumed
+    # without the condition, the same checkpoint trains on to the budget
+    more = fit(model, opt, nb, lf, 200, evaluate=ev, eval_every=10, checkpoint_path=tmp_path / "s.pt")
+    assert more.step == 200
+
+
 SCRIPT = textwrap.dedent("""
     import sys, time, torch
     torch.set_num_threads(1)

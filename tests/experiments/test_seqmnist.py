@@ -179,6 +179,29 @@ def test_interrupted_run_resumes_onto_the_same_rows(data_root, tmp_path, monkeyp
     assert len(read_rows(tmp_path / "cut" / "summary.csv")) == 2
 
 
+def test_stop_at_target_cuts_each_curve_at_its_first_hit(data_root, tmp_path):
+    base = smoke(data_root, "inits=[critical]", "train.steps=12")
+    execute("seqmnist", base, out=tmp_path / "ref")
+    ref = read_rows(tmp_path / "ref" / "curves.csv").drop(columns=["wall_s"])
+    # a target some curve first reaches part-way (tiny nets move around chance, 0.1): the best accuracy before the end
+    target = float(ref.loc[(ref["step"] > 0) & (ref["step"] < 12), "test_acc"].max())
+    assert target > ref.loc[ref["step"] == 0, "test_acc"].max()
+    execute("seqmnist", [*base, f"target_acc={target}", "train.stop_at_target=true"], out=tmp_path / "stop")
+    cut = read_rows(tmp_path / "stop" / "curves.csv").drop(columns=["wall_s"])
+    summary = read_rows(tmp_path / "stop" / "summary.csv")
+    key = list(job.UNIT_KEY)
+    assert len(cut) < len(ref)  # some curve really was cut short
+    for unit, r in ref.groupby(key):
+        sel = dict(zip(key, unit, strict=True))
+        c = cut[(cut[key] == pd.Series(sel)).all(axis=1)]
+        first = r.loc[r["test_acc"] >= target, "step"].min()
+        expected = r if pd.isna(first) else r[r["step"] <= first]
+        pd.testing.assert_frame_equal(c.reset_index(drop=True), expected.reset_index(drop=True))
+        row = summary[(summary[key] == pd.Series(sel)).all(axis=1)].iloc[0]
+        assert row["steps_to_90"] == (12 if pd.isna(first) else first) and row["budget"] == 12
+    assert compose_config("seqmnist", ["profile=paper"]).train.stop_at_target is False  # paper: full curves
+
+
 @pytest.mark.slow
 def test_two_worker_processes_give_the_in_process_rows(data_root, tmp_path):
     args = smoke(data_root, "cells=[vanilla]", "inits=[critical,off_critical]", "weights=[orthogonal]")
