@@ -110,6 +110,8 @@ def validate(cfg) -> None:
         raise RnnmfError(f"train.clip_grad_norm={cfg.train.clip_grad_norm!r} is invalid; valid: a number > 0 or null")
     if not 0 < cfg.target_acc <= 1:
         raise RnnmfError(f"target_acc={cfg.target_acc!r} is invalid; valid: a number in (0, 1]")
+    if not isinstance(cfg.train.clip_per_tensor, bool):
+        raise RnnmfError(f"train.clip_per_tensor={cfg.train.clip_per_tensor!r} is invalid; valid: true or false")
     if not isinstance(cfg.train.stop_at_target, bool):
         raise RnnmfError(f"train.stop_at_target={cfg.train.stop_at_target!r} is invalid; valid: true or false")
 
@@ -306,7 +308,8 @@ def train_unit(cfg, u: dict, device, out_dir: Path) -> dict:
               evaluate=lambda m: {"test_acc": accuracy(m, x_test, y_test, eval_bs, seed=u["seed"])},
               eval_every=int(cfg.train.eval_every), checkpoint_path=out_dir / "checkpoints" / f"{unit_name(u)}.pt",
               checkpoint_every=cfg.train.checkpoint_every, on_eval=on_eval,
-              clip_grad_norm=cfg.train.clip_grad_norm, device=device, quiet=bool(cfg.run.quiet), desc=unit_name(u),
+              clip_grad_norm=cfg.train.clip_grad_norm, clip_per_tensor=cfg.train.clip_per_tensor, device=device,
+              quiet=bool(cfg.run.quiet), desc=unit_name(u),
               stop_when=(lambda r: r["test_acc"] >= float(cfg.target_acc)) if cfg.train.stop_at_target else None)
     accs = [(r["step"], r["test_acc"]) for r in res.history]
     hit, reached = steps_to(accs, float(cfg.target_acc), steps)

@@ -65,12 +65,15 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, next_batch: Ca
         evaluate: Callable[[torch.nn.Module], Mapping[str, Any]] | None = None, eval_every: int = 100,
         checkpoint_path: str | os.PathLike | None = None, checkpoint_every: int | None = None,
         on_eval: Callable[[dict[str, Any]], None] | None = None, clip_grad_norm: float | None = None,
-        stop_when: Callable[[dict[str, Any]], bool] | None = None, stateful: Sequence[Any] = (),
-        device: str | torch.device = "cpu", quiet: bool = True, desc: str = "train") -> FitResult:
+        clip_per_tensor: bool = False, stop_when: Callable[[dict[str, Any]], bool] | None = None,
+        stateful: Sequence[Any] = (), device: str | torch.device = "cpu", quiet: bool = True,
+        desc: str = "train") -> FitResult:
     """Train ``model`` for ``steps`` optimiser steps; resume from ``checkpoint_path`` when it holds a checkpoint.
 
     ``checkpoint_every`` defaults to ``eval_every``. ``clip_grad_norm`` clips the norm over all parameters together,
     which couples the members of an ensemble: clip inside ``loss_fn``'s model or leave it None there.
+    ``clip_per_tensor=True`` clips each parameter tensor's gradient to that norm on its own instead, so one exploding
+    gradient (W of an RNN with a badly conditioned Jacobian) does not shrink the steps of every other weight.
     """
     if steps < 0 or eval_every < 1 or (checkpoint_every is not None and checkpoint_every < 1):
         raise RnnmfError(f"fit(steps={steps}, eval_every={eval_every}, checkpoint_every={checkpoint_every}) is "
@@ -135,7 +138,8 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, next_batch: Ca
             optimizer.zero_grad(set_to_none=True)
             torch.where(alive, loss, torch.zeros_like(loss)).sum().backward()
             if clip_grad_norm is not None:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
+                for group in ([p] for p in model.parameters()) if clip_per_tensor else [model.parameters()]:
+                    torch.nn.utils.clip_grad_norm_(group, clip_grad_norm)
             optimizer.step()
         value = torch.where(alive, loss.detach(), torch.full_like(loss.detach(), math.nan))
         loss_sum, loss_count = (value if loss_sum is None else loss_sum + value), loss_count + 1

@@ -106,6 +106,19 @@ def test_stop_when_ends_at_the_first_matching_evaluation_and_stays_stopped(tmp_p
     assert more.step == 200
 
 
+@pytest.mark.parametrize("per_tensor", [False, True])
+def test_clipping_global_or_per_tensor(per_tensor):
+    a, b = torch.nn.Parameter(torch.zeros(3)), torch.nn.Parameter(torch.zeros(2))
+    model = torch.nn.ParameterList([a, b])
+    opt = torch.optim.SGD(model.parameters(), lr=1.0)
+    # d loss / da = (300, 400, 0): norm 500; d loss / db = (0.3, 0.4): norm 0.5
+    loss_fn = lambda m, _: (m[0] * torch.tensor([300.0, 400.0, 0.0])).sum() + (m[1] * torch.tensor([0.3, 0.4])).sum()  # noqa: E731
+    fit(model, opt, lambda step: None, loss_fn, 1, clip_grad_norm=1.0, clip_per_tensor=per_tensor)
+    assert a.norm().item() == pytest.approx(1.0 if per_tensor else 500 / math.hypot(500, 0.5), rel=1e-6)
+    # per tensor, b's small gradient is left whole; globally it shrinks with a's
+    assert b.norm().item() == pytest.approx(0.5 if per_tensor else 0.5 / math.hypot(500, 0.5), rel=1e-6)
+
+
 SCRIPT = textwrap.dedent("""
     import sys, time, torch
     torch.set_num_threads(1)
