@@ -114,6 +114,27 @@ def _init_worker(threads: int) -> None:
     torch.set_flush_denormal(True)
 
 
+def _die_with_parent(parent: int) -> None:
+    """Linux: a pool worker gets SIGKILL when the sweep process dies, even by a kill aimed at it alone (``kill PID``,
+    the OOM killer). An orphaned worker would go on training and writing checkpoints and curves into the run folder
+    while the resumed sweep trains the same unit again. Elsewhere, a worker ends at its next batch instead."""
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _init_pool_worker(threads: int, parent: int) -> None:
+    _die_with_parent(parent)
+    _init_worker(threads)
+
+
 def _run_batch(train_batch: TrainBatch, batch: list[Point], threads: int | None = None) -> list[Row]:
     """What a worker (pool process or Slurm job) runs: one batch, rows returned to the parent, nothing written."""
     if threads:
@@ -190,8 +211,8 @@ def _run_pool(batches, train_batch, record, bar, result: SweepResult, *, jobs: i
     threads = max(1, cpu_count() // jobs)
     # spawn, not fork: forking a parent whose torch/OpenMP thread pool is already running can deadlock the child.
     ctx = mp.get_context("spawn")
-    pool = cf.ProcessPoolExecutor(max_workers=min(jobs, len(batches)), mp_context=ctx, initializer=_init_worker,
-                                  initargs=(threads,))
+    pool = cf.ProcessPoolExecutor(max_workers=min(jobs, len(batches)), mp_context=ctx,
+                                  initializer=_init_pool_worker, initargs=(threads, os.getpid()))
     try:
         futures = {pool.submit(_run_batch, train_batch, batch): batch for batch in batches}
         for fut in cf.as_completed(futures):

@@ -171,3 +171,45 @@ def test_sigkill_mid_sweep_loses_only_batches_in_flight_and_rerun_completes(tmp_
     assert len(df) == len(POINTS) and not df.duplicated(KEYS).any()
     subprocess.run(cmd(tmp_path / "ref.csv", 0, 1), env=env, timeout=120, check=True)
     pd.testing.assert_frame_equal(_canonical(csv), _canonical(tmp_path / "ref.csv"))
+
+
+ORPHAN_SCRIPT = textwrap.dedent("""
+    import os, sys, time
+    from experiments.sweep import run_sweep
+    def train(points):
+        open(os.path.join(sys.argv[1], f"worker-{os.getpid()}"), "w").close()
+        time.sleep(60)
+        return []
+    if __name__ == "__main__":
+        run_sweep([{"a": 1, "T": 1}, {"a": 2, "T": 2}], train, csv_path=os.path.join(sys.argv[1], "p.csv"),
+                  columns=["a", "T"], key_columns=["a", "T"], batch_size=1, jobs=2, quiet=True)
+""")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"  # a zombie has exited
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux-only")
+def test_pool_workers_die_with_a_killed_sweep(tmp_path):
+    script = tmp_path / "orphan.py"
+    script.write_text(ORPHAN_SCRIPT)
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path)], start_new_session=True)
+    try:
+        deadline = time.time() + 60
+        while len(list(tmp_path.glob("worker-*"))) < 2 and time.time() < deadline:
+            time.sleep(0.05)
+        pids = [int(f.name.split("-")[1]) for f in tmp_path.glob("worker-*")]
+        assert len(pids) == 2 and all(_alive(p) for p in pids)
+        proc.kill()  # the sweep process alone, as `kill -9 PID` or the OOM killer would
+        proc.wait()
+        deadline = time.time() + 10
+        while any(_alive(p) for p in pids) and time.time() < deadline:
+            time.sleep(0.05)
+        assert not any(_alive(p) for p in pids), "orphaned pool workers kept running"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
