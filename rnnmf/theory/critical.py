@@ -41,7 +41,7 @@ class CriticalInit:
         return bool(f) if f.ndim == 0 else f
 
 
-def _raise_infeasible(name, sv2, **inputs):
+def _raise_infeasible(name, sv2, hint, **inputs):
     bad = np.atleast_1d(sv2 < 0)
     if not bad.any():
         return
@@ -50,7 +50,7 @@ def _raise_infeasible(name, sv2, **inputs):
     extra = "" if bad.size == 1 else f" ({int(bad.sum())} of {bad.size} grid points infeasible; first shown)"
     raise InfeasibleError(
         f"{name}: no critical initialisation for {vals}: it needs sigma_v^2 = {float(np.atleast_1d(sv2)[i]):.6g} < 0"
-        f"{extra}; choose a larger q_star (or mu_b nearer 0), or pass check=False to get a feasibility mask"
+        f"{extra}; choose {hint}, or pass check=False to get a feasibility mask"
     )
 
 
@@ -68,7 +68,9 @@ def critical_minimal(q_star, mu_b, R, *, check: bool = True) -> CriticalInit:
     sw2 = mom["one_minus_a"] / ((Q + R_) * mom["p2"])
     sv2 = (q - Q * sw2) / R_
     if check:
-        _raise_infeasible("critical_minimal", sv2, q_star=q, mu_b=mu, R=R_)
+        # sigma_v^2 grows with mu_b everywhere, with q* only away from mu_b ~ 0 (tests/theory/test_theory_critical.py)
+        _raise_infeasible("critical_minimal", sv2, "a larger mu_b (with mu_b >= 1.5 a larger q_star helps too)",
+                          q_star=q, mu_b=mu, R=R_)
     slope = _Q_slope(Q, R_, sw2, mom)
     return CriticalInit(
         sigma_w_sq=V.out(sw2, shape, sc),
@@ -93,7 +95,8 @@ def critical_vanilla(q_star, R, mu_b=0.0, *, check: bool = True) -> CriticalInit
     sw2 = 1.0 / e_tp2
     sv2 = (q - sw2 * e_phi2) / R_
     if check:
-        _raise_infeasible("critical_vanilla", sv2, q_star=q, R=R_, mu_b=mu)
+        # sigma_v^2 grows with q* and falls with |mu_b| (a bias mean saturates tanh)
+        _raise_infeasible("critical_vanilla", sv2, "a larger q_star or mu_b nearer 0", q_star=q, R=R_, mu_b=mu)
     return CriticalInit(
         sigma_w_sq=V.out(sw2, shape, sc),
         sigma_v_sq=V.out(sv2, shape, sc),

@@ -50,6 +50,26 @@ def test_infeasible_requests_raise_naming_the_inputs():
         critical_minimal(np.array([20.0, 0.1]), -4.0, 0.46)
 
 
+def test_the_infeasibility_hint_points_the_right_way():
+    """The message's advice holds on a grid: sigma_v^2 grows with mu_b for the minimalRNN (with q* too once
+    mu_b >= 1.5, not near mu_b = 0), with q* and as |mu_b| falls for the vanilla RNN."""
+    q = np.geomspace(0.1, 20, 12)[:, None]
+    mu = np.linspace(-4, 6, 21)[None, :]
+    sv2 = np.asarray(critical_minimal(q, mu, 0.46, check=False).sigma_v_sq)
+    assert (np.diff(sv2, axis=1) > 0).all()
+    assert (np.diff(sv2[:, mu[0] >= 1.5], axis=0) > 0).all()
+    assert (np.diff(sv2[:, mu[0] == 0], axis=0) < 0).any()  # why the hint does not simply say "a larger q_star"
+    with pytest.raises(InfeasibleError, match=r"a larger mu_b \(with mu_b >= 1.5 a larger q_star helps too\)"):
+        critical_minimal(1.0, 0.0, 0.46)
+    mu_v = np.linspace(0, 2, 11)[None, :]
+    sv2 = np.asarray(critical_vanilla(q, 1.0, mu_b=mu_v, check=False).sigma_v_sq)
+    assert (np.diff(sv2, axis=0) > 0).all() and (np.diff(sv2, axis=1) < 0).all()
+    sv2_neg = np.asarray(critical_vanilla(q, 1.0, mu_b=-mu_v, check=False).sigma_v_sq)
+    np.testing.assert_allclose(sv2_neg, sv2, rtol=1e-10)  # tanh is odd: only |mu_b| matters
+    with pytest.raises(InfeasibleError, match="a larger q_star or mu_b nearer 0"):
+        critical_vanilla(0.1, 1.0, mu_b=1.0)
+
+
 def test_check_false_returns_nan_free_arrays_and_a_feasibility_mask():
     q = np.geomspace(0.05, 100, 40)[:, None]
     mu = np.linspace(-4, 8, 25)[None, :]
