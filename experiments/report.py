@@ -186,11 +186,13 @@ def fig3(results: Path) -> list[Claim]:
     ok, parts, gaps = True, [], {}
     for (cell, T), g in s.groupby(["cell", "T"]):
         steps = {(r.init, r.weights): r.steps_to_90 for r in g.itertuples()}
+        shown = {(r.init, r.weights): f"{int(r.steps_to_90)}" if r.reached else f"> {int(r.budget)}"
+                 for r in g.itertuples()}
         crit = [v for (i, _), v in steps.items() if i == "critical"]
         off = [v for (i, _), v in steps.items() if i != "critical"]
         if crit and off:
             ok &= max(crit) < min(off)
-        parts.append(f"{cell} T={T}: " + ", ".join(f"{i}/{w} {int(v)}" for (i, w), v in sorted(steps.items())))
+        parts.append(f"{cell} T={T}: " + ", ".join(f"{i}/{w} {v}" for (i, w), v in sorted(shown.items())))
         c = {w: v for (i, w), v in steps.items() if i == "critical"}
         if {"orthogonal", "gaussian"} <= set(c):
             gaps[cell] = abs(c["orthogonal"] - c["gaussian"])
@@ -200,6 +202,22 @@ def fig3(results: Path) -> list[Claim]:
                          f"{gaps['minimal']:.0f}"
         claims[1].status = _verdict(gaps["vanilla"] > gaps["minimal"])
     return claims
+
+
+def fig3_settings(run: Path) -> str:
+    """The choices Fig. 3 depends on and the paper does not state (q*, mu_b, optimiser, learning rate, budget)."""
+    cfg = _config(run)
+    t, crit = cfg["train"], cfg["critical"]
+    clip = "none" if t["clip_grad_norm"] is None else \
+        f"{t['clip_grad_norm']:g} ({'each weight on its own' if t.get('clip_per_tensor') else 'global'})"
+    return (f"Settings: critical vanilla q* = {crit['vanilla']['q_star']:g}, μ_b = {crit['vanilla']['mu_b']:g}; "
+            f"critical minimalRNN q* = {crit['minimal']['q_star']:g}, μ_b = {crit['minimal']['mu_b']:g}, σ_x = "
+            f"{cfg['model']['sigma_x']:g}; N = {cfg['model']['hidden']}; optimiser {t['optimizer']} (lr vanilla "
+            f"{t['lr']['vanilla']:g}, minimal {t['lr']['minimal']:g}), batch {t['batch_size']}, gradient clip {clip}; "
+            f"budget {t['steps']} steps" + (", a run stops at its first evaluation at the target" if
+                                             t.get("stop_at_target") else "") +
+            f"; test accuracy every {t['eval_every']} steps on "
+            f"{'all' if cfg['eval']['examples'] is None else cfg['eval']['examples']} test images.")
 
 
 def table1(results: Path) -> list[Claim]:
@@ -314,7 +332,7 @@ def pd_isna(x) -> bool:
 SECTIONS = [("Figure 1 — mean field vs Monte Carlo", fig1, ["fig1.png"]),
             ("Section 3.2.2 — dynamical isometry", isometry, ["variance.png", "density.png"]),
             ("Figure 2 — trainability", fig2, ["fig2.png"]),
-            ("Figure 3 — critical initialisation on sequential MNIST", fig3, ["fig3.png"]),
+            ("Figure 3 — critical initialisation on sequential MNIST", fig3, ["fig3.png"], fig3_settings),
             ("Table 1 — PTB language modelling", table1, ["lm_curves.png"]),
             ("Speed — `rnnmf bench` (ratios measured in one process)", speed, [])]
 
@@ -333,7 +351,7 @@ def write_report(results_dir: str | Path = "results") -> Path:
              "INFO where the profile makes the paper's number not comparable.", ""]
     all_claims: list[Claim] = []
     body: list[str] = []
-    for title, section, figures in SECTIONS:
+    for title, section, figures, *describe in SECTIONS:
         claims = section(results)
         all_claims += claims
         body += [f"## {title}", "", "| artefact | claim | paper | ours | difference | tolerance | status | command |",
@@ -346,6 +364,8 @@ def write_report(results_dir: str | Path = "results") -> Path:
                         f"{meta.get('profile')}, commit `{meta.get('git_commit', '?')[:12]}`, torch "
                         f"{versions.get('torch', '?')}, {meta.get('gpu') or meta.get('cpu', '?')}, finished "
                         f"{meta.get('end_time', '?')}.")
+            if describe and (run / "config.yaml").exists():
+                body.append(describe[0](run))
             for fig in figures:
                 if (run / fig).exists():
                     body.append(f"\n![{fig}]({(run / fig).relative_to(results)})")

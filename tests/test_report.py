@@ -37,3 +37,27 @@ def test_report_reads_a_real_fig1_run_and_a_table1_row(tmp_path, monkeypatch):
     lstm = next(line for line in text.splitlines() if "lstm small (5M)" in line)
     assert "**MISSING**" in lstm
     assert "![fig1.png](mf_vs_mc/" in text
+
+
+def test_fig3_rows_mark_unreached_runs_and_state_the_settings(tmp_path):
+    from experiments import seqmnist
+    from experiments.config import compose_config, to_yaml
+
+    run = tmp_path / "results" / "seqmnist" / "quick-test"
+    rows = [{"cell": cell, "T": 196, "init": init, "weights": w, "seed": 0, "steps_to_90": steps,
+             "reached": steps < 6000, "budget": 6000}
+            for cell, crit in (("vanilla", (1400, 4800)), ("minimal", (3100, 2500)))
+            for init, pair in (("critical", crit), ("off_critical", (6000, 6000)))
+            for w, steps in zip(("orthogonal", "gaussian"), pair, strict=True)]
+    append_rows(run / "summary.csv", rows, [c for c in seqmnist.SUMMARY_COLUMNS if c in rows[0]])
+    (run / "config.yaml").write_text(to_yaml(compose_config("seqmnist", [])))
+    (run / "meta.json").write_text('{"status": "done", "profile": "quick", "end_time": "2026-01-01T00:00:00+00:00"}')
+    text = write_report(tmp_path / "results").read_text()
+    line = next(x for x in text.splitlines() if "critical init reaches 90%" in x)
+    assert "vanilla T=196: critical/gaussian 4800, critical/orthogonal 1400, off_critical/gaussian > 6000" in line
+    assert "**PASS**" in line
+    gap = next(x for x in text.splitlines() if "orthogonal vs Gaussian" in x)
+    assert "vanilla 3400, minimal 600" in gap and "**PASS**" in gap
+    settings = next(x for x in text.splitlines() if x.startswith("Settings:"))
+    assert "critical vanilla q* = 0.1, μ_b = 0" in settings and "q* = 5, μ_b = 4" in settings
+    assert "optimiser sgd (lr vanilla 0.003, minimal 0.1)" in settings and "each weight on its own" in settings
