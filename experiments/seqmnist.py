@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -278,8 +279,17 @@ def steps_to(history_acc: list[tuple[int, float]], target: float, budget: int) -
     return budget, False
 
 
-def train_unit(cfg, u: dict, device, out_dir: Path) -> dict:
-    """Train (or resume) one condition, appending its curves.csv rows as it goes; return its summary.csv row."""
+def _say(line: str) -> None:
+    """One line in ONE write: print() writes the text and its newline separately, and parallel workers' lines
+    interleave between the two."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def train_unit(cfg, u: dict, device, out_dir: Path, step_bar: bool = True) -> dict:
+    """Train (or resume) one condition, appending its curves.csv rows as it goes; return its summary.csv row.
+    ``step_bar``: a progress bar over its steps (in the main process only: the bars of parallel workers would
+    overwrite each other on one terminal line; the parent's bar counts their units instead)."""
     from rnnmf.runtime import seed_everything
     from rnnmf.train import fit
 
@@ -303,19 +313,20 @@ def train_unit(cfg, u: dict, device, out_dir: Path) -> dict:
     model.to(device)
     optimizer = make_optimizer(model.parameters(), cfg, u["cell"])
     eval_bs, steps = int(cfg.eval.batch_size), int(cfg.train.steps)
+    if not step_bar and not cfg.run.quiet:
+        _say(f"seqmnist: {unit_name(u)}: training (budget {steps} steps)")
     res = fit(model, optimizer, EpochBatches(train, int(cfg.train.batch_size), u["seed"]),
               lambda m, b: F.cross_entropy(m(b[0]), b[1]), steps,
               evaluate=lambda m: {"test_acc": accuracy(m, x_test, y_test, eval_bs, seed=u["seed"])},
               eval_every=int(cfg.train.eval_every), checkpoint_path=out_dir / "checkpoints" / f"{unit_name(u)}.pt",
               checkpoint_every=cfg.train.checkpoint_every, on_eval=on_eval,
               clip_grad_norm=cfg.train.clip_grad_norm, clip_per_tensor=cfg.train.clip_per_tensor, device=device,
-              quiet=bool(cfg.run.quiet), desc=unit_name(u),
+              quiet=bool(cfg.run.quiet) or not step_bar, desc=unit_name(u),
               stop_when=(lambda r: r["test_acc"] >= float(cfg.target_acc)) if cfg.train.stop_at_target else None)
     accs = [(r["step"], r["test_acc"]) for r in res.history]
     hit, reached = steps_to(accs, float(cfg.target_acc), steps)
-    print(f"seqmnist: {unit_name(u)}: " + (f"{cfg.target_acc:.0%} at step {hit}" if reached else
-          f"below {cfg.target_acc:.0%} after {steps} steps") + f" (final {accs[-1][1]:.3f}, {res.wall_s:.0f} s)",
-          flush=True)
+    _say(f"seqmnist: {unit_name(u)}: " + (f"{cfg.target_acc:.0%} at step {hit}" if reached else
+         f"below {cfg.target_acc:.0%} after {steps} steps") + f" (final {accs[-1][1]:.3f}, {res.wall_s:.0f} s)")
     return {**u, "steps_to_90": hit, "target_acc": float(cfg.target_acc), "reached": reached, "budget": steps,
             "final_acc": accs[-1][1], "best_acc": max(a for _, a in accs), **used, "hidden": int(cfg.model.hidden),
             "status": "diverged" if res.diverged else "ok", "wall_s": res.wall_s}
@@ -325,7 +336,7 @@ def train_units(plain_cfg: dict, out_dir: str, points: list[dict], in_process: b
     """What the sweep runner calls (here, in a pool worker or a Slurm job): train ``points``, return their rows."""
     cfg = OmegaConf.create(plain_cfg)
     device = setup(cfg, in_process)
-    return [train_unit(cfg, u, device, Path(out_dir)) for u in points]
+    return [train_unit(cfg, u, device, Path(out_dir), step_bar=in_process) for u in points]
 
 
 def preflight(cfg) -> None:
@@ -354,7 +365,7 @@ def run(cfg, out_dir) -> dict:
               csv_path=out_dir / "summary.csv", columns=SUMMARY_COLUMNS, key_columns=UNIT_KEY,
               group_by=lambda u: u["T"], batch_size=1, cost=lambda batch: batch[0]["T"], jobs=jobs,
               executor=executor, cluster=slurm.get("cluster"), slurm=slurm, folder=out_dir / "submitit",
-              quiet=True, desc="seqmnist")
+              quiet=bool(cfg.run.quiet) or in_process, desc="seqmnist units")
     write_table(out_dir)
     plot(out_dir)
     return summarize(out_dir, wall_s=time.perf_counter() - t0)

