@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import functools
 import math
-import sys
 import time
 from pathlib import Path
 
@@ -41,6 +40,7 @@ from torch import nn
 
 from rnnmf.errors import RnnmfError
 from rnnmf.io import append_rows, finished_keys, read_rows, row_key, write_text_atomic
+from rnnmf.progress import say
 
 CELLS = ("vanilla", "minimal")
 INITS = ("critical", "off_critical")
@@ -279,13 +279,6 @@ def steps_to(history_acc: list[tuple[int, float]], target: float, budget: int) -
     return budget, False
 
 
-def _say(line: str) -> None:
-    """One line in ONE write: print() writes the text and its newline separately, and parallel workers' lines
-    interleave between the two."""
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
 def train_unit(cfg, u: dict, device, out_dir: Path, step_bar: bool = True) -> dict:
     """Train (or resume) one condition, appending its curves.csv rows as it goes; return its summary.csv row.
     ``step_bar``: a progress bar over its steps (in the main process only: the bars of parallel workers would
@@ -314,7 +307,7 @@ def train_unit(cfg, u: dict, device, out_dir: Path, step_bar: bool = True) -> di
     optimizer = make_optimizer(model.parameters(), cfg, u["cell"])
     eval_bs, steps = int(cfg.eval.batch_size), int(cfg.train.steps)
     if not step_bar and not cfg.run.quiet:
-        _say(f"seqmnist: {unit_name(u)}: training (budget {steps} steps)")
+        say(f"seqmnist: {unit_name(u)}: training (budget {steps} steps)")
     res = fit(model, optimizer, EpochBatches(train, int(cfg.train.batch_size), u["seed"]),
               lambda m, b: F.cross_entropy(m(b[0]), b[1]), steps,
               evaluate=lambda m: {"test_acc": accuracy(m, x_test, y_test, eval_bs, seed=u["seed"])},
@@ -325,7 +318,7 @@ def train_unit(cfg, u: dict, device, out_dir: Path, step_bar: bool = True) -> di
               stop_when=(lambda r: r["test_acc"] >= float(cfg.target_acc)) if cfg.train.stop_at_target else None)
     accs = [(r["step"], r["test_acc"]) for r in res.history]
     hit, reached = steps_to(accs, float(cfg.target_acc), steps)
-    _say(f"seqmnist: {unit_name(u)}: " + (f"{cfg.target_acc:.0%} at step {hit}" if reached else
+    say(f"seqmnist: {unit_name(u)}: " + (f"{cfg.target_acc:.0%} at step {hit}" if reached else
          f"below {cfg.target_acc:.0%} after {steps} steps") + f" (final {accs[-1][1]:.3f}, {res.wall_s:.0f} s)")
     return {**u, "steps_to_90": hit, "target_acc": float(cfg.target_acc), "reached": reached, "budget": steps,
             "final_acc": accs[-1][1], "best_acc": max(a for _, a in accs), **used, "hidden": int(cfg.model.hidden),
