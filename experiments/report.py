@@ -329,12 +329,12 @@ def pd_isna(x) -> bool:
     return isinstance(x, float) and math.isnan(x)
 
 
-SECTIONS = [("Figure 1 — mean field vs Monte Carlo", fig1, ["fig1.png"]),
-            ("Section 3.2.2 — dynamical isometry", isometry, ["variance.png", "density.png"]),
-            ("Figure 2 — trainability", fig2, ["fig2.png"]),
+SECTIONS = [("Figure 1 — mean field vs Monte Carlo", fig1, ["fig1.png"], None),
+            ("Section 3.2.2 — dynamical isometry", isometry, ["variance.png", "density.png"], None),
+            ("Figure 2 — trainability", fig2, ["fig2.png"], None),
             ("Figure 3 — critical initialisation on sequential MNIST", fig3, ["fig3.png"], fig3_settings),
-            ("Table 1 — PTB language modelling", table1, ["lm_curves.png"]),
-            ("Speed — `rnnmf bench` (ratios measured in one process)", speed, [])]
+            ("Table 1 — PTB language modelling", table1, ["lm_curves.png"], None),
+            ("Speed — `rnnmf bench` (ratios measured in one process)", speed, [], None)]
 
 
 def _row(c: Claim) -> str:
@@ -351,7 +351,7 @@ def write_report(results_dir: str | Path = "results") -> Path:
              "INFO where the profile makes the paper's number not comparable.", ""]
     all_claims: list[Claim] = []
     body: list[str] = []
-    for title, section, figures, *describe in SECTIONS:
+    for title, section, figures, describe in SECTIONS:
         claims = section(results)
         all_claims += claims
         body += [f"## {title}", "", "| artefact | claim | paper | ours | difference | tolerance | status | command |",
@@ -364,8 +364,8 @@ def write_report(results_dir: str | Path = "results") -> Path:
                         f"{meta.get('profile')}, commit `{meta.get('git_commit', '?')[:12]}`, torch "
                         f"{versions.get('torch', '?')}, {meta.get('gpu') or meta.get('cpu', '?')}, finished "
                         f"{meta.get('end_time', '?')}.")
-            if describe and (run / "config.yaml").exists():
-                body.append(describe[0](run))
+            if describe is not None and (run / "config.yaml").exists():
+                body.append(describe(run))
             for fig in figures:
                 if (run / fig).exists():
                     body.append(f"\n![{fig}]({(run / fig).relative_to(results)})")

@@ -111,10 +111,6 @@ def validate(cfg) -> None:
         raise RnnmfError(f"train.clip_grad_norm={cfg.train.clip_grad_norm!r} is invalid; valid: a number > 0 or null")
     if not 0 < cfg.target_acc <= 1:
         raise RnnmfError(f"target_acc={cfg.target_acc!r} is invalid; valid: a number in (0, 1]")
-    if not isinstance(cfg.train.clip_per_tensor, bool):
-        raise RnnmfError(f"train.clip_per_tensor={cfg.train.clip_per_tensor!r} is invalid; valid: true or false")
-    if not isinstance(cfg.train.stop_at_target, bool):
-        raise RnnmfError(f"train.stop_at_target={cfg.train.stop_at_target!r} is invalid; valid: true or false")
 
 
 def units(cfg) -> list[dict]:
@@ -236,19 +232,14 @@ def accuracy(model: SequenceClassifier, x: torch.Tensor, y: torch.Tensor, batch_
 
 
 # -------------------------------------------------------------------------------------------------- training
-def setup(cfg, in_process: bool = True) -> torch.device:
-    """Denormals flushed, the thread count, the device.
-
-    Threads: ``run.threads`` when the config has it; else one thread in this process (on 2 shared cores OpenMP's
-    spinning made two threads several times slower for these small matrices), and in a pool worker the share the
-    sweep runner gave it.
-    """
+def setup(cfg) -> torch.device:
+    """Denormals flushed, ``run.threads``, the device: in the main process the runner has applied ``run.threads``
+    already, but a pool worker or a Slurm job is a process of its own."""
     from rnnmf.runtime import flush_denormals, pick_device
 
     flush_denormals()
-    threads = OmegaConf.select(cfg, "run.threads", default=None) or (1 if in_process else None)
-    if threads:
-        torch.set_num_threads(int(threads))
+    if cfg.run.threads:
+        torch.set_num_threads(int(cfg.run.threads))
     return pick_device(cfg.run.device)
 
 
@@ -328,7 +319,7 @@ def train_unit(cfg, u: dict, device, out_dir: Path, step_bar: bool = True) -> di
 def train_units(plain_cfg: dict, out_dir: str, points: list[dict], in_process: bool = False) -> list[dict]:
     """What the sweep runner calls (here, in a pool worker or a Slurm job): train ``points``, return their rows."""
     cfg = OmegaConf.create(plain_cfg)
-    device = setup(cfg, in_process)
+    device = setup(cfg)
     return [train_unit(cfg, u, device, Path(out_dir), step_bar=in_process) for u in points]
 
 

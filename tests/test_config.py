@@ -44,9 +44,9 @@ def test_override_types_are_checked():
 
 def test_threads_are_set_by_run_threads():
     # one thread where a shared 2-core CPU ran several times faster so; paper profiles (GPU, cluster) leave torch's
-    for job in ("isometry", "mf_vs_mc", "trainability", "lm", "bench"):
+    for job in ("isometry", "mf_vs_mc", "trainability", "seqmnist", "lm", "bench"):
         assert compose_config(job, []).run.threads == 1, job
-    for job in ("isometry", "trainability"):
+    for job in ("isometry", "trainability", "seqmnist"):
         assert compose_config(job, ["profile=paper"]).run.threads is None, job
 
 
