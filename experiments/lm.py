@@ -39,10 +39,12 @@ from rnnmf.lm import (
     window_starts,
 )
 
-EPOCH_COLUMNS = ["cell", "size", "hidden", "params", "epoch", "lr", "train_ppl", "valid_ppl", "tokens_per_s",
+INITS = ("uniform", "critical")
+CRITICAL_COLUMNS = ["R", "sigma_x", "sigma_w_sq", "sigma_v_sq", "Q_star"]  # what init=critical used (empty for uniform)
+EPOCH_COLUMNS = ["cell", "size", "init", "hidden", "params", "epoch", "lr", "train_ppl", "valid_ppl", "tokens_per_s",
                  "wall_s", "seed", "status"]
-SUMMARY_COLUMNS = ["cell", "size", "hidden", "params", "epochs", "valid_ppl", "test_ppl", "paper_valid_ppl",
-                   "paper_test_ppl", "tokens_per_s", "wall_s", "seed", "status"]
+SUMMARY_COLUMNS = ["cell", "size", "init", "hidden", "params", "epochs", "valid_ppl", "test_ppl", "paper_valid_ppl",
+                   "paper_test_ppl", "tokens_per_s", "wall_s", *CRITICAL_COLUMNS, "seed", "status"]
 HYPER = ("lr", "max_epoch", "lr_decay", "dropout")  # the SI F grid
 SWEEP_COLUMNS = ["cell", "size", *HYPER, "hidden", "params", "epochs", "valid_ppl", "test_ppl", "tokens_per_s",
                  "wall_s", "seed", "status"]
@@ -78,6 +80,17 @@ def validate(cfg) -> None:
         if cfg[key] is not None and (not isinstance(cfg[key], int) or cfg[key] < 1):
             raise RnnmfError(f"{key}={cfg[key]!r} is invalid; valid: an integer >= 1" +
                              (" or null (no limit)" if key.startswith("max") else ""))
+    if cfg.init not in INITS:
+        raise RnnmfError(f"init={cfg.init!r} is invalid; valid: {', '.join(INITS)}")
+    if cfg.init == "critical":
+        bad = [c for c in names(cfg.cell, CELLS, PAPER_CELLS, "cell") if c not in ("minimal", "vanilla")]
+        if bad:
+            raise RnnmfError(f"init=critical is defined for the minimal and vanilla cells, not {', '.join(bad)}; "
+                             "valid: --cell minimal or vanilla with init=critical")
+        if cfg.critical.weights not in ("orthogonal", "gaussian"):
+            raise RnnmfError(f"critical.weights={cfg.critical.weights!r} is invalid; valid: orthogonal, gaussian")
+        if not cfg.critical.q_star > 0:
+            raise RnnmfError(f"critical.q_star={cfg.critical.q_star!r} is invalid; valid: a number > 0")
     if not cfg.clip > 0:
         raise RnnmfError(f"clip={cfg.clip!r} is invalid; valid: a number > 0")
 
@@ -113,6 +126,15 @@ def train_one(cfg, corpus, device, cell: str, size: str, hp: dict, ckpt: Path, o
     seed_everything(int(cfg.seed))  # per model, so a cell's numbers do not depend on what else the run trains
     model = RNNLM(cell, vocab, hidden, dropout=float(hp["dropout"]), fused=bool(cfg.fused)).to(device)
     model.init_uniform_(float(hp["init_scale"]))
+    critical: dict = {}
+    if cfg.init == "critical":  # Algorithm 1 at R measured on the first 20 training windows
+        from rnnmf.lm import init_critical_
+
+        sample = batchify(corpus.train, int(cfg.batch_size), device)[: 20 * int(hp["bptt"])]
+        critical = init_critical_(model, sample, q_star=float(cfg.critical.q_star), mu_b=float(cfg.critical.mu_b),
+                                  weights=str(cfg.critical.weights))
+        print(f"lm: {cell} {size}: critical init " + ", ".join(f"{k} {v:.4g}" for k, v in critical.items()
+                                                                 if v is not None), flush=True)
     if n_params(model) != count:  # the solver's formula and the built model must agree to the parameter
         raise RuntimeError(f"{cell}: built {n_params(model)} parameters, the budget solver counted {count}")
     print(f"lm: {cell} {size}: hidden {hidden}, {count:,} parameters (budget {int(hp['params']):,}, "
@@ -120,7 +142,8 @@ def train_one(cfg, corpus, device, cell: str, size: str, hp: dict, ckpt: Path, o
     bptt, quiet = int(hp["bptt"]), bool(cfg.run.quiet)
     train = batchify(corpus.train, int(cfg.batch_size), device)
     valid = batchify(corpus.valid, int(cfg.batch_size), device)
-    fields = {"cell": cell, "size": size, "hidden": hidden, "params": count, "seed": int(cfg.seed)}
+    fields = {"cell": cell, "size": size, "init": str(cfg.init), "hidden": hidden, "params": count,
+              "seed": int(cfg.seed)}
     res = train_lm(model, train, valid, epochs=int(hp["epochs"]), bptt=bptt, lr=float(hp["lr"]),
                    lr_decay=float(hp["lr_decay"]), max_epoch=int(hp["max_epoch"]), clip=float(cfg.clip),
                    max_batches=cfg.max_batches, max_eval_batches=cfg.max_eval_batches, checkpoint_path=ckpt,
@@ -137,7 +160,8 @@ def train_one(cfg, corpus, device, cell: str, size: str, hp: dict, ckpt: Path, o
     # the final validation perplexity is the last epoch's: fit evaluated the same final model after that epoch
     last = res.history[-1] if res.history else {}
     return {**fields, "epochs": -(-res.step // windows), "valid_ppl": last.get("valid_ppl", math.nan),
-            "test_ppl": test_ppl, "eval_s": time.perf_counter() - t0, "status": "diverged" if diverged else "ok"}
+            "test_ppl": test_ppl, "eval_s": time.perf_counter() - t0, "status": "diverged" if diverged else "ok",
+            **critical}
 
 
 def setup(cfg):
@@ -186,7 +210,7 @@ def summarize(out_dir: Path) -> dict:
     df = read_rows(Path(out_dir) / "summary.csv")
     summary: dict = {}
     for row in df.to_dict("records"):
-        tag = f"{row['cell']}_{row['size']}"
+        tag = f"{row['cell']}_{row['size']}" + ("" if row.get("init", "uniform") == "uniform" else f"_{row['init']}")
         summary.update({f"{tag}_test_ppl": round(row["test_ppl"], 2), f"{tag}_valid_ppl": round(row["valid_ppl"], 2),
                         f"{tag}_paper_test_ppl": row["paper_test_ppl"], f"{tag}_hidden": row["hidden"],
                         f"{tag}_params": row["params"], f"{tag}_tokens_per_s": round(row["tokens_per_s"], 1)})
@@ -207,11 +231,12 @@ def write_table(out_dir: Path) -> Path:
     """``table1.md``: every trained model beside the paper's Table 1 (from ``summary.csv`` only)."""
     df = read_rows(Path(out_dir) / "summary.csv")
     lines = ["# Table 1: PTB perplexity, one recurrent layer", "",
-             "| cell | size | hidden | params | epochs | valid ppl | test ppl | paper valid | paper test | tokens/s |"
-             " status |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| cell | size | init | hidden | params | epochs | valid ppl | test ppl | paper valid | paper test |"
+             " tokens/s | status |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in df.to_dict("records") if len(df) else []:
         paper = PAPER_PPL.get((r["cell"], r["size"]), {})
-        lines.append(f"| {r['cell']} | {r['size']} | {r['hidden']} | {_fmt(int(r['params']))} | {r['epochs']} | "
+        lines.append(f"| {r['cell']} | {r['size']} | {r.get('init', 'uniform')} | {r['hidden']} | "
+                     f"{_fmt(int(r['params']))} | {r['epochs']} | "
                      f"{_fmt(r['valid_ppl'])} | {_fmt(r['test_ppl'])} | {_fmt(paper.get('valid'))} | "
                      f"{_fmt(paper.get('test'))} | {_fmt(r['tokens_per_s'], 0)} | {r['status']} |")
     lines += ["", "Paper: Chen et al. (2018), Table 1 (single-layer models; the vanilla RNN row is Jozefowicz et al. "

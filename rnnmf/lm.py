@@ -142,6 +142,38 @@ class RNNLM(nn.Module):
         return self.decoder(self.drop(out)), state
 
 
+def init_critical_(model: RNNLM, tokens: torch.Tensor, *, q_star: float, mu_b: float,
+                   weights: str = "orthogonal") -> dict:
+    """Put the recurrent layer of a minimalRNN (or vanilla RNN) language model at the mean-field critical point.
+
+    Φ's W_x is drawn with σ_x = 1/rms(embedding output), so that tanh's pre-activation has unit variance; R, the
+    input power the recurrent layer sees (x̃ = tanh(W_x x) for the minimalRNN, eq. 5; x for the vanilla RNN, eq. 1), is
+    measured on ``tokens`` through the embedding and its dropout as in training; then W, V, b follow Algorithm 1
+    (eq. 4 for the vanilla RNN) with χ₁ = 1, σ_b² = 0 and bias mean ``mu_b`` (:func:`rnnmf.nn.init_critical`, which
+    raises :class:`~rnnmf.errors.InfeasibleError` for a request with no solution). The embedding and the softmax keep
+    their own initialisation. Returns what was used: σ_x, R and the theory's σ_w², σ_v², Q*.
+    """
+    from rnnmf.nn import estimate_R, init_critical, init_explicit
+
+    if model.cell not in ("minimal", "vanilla"):
+        raise RnnmfError(f"init=critical is defined for the minimal and vanilla cells, not {model.cell!r}; "
+                         "valid: init=uniform for lstm and gru")
+    was_training = model.training
+    model.train()  # R as training sees it: through the embedding's dropout
+    with torch.no_grad():
+        x = model.drop(model.embedding(tokens))
+        sigma_x = 1.0 / max(float(x.square().mean().sqrt()), 1e-12)
+        if model.cell == "minimal":  # W_x first, then R through it; init_critical keeps that W_x (sigma_x=None)
+            init_explicit(model.rnn, sigma_w=1.0, sigma_v=1.0, sigma_b=0.0, mu_b=mu_b, weights=weights,
+                          sigma_x=sigma_x)
+        R = estimate_R(model.rnn, x)
+        res = init_critical(model.rnn, q_star, R, mu_b=mu_b, weights=weights, sigma_x=None)
+    model.train(was_training)
+    return {"sigma_x": sigma_x if model.cell == "minimal" else None, "R": R,
+            "sigma_w_sq": float(res.sigma_w_sq), "sigma_v_sq": float(res.sigma_v_sq),
+            "Q_star": None if res.Q_star is None else float(res.Q_star)}
+
+
 def n_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
@@ -231,13 +263,17 @@ def train_lm(model: RNNLM, train: torch.Tensor, valid: torch.Tensor | None, *, e
     carried = Carried()
 
     def next_batch(step: int):
-        k = step % n
-        return k, get_batch(train, starts[k], bptt)
+        return step, get_batch(train, starts[step % n], bptt)
 
     def loss_fn(model: RNNLM, batch) -> torch.Tensor:
-        k, (x, y) = batch
-        if k == 0:  # a new epoch: the state starts at zero, as in Zaremba et al.
+        step, (x, y) = batch
+        if step % n == 0:  # a new epoch: the state starts at zero, as in Zaremba et al.
             carried.state, carried.nll, carried.tokens = model.init_state(batch_size), 0.0, 0
+            # the epoch's rate from the schedule, not from the checkpointed optimiser: a checkpoint taken at an
+            # epoch's end then depends only on the schedule up to that epoch, so the tuning search can hand it to
+            # every grid point whose schedule agrees so far (experiments/lm_search.py)
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(step // n + 1, lr, max_epoch, lr_decay)
         logits, state = model(x, detach(carried.state))
         carried.state = detach(state)
         loss_sum = F.cross_entropy(logits.view(-1, model.vocab_size), y, reduction="sum")
@@ -266,8 +302,6 @@ def train_lm(model: RNNLM, train: torch.Tensor, valid: torch.Tensor | None, *, e
                "tokens_per_s": carried.tokens / train_s if train_s > 0 else math.nan,
                "wall_s": train_s + carried.eval_s, "status": "diverged" if rec["diverged"] else "ok"}
         carried.train_s, carried.eval_s = rec["wall_s"], 0.0
-        for group in optimizer.param_groups:  # the next epoch's rate; fit checkpoints it right after this
-            group["lr"] = lr_at(epoch + 1, lr, max_epoch, lr_decay)
         if on_epoch is not None:
             on_epoch(row)
 

@@ -88,9 +88,9 @@ def test_cli_end_to_end_at_smoke(ptb_root, tmp_path):
     assert f"lm: minimal small: hidden {hidden}, {count:,} parameters (budget 4,000, vocabulary 26)" in result.stdout
     assert re.search(r"minimal_small_test_ppl\s+\d", result.stdout) and f"results: {out}" in result.stdout
     epochs = read_rows(out / "epochs.csv")
-    assert list(epochs.columns) == ["cell", "size", "hidden", "params", "epoch", "lr", "train_ppl", "valid_ppl",
+    assert list(epochs.columns) == ["cell", "size", "init", "hidden", "params", "epoch", "lr", "train_ppl", "valid_ppl",
                                     "tokens_per_s", "wall_s", "seed", "status"]
-    assert epochs["epoch"].tolist() == [1, 2] and epochs["lr"].tolist() == [1.0, 0.5]  # smoke: max_epoch 1, decay 0.5
+    assert epochs["epoch"].tolist() == [1, 2] and epochs["lr"].tolist() == [1.0, 0.65]  # smoke: max_epoch 1, decay 0.65
     assert set(epochs["params"]) == {count} and set(epochs["hidden"]) == {hidden}
     summary = read_rows(out / "summary.csv").iloc[0]
     assert summary["cell"] == "minimal" and summary["status"] == "ok" and summary["epochs"] == 2
