@@ -10,14 +10,12 @@
 - ``checkpoints/<cell>-<size>.pt`` after every epoch: running the same command again resumes from the last one and
   ends with the same numbers as an uninterrupted run.
 
-``sweep.enabled=true`` instead trains every point of the paper's tuning grid (SI F: learning rate, max-epoch, decay,
-dropout) through the shared sweep runner (``experiments.sweep``), one row per point in ``sweep.csv``.
+``sweep.enabled=true`` instead searches the paper's tuning grid (SI F: learning rate, max-epoch, decay, dropout) by
+successive halving on validation perplexity (``experiments.lm_search``), one row per point and rung in ``sweep.csv``.
 """
 
 from __future__ import annotations
 
-import functools
-import itertools
 import math
 import time
 from pathlib import Path
@@ -45,10 +43,6 @@ EPOCH_COLUMNS = ["cell", "size", "init", "hidden", "params", "epoch", "lr", "tra
                  "wall_s", "seed", "status"]
 SUMMARY_COLUMNS = ["cell", "size", "init", "hidden", "params", "epochs", "valid_ppl", "test_ppl", "paper_valid_ppl",
                    "paper_test_ppl", "tokens_per_s", "wall_s", *CRITICAL_COLUMNS, "seed", "status"]
-HYPER = ("lr", "max_epoch", "lr_decay", "dropout")  # the SI F grid
-SWEEP_COLUMNS = ["cell", "size", *HYPER, "hidden", "params", "epochs", "valid_ppl", "test_ppl", "tokens_per_s",
-                 "wall_s", "seed", "status"]
-SWEEP_KEY = ["cell", "size", *HYPER]
 
 
 # ---------------------------------------------------------------------------------------------------- config
@@ -93,6 +87,10 @@ def validate(cfg) -> None:
             raise RnnmfError(f"critical.q_star={cfg.critical.q_star!r} is invalid; valid: a number > 0")
     if not cfg.clip > 0:
         raise RnnmfError(f"clip={cfg.clip!r} is invalid; valid: a number > 0")
+    if cfg.sweep.enabled:
+        from experiments import lm_search
+
+        lm_search.validate(cfg)
 
 
 def pick(row: dict, columns) -> dict:
@@ -113,8 +111,9 @@ def load_corpus(cfg):
     return load_ptb(cfg.data.root, download=cfg.download, verify=cfg.verify_md5)
 
 
-def train_one(cfg, corpus, device, cell: str, size: str, hp: dict, ckpt: Path, on_epoch) -> dict:
-    """Train (or resume from ``ckpt``) one model to the end of its schedule and score it; return the summary fields.
+def train_one(cfg, corpus, device, cell: str, size: str, hp: dict, ckpt: Path, on_epoch, test: bool = True) -> dict:
+    """Train (or resume from ``ckpt``) one model to the end of its schedule and score it on the test split (unless
+    ``test`` is False: the search's intermediate rungs); return the summary fields.
 
     ``on_epoch(row)`` gets each finished epoch's row (the columns of ``epochs.csv``) before its checkpoint is written.
     """
@@ -152,9 +151,9 @@ def train_one(cfg, corpus, device, cell: str, size: str, hp: dict, ckpt: Path, o
     diverged = bool(res.diverged)
     t0 = time.perf_counter()
     test_ppl = math.nan
-    if not diverged:  # the final model, as Zaremba et al.; the test split with batch 1 (test_batch_size) as their code
-        test = batchify(corpus.test, int(cfg.test_batch_size), device)
-        test_ppl = evaluate_lm(model, test, bptt=bptt, max_batches=cfg.max_eval_batches, quiet=quiet,
+    if test and not diverged:  # the final model, as Zaremba et al.; the test split with batch 1 as their code
+        test_data = batchify(corpus.test, int(cfg.test_batch_size), device)
+        test_ppl = evaluate_lm(model, test_data, bptt=bptt, max_batches=cfg.max_eval_batches, quiet=quiet,
                                desc=f"{cell} {size} test")["ppl"]
     windows = len(window_starts(train, bptt, cfg.max_batches))
     # the final validation perplexity is the last epoch's: fit evaluated the same final model after that epoch
@@ -175,7 +174,9 @@ def setup(cfg):
 def run(cfg, out_dir: Path) -> dict:
     out_dir = Path(out_dir)
     if cfg.sweep.enabled:
-        return run_sweep(cfg, out_dir)
+        from experiments import lm_search
+
+        return lm_search.run(cfg, out_dir)
     device = setup(cfg)
     corpus = load_corpus(cfg)
     epochs_csv, summary_csv = out_dir / "epochs.csv", out_dir / "summary.csv"
@@ -269,56 +270,3 @@ def plot(out_dir: Path) -> None:
         panel_label(ax, label)
         ax.legend()
     save(fig, Path(out_dir) / "lm_curves")
-
-
-# ---------------------------------------------------------------------------------------------------- sweep
-def sweep_points(cfg) -> list[dict]:
-    """The SI F grid for every requested (cell, size): learning rate x max-epoch x decay x dropout."""
-    grid = [list(cfg.sweep[k]) for k in HYPER]
-    return [{"cell": cell, "size": size, **dict(zip(HYPER, values, strict=True))}
-            for size in names(cfg.size, tuple(BUDGETS), tuple(BUDGETS), "size")
-            for cell in names(cfg.cell, CELLS, PAPER_CELLS, "cell")
-            for values in itertools.product(*grid)]
-
-
-def point_tag(point: dict) -> str:
-    return "-".join(f"{point[k]}" for k in SWEEP_KEY)
-
-
-def train_points(cfg_yaml: str, out_dir: str, points: list[dict]) -> list[dict]:
-    """The sweep runner's ``train_batch``: train each grid point to the end of its schedule (module level, so that
-    worker processes can unpickle it; the config travels as YAML)."""
-    cfg = OmegaConf.create(cfg_yaml)
-    device = setup(cfg)
-    corpus = load_corpus(cfg)
-    rows = []
-    for point in points:
-        hp = hyper(cfg, point["size"], **{k: point[k] for k in HYPER})
-        epoch_rows: list[dict] = []
-        out = train_one(cfg, corpus, device, point["cell"], point["size"], hp,
-                        Path(out_dir) / "checkpoints" / f"sweep-{point_tag(point)}.pt", epoch_rows.append)
-        tps = [r["tokens_per_s"] for r in epoch_rows]
-        rows.append({**point, **{k: out[k] for k in ("hidden", "params", "epochs", "valid_ppl", "test_ppl", "seed",
-                                                      "status")},
-                     "tokens_per_s": sorted(tps)[len(tps) // 2] if tps else math.nan,
-                     "wall_s": sum(r["wall_s"] for r in epoch_rows) + out["eval_s"]})
-    return rows
-
-
-def run_sweep(cfg, out_dir: Path) -> dict:
-    from experiments.sweep import run_sweep as runner
-
-    points = sweep_points(cfg)
-    res = runner(points, functools.partial(train_points, OmegaConf.to_yaml(cfg, resolve=True), str(out_dir)),
-                 csv_path=out_dir / "sweep.csv", columns=SWEEP_COLUMNS, key_columns=SWEEP_KEY, batch_size=1,
-                 jobs=int(cfg.run.jobs), executor=str(cfg.run.executor),
-                 slurm=OmegaConf.to_container(cfg.run.slurm, resolve=True), quiet=bool(cfg.run.quiet),
-                 desc="lm sweep")
-    df = read_rows(out_dir / "sweep.csv")
-    summary = res.as_dict()
-    for (cell, size), d in df.groupby(["cell", "size"]) if len(df) else []:
-        best = d.sort_values("valid_ppl").iloc[0]
-        summary[f"{cell}_{size}_best_valid_ppl"] = round(float(best["valid_ppl"]), 2)
-        summary[f"{cell}_{size}_best_test_ppl"] = round(float(best["test_ppl"]), 2)
-        summary[f"{cell}_{size}_best"] = ", ".join(f"{k}={best[k]}" for k in HYPER)
-    return summary

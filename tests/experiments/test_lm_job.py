@@ -216,18 +216,76 @@ def test_missing_corpus_says_where_to_put_it(tmp_path):
     assert_one_line_error(result, "PTB not found", "ptb.train.txt", str(tmp_path / "nowhere" / "ptb"))
 
 
-# ---------------------------------------------------------------------------------------------------- sweep
-def test_sweep_trains_each_grid_point_once(ptb_root, tmp_path):
-    ovs = overrides(ptb_root, "cell=minimal", "sweep.enabled=true", "sweep.lr=[0.5,1.0]", "sweep.max_epoch=[1]",
-                    "sweep.lr_decay=[0.5]", "sweep.dropout=[0.0,0.3]")
+# ---------------------------------------------------------------------------------------------------- search
+def test_grid_search_trains_each_distinct_run_once(ptb_root, tmp_path):
+    """Grid method: every point to the end; points whose schedules agree (max-epoch beyond the end) share one run."""
+    ovs = overrides(ptb_root, "cell=minimal", "sweep.enabled=true", "sweep.method=grid", "sweep.lr=[0.5,1.0]",
+                    "sweep.max_epoch=[2,3]", "sweep.lr_decay=[0.5]", "sweep.dropout=[0.0,0.3]")
     summary, out = execute("lm", ovs, out=tmp_path / "sweep")
     df = read_rows(out / "sweep.csv")
-    assert len(df) == 4 and summary["ran"] == 4
-    assert sorted(zip(df["lr"], df["dropout"], strict=True)) == [(0.5, 0.0), (0.5, 0.3), (1.0, 0.0), (1.0, 0.3)]
-    assert (df["epochs"] == 2).all() and (df["status"] == "ok").all() and df["test_ppl"].notna().all()
+    assert len(df) == 8 and summary["points"] == 8 and summary["runs"] == 4  # smoke: 2 epochs, max-epoch 2 = 3
+    assert (df["rung"] == "final").all() and (df["epochs"] == 2).all() and df["test_ppl"].notna().all()
+    shared = df[df["shared_with"].notna()]
+    assert len(shared) == 4 and (shared["max_epoch"] == 3).all()
+    for r in shared.to_dict("records"):  # a shared row carries exactly its run's numbers
+        first = df[(df["lr"] == r["lr"]) & (df["dropout"] == r["dropout"]) & (df["max_epoch"] == 2)].iloc[0]
+        assert r["valid_ppl"] == first["valid_ppl"] and r["test_ppl"] == first["test_ppl"]
     assert "minimal_small_best_valid_ppl" in summary
     again, _ = execute("lm", ovs, out=tmp_path / "sweep")
-    assert again["skipped"] == 4 and again["ran"] == 0 and len(read_rows(out / "sweep.csv")) == 4
+    assert again["minimal_small_best"] == summary["minimal_small_best"] and len(read_rows(out / "sweep.csv")) == 8
+
+
+def test_halving_promotes_the_best_third_and_continues_their_checkpoints(ptb_root, tmp_path):
+    """rungs [1]: 12 points (4 distinct one-epoch runs) ranked after epoch 1, the best 4 trained to epoch 2 from their
+    own checkpoints; only the final rung is scored on the test split; the winner is the best final valid ppl."""
+    ovs = overrides(ptb_root, "cell=minimal", "sweep.enabled=true", "sweep.rungs=[1]", "sweep.eta=3",
+                    "sweep.lr=[0.1,1.0]", "sweep.max_epoch=[1,2]", "sweep.lr_decay=[0.5,0.65,0.8]",
+                    "sweep.dropout=[0.0,0.3]")
+    summary, out = execute("lm", ovs, out=tmp_path / "halving")
+    df = read_rows(out / "sweep.csv")
+    first, final = df[df["rung"] == "1"], df[df["rung"] == "final"]
+    assert len(first) == 24 and summary["points"] == 24
+    assert first["shared_with"].isna().sum() == 4  # one run per (lr, dropout) at one epoch
+    assert first["test_ppl"].isna().all() and (first["epochs"] == 1).all()
+    assert len(final) == 8 and final["test_ppl"].notna().all() and (final["epochs"] == 2).all()
+    cut = sorted(first["valid_ppl"])[7]
+    promoted = first.merge(final[["lr", "max_epoch", "lr_decay", "dropout"]], on=["lr", "max_epoch", "lr_decay",
+                                                                                  "dropout"])
+    assert len(promoted) == 8 and (promoted["valid_ppl"] <= cut).all()
+    best = final.sort_values("valid_ppl").iloc[0]
+    assert summary["minimal_small_best_valid_ppl"] == round(best["valid_ppl"], 2)
+    # a promoted point continued its epoch-1 checkpoint: the same as training its schedule straight to 2 epochs
+    lr, me, dec, dp = (best[k] for k in ("lr", "max_epoch", "lr_decay", "dropout"))
+    _, d_out = execute("lm", overrides(ptb_root, "cell=minimal", f"sizes.small.lr={lr}",
+                                            f"sizes.small.max_epoch={me}", f"sizes.small.lr_decay={dec}",
+                                            f"sizes.small.dropout={dp}"), out=tmp_path / "direct")
+    straight = read_rows(d_out / "summary.csv").iloc[0]["valid_ppl"]
+    assert abs(straight - best["valid_ppl"]) <= 8 * 2.2e-16 * straight  # the same computation on the same machine
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["sweep.method=random"], "sweep.method='random' is invalid"),
+    (["sweep.rungs=[4,1]"], "sweep.rungs=[4, 1] is invalid"),
+    (["sweep.eta=1"], "sweep.eta=1 is invalid"),
+    (["sweep.lr=[]"], "sweep.lr is empty"),
+])
+def test_bad_search_settings_are_refused(ptb_root, tmp_path, args, fragment):
+    result = invoke("lm", "--cell", "minimal", *overrides(ptb_root, "sweep.enabled=true", *args))
+    assert_one_line_error(result, fragment)
+
+
+def test_critical_init_puts_the_minimal_layer_at_chi_1(ptb_root, tmp_path):
+    summary, out = execute("lm", overrides(ptb_root, "cell=minimal", "init=critical"), out=tmp_path / "crit")
+    row = read_rows(out / "summary.csv").iloc[0]
+    assert row["init"] == "critical" and row["status"] == "ok" and 0 < row["R"] < 1
+    from rnnmf.theory import critical_minimal, minimal
+
+    ref = critical_minimal(q_star=5.0, mu_b=4.0, R=float(row["R"]))
+    assert abs(row["sigma_w_sq"] - ref.sigma_w_sq) <= 1e-9 * ref.sigma_w_sq
+    assert abs(minimal.chi_1(row["sigma_w_sq"] ** 0.5, row["sigma_v_sq"] ** 0.5, row["R"], 4.0) - 1) < 1e-8
+    assert "minimal_small_critical_test_ppl" in summary
+    result = invoke("lm", "--cell", "gru", *overrides(ptb_root, "init=critical"))
+    assert_one_line_error(result, "init=critical is defined for the minimal and vanilla cells")
 
 
 # ---------------------------------------------------------------------------------------------- real data
