@@ -311,7 +311,16 @@ def train_lm(model: RNNLM, train: torch.Tensor, valid: torch.Tensor | None, *, e
 
 
 # ------------------------------------------------------------------------------------------------- benchmark
-def bench_lm(size: str = "small", cells: Sequence[str] = ("gru", "minimal"), vocab_size: int = 10_000,
+def train_flops_per_token(cell: str, vocab_size: int, hidden: int) -> int:
+    """Floating-point operations of one training token: the forward pass does 2 FLOPs per weight of every matrix it
+    multiplies (the recurrent layer's and the softmax's; the embedding is a lookup), and the backward pass twice
+    that, so 6 per weight. Biases and nonlinearities are left out (a few per cent at these sizes)."""
+    H, V = hidden, vocab_size
+    weights = {"lstm": 8 * H * H, "gru": 6 * H * H, "minimal": 3 * H * H, "vanilla": 2 * H * H}[check_cell(cell)]
+    return 6 * (weights + H * V)
+
+
+def bench_lm(size: str = "small", cells: Sequence[str] = ("gru", "minimal", "lstm"), vocab_size: int = 10_000,
              batch_size: int = 20, bptt: int | None = None, batches: int = 20, rounds: int = 3, warmup: int = 2,
              device: str = "auto", seed: int = 0) -> list[dict]:
     """Training tokens/s of each cell at the same parameter budget (PTB-shaped random tokens, one process).
@@ -319,15 +328,19 @@ def bench_lm(size: str = "small", cells: Sequence[str] = ("gru", "minimal"), voc
     The same loop as :func:`train_lm`. Rounds alternate between the cells so that load from other processes hits
     them alike; each cell's best round counts. ``ratio`` is tokens/s relative to the first cell (GRU by default); the
     minimalRNN row carries the headline ``lm_minimal_vs_gru_tokens_per_s`` when GRU is the reference.
+
+    ``fraction_of_peak`` is the training FLOP rate (:func:`train_flops_per_token` × tokens/s) over the machine's
+    float32 matrix-product rate (:func:`rnnmf.runtime.matmul_peak_gflops`), measured in every round beside the cells
+    at the same thread count (the best of the rounds counts, as for the cells).
     """
-    from rnnmf.runtime import flush_denormals, pick_device
+    from rnnmf.runtime import flush_denormals, matmul_peak_gflops, pick_device
 
     flush_denormals()
     if size not in BUDGETS:
         raise RnnmfError(f"unknown size {size!r}; valid: {', '.join(BUDGETS)}")
     for cell in cells:
         check_cell(cell)
-    bptt = bptt or (20 if size == "small" else 35)
+    bptt = bptt or 35
     dev = pick_device(device)
     gen = torch.Generator().manual_seed(seed)
     data = batchify(torch.randint(vocab_size, (batches * bptt * batch_size + batch_size,), generator=gen),
@@ -341,7 +354,9 @@ def bench_lm(size: str = "small", cells: Sequence[str] = ("gru", "minimal"), voc
         train_lm(model, data, None, epochs=1, bptt=bptt, lr=0.1, max_batches=warmup)
         models[cell] = (model, H, count)
     best = dict.fromkeys(cells, 0.0)
+    peak = 0.0
     for _ in range(rounds):
+        peak = max(peak, matmul_peak_gflops(device=dev))
         for cell in cells:
             rows: list[dict] = []
             train_lm(models[cell][0], data, None, epochs=1, bptt=bptt, lr=0.1, max_batches=batches,
@@ -353,7 +368,10 @@ def bench_lm(size: str = "small", cells: Sequence[str] = ("gru", "minimal"), voc
         _, H, count = models[cell]
         row = {"cell": cell, "size": size, "hidden": H, "params": count, "batch_size": batch_size, "bptt": bptt,
                "device": str(dev), "threads": torch.get_num_threads(), "tokens_per_s": round(best[cell], 1),
-               "reference": ref, "ratio": round(best[cell] / best[ref], 3)}
+               "reference": ref, "ratio": round(best[cell] / best[ref], 3),
+               "gflops": round(best[cell] * train_flops_per_token(cell, vocab_size, H) / 1e9, 2),
+               "peak_gflops": round(peak, 2),
+               "fraction_of_peak": round(best[cell] * train_flops_per_token(cell, vocab_size, H) / 1e9 / peak, 3)}
         if cell == "minimal" and ref == "gru":
             row["headline"] = "lm_minimal_vs_gru_tokens_per_s"
         out.append(row)

@@ -38,3 +38,24 @@ def seed_everything(seed: int) -> torch.Generator:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
+
+
+def matmul_peak_gflops(n: int = 1024, repeats: int = 5, device: str | torch.device = "cpu") -> float:
+    """The machine's float32 matrix-product rate in GFLOP/s at torch's current thread count: the best of ``repeats``
+    products of two n × n matrices (2n³ FLOPs each). Benchmarks divide by it, measured in the same process, to say
+    how much of the hardware a workload uses."""
+    import time
+
+    dev = torch.device(device)
+    a, b = torch.randn(n, n, device=dev), torch.randn(n, n, device=dev)
+    torch.mm(a, b)  # warm-up: thread pool, allocator, kernel choice
+    best = float("inf")
+    for _ in range(repeats):
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best / 1e9

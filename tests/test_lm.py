@@ -22,6 +22,7 @@ from rnnmf.lm import (
     n_params,
     perplexity,
     solve_hidden,
+    train_flops_per_token,
     train_lm,
 )
 
@@ -214,11 +215,36 @@ def test_divergence_is_recorded():
 
 
 def test_bench_rows_compare_minimal_with_gru_at_the_same_budget():
-    rows = bench_lm(batches=1, rounds=1, warmup=1)
+    rows = bench_lm(batches=1, rounds=1, warmup=1, cells=("gru", "minimal"))
     assert [r["cell"] for r in rows] == ["gru", "minimal"]
     gru, minimal = rows
     assert gru["ratio"] == 1.0 and minimal["headline"] == "lm_minimal_vs_gru_tokens_per_s"
     assert abs(gru["params"] - minimal["params"]) < 0.01 * 5_000_000
     assert minimal["ratio"] == pytest.approx(minimal["tokens_per_s"] / gru["tokens_per_s"], rel=1e-2)
+    for r in rows:  # the FLOP rate over the matmul peak measured in the same process
+        flops = train_flops_per_token(r["cell"], 10_000, r["hidden"])
+        assert r["gflops"] == pytest.approx(r["tokens_per_s"] * flops / 1e9, rel=1e-2)
+        assert r["fraction_of_peak"] == pytest.approx(r["gflops"] / r["peak_gflops"], rel=1e-2)
+        assert 0 < r["fraction_of_peak"] < 1.5  # a training step cannot beat the machine's own matmul by much
     with pytest.raises(RnnmfError, match="unknown size 'huge'"):
         bench_lm(size="huge")
+
+
+@pytest.mark.parametrize("cell", ["vanilla", "gru", "minimal"])
+def test_training_flops_per_token_match_torchs_flop_counter(cell):
+    """torch counts the matrix products of a forward and backward pass (not nn.LSTM's fused op, nor in-place addmm_ of
+    the fused minimalRNN kernel: the plain autograd form is counted instead); ours leaves out biases only."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = RNNLM(cell, 500, 64, fused=False)
+    x = torch.randint(500, (35, 4))
+    with FlopCounterMode(display=False) as counter:
+        logits, _ = model(x, model.init_state(4))
+        logits.sum().backward()
+    assert counter.get_total_flops() / x.numel() == pytest.approx(train_flops_per_token(cell, 500, 64), rel=0.01)
+
+
+def test_matmul_peak_is_a_positive_rate():
+    from rnnmf.runtime import matmul_peak_gflops
+
+    assert 0.01 < matmul_peak_gflops(n=128, repeats=2) < 1e6

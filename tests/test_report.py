@@ -32,11 +32,38 @@ def test_report_reads_a_real_fig1_run_and_a_table1_row(tmp_path, monkeypatch):
     fig1a = next(line for line in text.splitlines() if line.startswith("| Fig. 1a"))
     assert "max \\|Δc\\| =" in fig1a and ("**PASS**" in fig1a or "**FAIL**" in fig1a)
     row = next(line for line in text.splitlines() if "minimal small (5M) test perplexity" in line)
-    assert "| 105.0 (13 epochs) | +3.6 |" in row and "**PASS**" in row  # within 10% of 101.4
+    assert "| yours 105.0 (13 epochs, profile paper) | +3.6 |" in row and "**PASS**" in row  # ≤ 101.4 + 5%
     assert "`rnnmf lm --cell minimal profile=paper`" in row
     lstm = next(line for line in text.splitlines() if "lstm small (5M)" in line)
     assert "**MISSING**" in lstm
     assert "![fig1.png](mf_vs_mc/" in text
+
+
+def test_table1_puts_a_users_run_beside_the_reference_and_judges_the_gru_claim(tmp_path, monkeypatch):
+    from experiments import report
+
+    columns = ["cell", "size", "init", "epochs", "test_ppl", "valid_ppl"]
+    ref = tmp_path / "reference"
+    for name, rows in (("gru-small", [("gru", "uniform", 99.0)]), ("minimal-small", [("minimal", "uniform", 108.0)]),
+                       ("minimal-small-critical", [("minimal", "critical", 104.0)])):
+        append_rows(ref / "lm" / name / "summary.csv", [dict(zip(columns, (c, "small", i, 16, t, t + 4),
+                                                                 strict=True)) for c, i, t in rows], columns)
+        (ref / "lm" / name / "meta.json").write_text('{"status": "done", "profile": "paper"}')
+    monkeypatch.setattr(report, "REFERENCE_DIR", ref)
+    mine = tmp_path / "results" / "lm" / "quick-x"
+    append_rows(mine / "summary.csv", [dict(zip(columns, ("minimal", "small", "uniform", 1, 300.0, 310.0),
+                                                strict=True))], columns)
+    (mine / "meta.json").write_text('{"status": "done", "profile": "quick"}')
+    text = write_report(tmp_path / "results").read_text()
+    row = next(x for x in text.splitlines() if "minimal small (5M) test perplexity" in x)
+    # a quick run is shown but not judged; the reference is judged: 108.0 > 101.4 + 5% = 106.5
+    assert "yours 300.0 (1 epochs, profile quick); reference 108.0 (16 epochs)" in row
+    assert "+6.6 (reference)" in row and "**FAIL**" in row
+    assert "**PASS**" in next(x for x in text.splitlines() if "gru small (5M) test perplexity" in x)
+    gap = next(x for x in text.splitlines() if "small: minimalRNN within 5% of the GRU" in x)
+    assert "108.0 vs 99.0 (reference)" in gap and "+9.1%" in gap and "**FAIL**" in gap
+    crit = next(x for x in text.splitlines() if "critical initialisation (Algorithm 1)" in x)
+    assert "104.0 vs 108.0" in crit and "**INFO**" in crit
 
 
 def test_fig3_rows_mark_unreached_runs_and_state_the_settings(tmp_path):
