@@ -164,10 +164,15 @@ def train_one(cfg, corpus, device, cell: str, size: str, hp: dict, ckpt: Path, o
 
 
 def setup(cfg):
-    """Process-level settings for training: denormals flushed, device (run.threads is applied by the runner)."""
+    """Process-level settings for training: denormals flushed, ``run.threads`` (the runner sets it in the main
+    process; sweep workers in other processes get it here), the device."""
+    import torch
+
     from rnnmf.runtime import flush_denormals, pick_device
 
     flush_denormals()
+    if cfg.run.threads:
+        torch.set_num_threads(int(cfg.run.threads))
     return pick_device(cfg.run.device)
 
 

@@ -263,6 +263,39 @@ def test_halving_promotes_the_best_third_and_continues_their_checkpoints(ptb_roo
     assert abs(straight - best["valid_ppl"]) <= 8 * 2.2e-16 * straight  # the same computation on the same machine
 
 
+def test_search_workers_honour_run_threads_and_the_slurm_cluster(ptb_root, tmp_path, monkeypatch):
+    """What a sweep worker runs (lm_search.train_rung, in another process) sets run.threads itself, and the search
+    hands run.slurm.cluster to the sweep runner."""
+    import torch
+    from omegaconf import OmegaConf
+
+    from experiments import lm, lm_search, sweep
+    from experiments.config import compose_config
+
+    seen = {}
+    cfg = compose_config("lm", overrides(ptb_root, "cell=minimal", "sweep.enabled=true", "run.threads=1",
+                                         "run.slurm.cluster=debug"))
+    monkeypatch.setattr(lm, "train_one", lambda *a, **k: seen.setdefault("threads", torch.get_num_threads()) and {
+        "epochs": 1, "hidden": 1, "params": 1, "valid_ppl": 1.0, "test_ppl": 1.0, "seed": 0, "status": "ok",
+        "eval_s": 0.0})
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        point = {**lm_search.points(cfg)[0], "rung": 1}
+        lm_search.train_rung(OmegaConf.to_yaml(cfg), str(tmp_path), [point])
+    finally:
+        torch.set_num_threads(before)
+    assert seen["threads"] == 1
+
+    def fake_run_sweep(points, train, **kwargs):
+        seen.update(kwargs)
+        raise KeyboardInterrupt  # enough: the wiring is what is checked
+    monkeypatch.setattr(sweep, "run_sweep", fake_run_sweep)
+    with pytest.raises(KeyboardInterrupt):
+        lm_search.run(cfg, tmp_path / "search")
+    assert seen["cluster"] == "debug" and seen["slurm"]["cluster"] == "debug" and seen["jobs"] == 1
+
+
 @pytest.mark.parametrize("args,fragment", [
     (["sweep.method=random"], "sweep.method='random' is invalid"),
     (["sweep.rungs=[4,1]"], "sweep.rungs=[4, 1] is invalid"),
