@@ -28,6 +28,7 @@ PLAN: list[tuple[str, str, list[str]]] = [
     ("Fig. 2: trainability sweep", "trainability", []),
     ("Fig. 3: sequential MNIST, critical vs off-critical", "seqmnist", []),
     ("Table 1: PTB, LSTM, GRU and minimalRNN at 5M parameters", "lm", ["cell=all", "size=small"]),
+    ("Speed: rnnmf bench (ratios measured in one process)", "bench", []),
 ]
 
 

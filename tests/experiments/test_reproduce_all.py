@@ -51,23 +51,23 @@ def test_sigkill_mid_run_then_rerun_finishes_what_is_left(tmp_path, data_root):
                                 start_new_session=True)
         try:
             deadline = time.time() + 300
-            while "[5/7]" not in log.read_text() and time.time() < deadline and proc.poll() is None:
+            while "[5/8]" not in log.read_text() and time.time() < deadline and proc.poll() is None:
                 time.sleep(0.05)
         finally:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     first = log.read_text()
-    assert "[4/7] done" in first and "[7/7]" not in first, "the kill must land mid-run"
+    assert "[4/8] done" in first and "[8/8]" not in first, "the kill must land mid-run"
     done_before = {p: p.stat().st_mtime_ns for job in ("mf_vs_mc", "isometry")
                    for p in (tmp_path / "results" / job).glob("smoke-*/*.csv")}
     assert done_before and not (tmp_path / "results" / "REPORT.md").exists()
 
     second = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stdout + second.stderr
-    assert all(f"[{i}/7] done" in second.stdout for i in range(1, 8))
+    assert all(f"[{i}/8] done" in second.stdout for i in range(1, 9))
     assert {p: p.stat().st_mtime_ns for p in done_before} == done_before  # jobs 3-4 were not redone
     report = (tmp_path / "results" / "REPORT.md").read_text()
-    for section in ("Figure 1", "Figure 2", "Figure 3", "Table 1"):
+    for section in ("Figure 1", "Figure 2", "Figure 3", "Table 1", "Speed"):
         assert f"## {section}" in report
-    for job in ("theory_phase", "mf_vs_mc", "isometry", "trainability", "seqmnist", "lm"):
+    for job in ("theory_phase", "mf_vs_mc", "isometry", "trainability", "seqmnist", "lm", "bench"):
         assert any((tmp_path / "results" / job).glob("smoke-*/meta.json")), job
