@@ -117,6 +117,10 @@ def load_ptb(root: str | os.PathLike[str] | None = None, download: bool = True, 
         dictionary = Dictionary()
         train = tokenize(paths[0], dictionary, grow=True)
         valid, test = (tokenize(p, dictionary, grow=False) for p in paths[1:])
+        for path, ids in zip(paths, (train, valid, test), strict=True):
+            if int((ids != dictionary.word2idx.get(EOS, -1)).sum()) == 0:  # nothing to train or score on
+                raise DataError(f"{path} has no words (an empty or blank file); valid: Mikolov's PTB split "
+                                f"{path.name} (MD5 {MD5[path.name]})")
         _CACHE[key] = Corpus(dictionary, train, valid, test)
     return _CACHE[key]
 

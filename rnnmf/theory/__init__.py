@@ -11,6 +11,7 @@ All sigma's are standard deviations; every function broadcasts over its hyper-pa
 """
 
 from rnnmf.theory import gaussian, minimal, vanilla
+from rnnmf.theory._validate import MU_B_LIMIT, Q_LIMIT, check_domain
 from rnnmf.theory.critical import CriticalInit, critical_minimal, critical_vanilla
 from rnnmf.theory.phase import phase_map
 
@@ -22,4 +23,7 @@ __all__ = [
     "critical_minimal",
     "critical_vanilla",
     "phase_map",
+    "check_domain",
+    "Q_LIMIT",
+    "MU_B_LIMIT",
 ]
