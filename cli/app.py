@@ -46,8 +46,6 @@ class OneLineErrors(TyperGroup):
         except NotImplementedError as exc:
             fail(str(exc) or "not implemented yet", code=1)
         except typer.Exit as exc:
-            if isinstance(exc.__cause__, KeyboardInterrupt):  # click turns Ctrl-C (and our SIGTERM) into Exit(130)
-                interrupted(exc.__cause__)
             raise SystemExit(exc.exit_code) from None
         except KeyboardInterrupt as exc:
             interrupted(exc)
@@ -58,6 +56,14 @@ class OneLineErrors(TyperGroup):
             typer.echo("rnnmf: aborted", err=True)
             raise SystemExit(1) from None
         raise SystemExit(rv if isinstance(rv, int) else 0)
+
+    def invoke(self, ctx):
+        """Ctrl-C (and SIGTERM, which the runner turns into one) caught here, before click turns it into a silent
+        exit status 130: one line saying where the finished work is and that the same command resumes."""
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            interrupted(exc)
 
 
 #: OS errors that mean the request named a bad path (exit 2), not that the machine failed (exit 1)

@@ -84,7 +84,9 @@ def validate(cfg) -> None:
                              (" or null (no limit)" if key.startswith("max") else ""))
     if not cfg.clip > 0:
         raise RnnmfError(f"clip={cfg.clip!r} is invalid; valid: a number > 0")
-    load_corpus(cfg)  # a missing, corrupt or empty PTB split is one DataError line before the run folder exists
+    from rnnmf.data import check_ptb  # a missing, corrupt or empty PTB split: one line before the run folder exists
+
+    check_ptb(cfg.data.root, download=cfg.download, verify=cfg.verify_md5)
 
 
 def pick(row: dict, columns) -> dict:

@@ -48,12 +48,17 @@ def torch_threads(threads: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def stored_view(folder: Path) -> dict | None:
-    """The hashed part of the config a run folder was made with (its ``config.yaml``), or None if unreadable."""
+def stored_view_from_text(text: str):
+    """The config a run folder's ``config.yaml`` holds (as ``to_yaml`` wrote it)."""
     from omegaconf import OmegaConf
 
+    return OmegaConf.create(text)
+
+
+def stored_view(folder: Path) -> dict | None:
+    """The hashed part of the config a run folder was made with (its ``config.yaml``), or None if unreadable."""
     try:
-        return hashed_view(OmegaConf.load(folder / "config.yaml"))
+        return hashed_view(stored_view_from_text((folder / "config.yaml").read_text()))
     except Exception:  # noqa: BLE001 - a missing or mangled config.yaml: the caller says so
         return None
 

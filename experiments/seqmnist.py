@@ -99,8 +99,8 @@ def memory_bytes(cfg) -> int:
 
 
 def validate(cfg) -> None:
-    """Beyond SCHEMA: T divides 784, the memory, the MNIST files and every critical initialisation (it needs the
-    data: R is measured on it), all before the run folder exists."""
+    """Beyond SCHEMA: T divides 784, the memory, every critical initialisation and the MNIST files, all before the run
+    folder exists."""
     from rnnmf.data import check_seq_len
 
     cells(cfg)
@@ -323,17 +323,18 @@ def train_units(plain_cfg: dict, out_dir: str, points: list[dict], in_process: b
 
 
 def preflight(cfg) -> None:
-    """Load the data of every T (a missing or corrupt MNIST file is one DataError line) and draw every critical
-    initialisation once on the CPU, so that a request with no solution (σ_v² < 0) fails with one InfeasibleError line
-    before any unit trains and before the run folder exists. The loads are cached for ``run``."""
-    for T in sorted({int(t) for t in cfg.lengths}):
-        load_data(cfg, T, torch.device("cpu"))
-    for u in units(cfg):
-        if u["init"] == "critical":
-            train = load_data(cfg, u["T"], torch.device("cpu"))[0]
-            model = SequenceClassifier(u["cell"], train.step_dim, int(cfg.model.hidden))
-            x_sample = train.batch(torch.arange(min(len(train), 2048)))[0]
-            initialise(model, u["cell"], "critical", u["weights"], cfg, x_sample, seed=u["seed"])
+    """Refuse, before any data is loaded or any folder exists, what cannot train: a critical initialisation with no
+    solution (σ_v² < 0; its sign does not depend on the R measured later, see rnnmf.theory.require_feasible) or
+    outside the theory's domain, and missing MNIST files (downloaded here when possible)."""
+    from rnnmf.data import check_mnist
+    from rnnmf.theory import require_feasible
+
+    for cell in cells(cfg):
+        if "critical" in list(cfg.inits):
+            crit = cfg.critical[cell]
+            require_feasible(cell, float(crit.q_star), float(crit.mu_b),
+                             f"critical.{cell}.q_star={crit.q_star}, critical.{cell}.mu_b={crit.mu_b}")
+    check_mnist(cfg.data.root)
 
 
 def run(cfg, out_dir) -> dict:

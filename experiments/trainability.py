@@ -148,7 +148,7 @@ SCHEMA = {
 def validate(cfg) -> None:
     """Beyond SCHEMA: swept sigma_w >= 0, the theory's domain over every panel's grid, one member's memory, and the
     MNIST files, all before the run folder exists."""
-    from rnnmf.data import load_mnist
+    from rnnmf.data import check_mnist
     from rnnmf.theory import check_domain
 
     for p in cfg.panels:
@@ -169,8 +169,7 @@ def validate(cfg) -> None:
         point = {"cell": s["cell"], "weights": s["weights"], "T": max(int(t) for t in cfg.grid.T[s["cell"]])}
         check_memory(member_bytes(point, spec), f"one network of panel {p} at T={point['T']}",
                      "task.hidden, task.batch_size or grid.T")
-    for split in ("train", "test"):  # a missing or corrupt file is one DataError line naming it
-        load_mnist(cfg.data.root, split, download=False)
+    check_mnist(cfg.data.root, download=False)  # a missing file is one DataError line naming it
 
 
 # ------------------------------------------------------------------------------------------ training one batch

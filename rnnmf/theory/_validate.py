@@ -4,12 +4,14 @@ Each check names the offending value and what is valid, in one line, as the CLI 
 
 Besides the range of each value, the **numerical domain**: the quadrature lattice of ``rnnmf.theory.gaussian`` needs
 a spacing ~ 1/sqrt(q) (the pole of tanh or sigma is at distance ~1/sqrt(q) in z), so a 2-D expectation costs ~q
-lattice nodes. Inputs that let the pre-activation variance q* exceed ``Q_LIMIT`` are refused, with the limit in the
-message, rather than computed for minutes with gigabytes: measured on a 2-core CPU, one vanilla point with a c* search
-took 0.18 s at q* = 880 and 1.9 s at q* = 9,900 (cost ~ q*), one minimalRNN point 0.19 s at q* = 9,800 (its sigmoid's
-pole is twice as far, so a quarter of the nodes). Bias means beyond ``MU_B_LIMIT`` saturate every gate to all printed
-digits (e^-100 ~ 4e-44) and, near |mu_b| ~ 745, underflow the gates' complements to zero, where the Q map of the
-minimalRNN has no isolated fixed point; they are refused too.
+lattice nodes, and a c* search evaluates dozens of them. Inputs that let the pre-activation variance q* exceed
+``Q_LIMIT`` are refused, with the limit in the message, rather than computed for minutes with gigabytes (issue 14:
+sigma_w = 1e6 ran for over 10 minutes and grew past 6 GB). The limits keep one calculator call well under a second:
+on a shared 2-core CPU the slowest (mu_b, Sigma12) of a scan took 0.3-0.7 s at the vanilla limit (q* = 1,000; its
+tanh has the nearer pole) and 0.3 s at the minimalRNN's (q* = 2,500), against 2.3 s at q* = 4,000. They are far
+beyond the paper's ranges (sigma_w <= 10: q* ~ 100). Bias means beyond ``MU_B_LIMIT`` saturate every gate to all
+printed digits (e^-100 ~ 4e-44) and, near |mu_b| ~ 745, underflow the gates' complements to zero, where the Q map of
+the minimalRNN has no isolated fixed point; they are refused too.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from rnnmf.errors import RnnmfError
 
 #: the largest pre-activation variance q* each cell's theory computes (see the module docstring); a calculator call
 #: at the limit takes well under a second
-Q_LIMIT = {"vanilla": 2500.0, "minimal": 10000.0}
+Q_LIMIT = {"vanilla": 1000.0, "minimal": 2500.0}
 #: the largest |mu_b| (see the module docstring)
 MU_B_LIMIT = 100.0
 #: the a-priori bound on q* in terms of the inputs: tanh^2 <= 1 (eq. 2); Q* < R (eq. 24)
@@ -114,7 +116,7 @@ def check_domain(cell: str, **values) -> None:
         first = float(bound[bad][0])
         raise RnnmfError(
             f"{_first_bad(bad, {k: v.ravel() for k, v in full.items()}, names)}: q* can reach "
-            f"{_Q_BOUND_TEXT[cell]} = {first:.4g}, outside the supported domain of the {cell} theory; valid: "
+            f"{_Q_BOUND_TEXT[cell]} = {first:.8g}, outside the supported domain of the {cell} theory; valid: "
             f"{_Q_BOUND_TEXT[cell]} <= {limit:g} (the quadrature's cost grows with q*)")
 
 

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnmf.errors import InfeasibleError
+from rnnmf.errors import InfeasibleError, RnnmfError
 from rnnmf.theory import _validate as V
 from rnnmf.theory.minimal import _moments as _minimal_moments
 from rnnmf.theory.minimal import _Q_stability
 from rnnmf.theory.vanilla import _moments as _vanilla_moments
 
-__all__ = ["CriticalInit", "critical_minimal", "critical_vanilla"]
+__all__ = ["CriticalInit", "critical_minimal", "critical_vanilla", "require_feasible", "smallest_feasible_q_star"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,22 @@ def smallest_feasible_q_star(cell: str, mu_b: float) -> tuple[float | None, bool
         mid = math.sqrt(lo * hi)
         lo, hi = (lo, mid) if sv2(mid) >= 0 else (mid, hi)
     return hi, beyond
+
+
+def require_feasible(cell: str, q_star: float, mu_b: float = 0.0, what: str = "") -> None:
+    """Raise InfeasibleError unless a critical initialisation of ``cell`` exists at (q*, mu_b) for *some* R, which
+    is then every R: the sign of sigma_v^2 does not depend on R. For jobs that measure R only once they train:
+    they can refuse an impossible request before loading any data. ``what`` prefixes the message (config keys)."""
+    prefix = f"{what}: " if what else ""
+    try:
+        sv2 = (critical_minimal(q_star, mu_b, 1.0, check=False) if cell == "minimal"
+               else critical_vanilla(q_star, 1.0, mu_b, check=False)).sigma_v_sq
+        _raise_infeasible(cell, sv2, q_star=q_star, mu_b=mu_b)
+    except InfeasibleError as exc:
+        text = str(exc).replace(": it needs sigma_v^2 =", " at any input moment R: it needs sigma_v^2 / R =")
+        raise InfeasibleError(prefix + text) from None
+    except RnnmfError as exc:  # outside the theory's domain
+        raise RnnmfError(prefix + str(exc)) from None
 
 
 def _raise_infeasible(cell: str, sv2, **inputs):
