@@ -48,7 +48,7 @@ def torch_threads(threads: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def stored_view_from_text(text: str):
+def config_from_yaml(text: str):
     """The config a run folder's ``config.yaml`` holds (as ``to_yaml`` wrote it)."""
     from omegaconf import OmegaConf
 
@@ -58,7 +58,7 @@ def stored_view_from_text(text: str):
 def stored_view(folder: Path) -> dict | None:
     """The hashed part of the config a run folder was made with (its ``config.yaml``), or None if unreadable."""
     try:
-        return hashed_view(stored_view_from_text((folder / "config.yaml").read_text()))
+        return hashed_view(config_from_yaml((folder / "config.yaml").read_text()))
     except Exception:  # noqa: BLE001 - a missing or mangled config.yaml: the caller says so
         return None
 

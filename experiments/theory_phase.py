@@ -49,8 +49,12 @@ def validate(cfg) -> None:
     check_memory(cfg.num**2 * BYTES_PER_POINT, f"a {cfg.num} x {cfg.num} grid (num={cfg.num})", "num")
     # the library checks ranges and the numerical domain (negative sigma's, |Sigma12| > 1, R <= 0, q* beyond what
     # the quadrature resolves) on a 2 x 2 corner grid, cheaply: the domain's bound grows towards the corners
-    phase_map(cfg.cell, cfg.x.name, [cfg.x.start, cfg.x.stop], cfg.y.name, [cfg.y.start, cfg.y.stop], _fixed(cfg),
-              sigma12=cfg.sigma12)
+    try:
+        phase_map(cfg.cell, cfg.x.name, [cfg.x.start, cfg.x.stop], cfg.y.name, [cfg.y.start, cfg.y.stop],
+                  _fixed(cfg), sigma12=cfg.sigma12)
+    except RnnmfError as exc:  # say which keys the grid's corners came from
+        raise RnnmfError(f"the grid {cfg.x.name} = x.start..x.stop = {cfg.x.start}..{cfg.x.stop}, {cfg.y.name} = "
+                         f"y.start..y.stop = {cfg.y.start}..{cfg.y.stop}: {exc}") from None
 
 
 def run(cfg, out_dir):

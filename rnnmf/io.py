@@ -374,6 +374,10 @@ class RunFolder:
         meta = self.meta()
         where = str(self.path)
         if not meta.get("job"):
+            runs = [e for e in entries if e.is_dir() and ((e / "meta.json").exists() or any(e.glob("*/meta.json")))]
+            if runs:
+                raise RnnmfError(f"{where!r} is a folder of runs ({_names(runs)}), not a run folder; nothing was "
+                                 "changed; valid: a new or empty folder, or one run's folder")
             raise RnnmfError(f"run folder {where!r} holds files rnnmf did not make ({_names(entries)}); nothing was "
                              "changed; valid: a new or empty folder, or a run folder rnnmf made")
         if self.job and meta["job"] != self.job:

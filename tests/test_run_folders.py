@@ -158,7 +158,7 @@ def test_config_yaml_round_trips_to_the_same_hash(job, profile):
     """A folder's config.yaml, read back, gives the hash its folder was named after: how folders written before the
     hash was recorded (meta.json without config_hash) are recognised as the same config."""
     cfg = compose_config(job, [f"profile={profile}"])
-    assert config_hash(hashed_view(runner.stored_view_from_text(to_yaml(cfg)))) == config_hash(hashed_view(cfg))
+    assert config_hash(hashed_view(runner.config_from_yaml(to_yaml(cfg)))) == config_hash(hashed_view(cfg))
 
 
 def test_a_folder_of_the_previous_code_resumes_and_gets_its_hash(tmp_path, monkeypatch):
@@ -238,3 +238,12 @@ def test_the_finished_run_records_its_csv_row_counts(tmp_path, monkeypatch):
     runner.execute("lm", [], out=tmp_path / "run")
     meta = json.loads((tmp_path / "run" / "meta.json").read_text())
     assert meta["outputs"] == {"rows.csv": {"rows": 1, "bytes": len("seed\n0\n")}}
+
+
+def test_the_results_root_is_not_a_run_folder(tmp_path, monkeypatch):
+    _fake_job(monkeypatch)
+    runner.execute("lm", [])
+    before = snapshot(tmp_path)
+    with pytest.raises(RnnmfError, match="'results' is a folder of runs \\(lm\\), not a run folder"):
+        runner.execute("lm", [], out="results", fresh=True)
+    assert snapshot(tmp_path) == before

