@@ -68,7 +68,9 @@ def test_the_infeasibility_hint_names_a_feasible_q_star(cell, mu_b):
         assert make(q_min * 1.001, mu_b, R, check=False).feasible
         assert not make(q_min * 0.99, mu_b, R, check=False).feasible
     if found.group(1) == ">=":
-        qs = np.geomspace(q_min * 1.001, 2000.0, 60)
+        from rnnmf.theory import Q_LIMIT
+
+        qs = np.geomspace(q_min * 1.001, Q_LIMIT[cell], 60)
         assert make(qs, mu_b, 0.46, check=False).feasible.all()
     assert ("a larger mu_b" in msg) == (cell == "minimal")
     assert "check=False" not in msg  # a Python argument means nothing to a user of the CLI
