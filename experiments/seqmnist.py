@@ -92,7 +92,8 @@ def memory_bytes(cfg) -> int:
     """One training run (float32): the MNIST split on the device (60,000 x 784), the model with its gradient and
     optimiser state (~4 copies of ~3 N^2 + N x 784/T weights), the activations BPTT keeps (~8 (T, batch, N)) and an
     evaluation batch (T, eval batch, N)."""
-    N, B, E = int(cfg.model.hidden), int(cfg.train.batch_size), int(cfg.eval.batch_size)
+    examples = 10_000 if cfg.eval.examples is None else min(int(cfg.eval.examples), 10_000)  # the test split's size
+    N, B, E = int(cfg.model.hidden), min(int(cfg.train.batch_size), 60_000), min(int(cfg.eval.batch_size), examples)
     T = max(int(t) for t in cfg.lengths)
     weights = 3 * N * N + N * (784 // T) + 10 * N
     return 4 * (60_000 * 784 + 4 * weights + 8 * T * B * N + 2 * T * E * N)
