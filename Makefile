@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-15s\033[0m %s\n", $$1, $$2}'
-	@echo "  variables: PROFILE=smoke|quick|paper (default quick), PYTEST_ARGS=..."
+	@echo "  variables: PROFILE=smoke|quick|paper (default quick), PYTEST_ARGS=..., RNNMF_TEST_THREADS=1|2 (torch threads per test)"
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -6,8 +6,10 @@ prints ONE line on stderr and exits with status 2, without a traceback.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
+import signal
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -45,10 +47,41 @@ class OneLineErrors(TyperGroup):
             fail(str(exc) or "not implemented yet", code=1)
         except typer.Exit as exc:
             raise SystemExit(exc.exit_code) from None
+        except KeyboardInterrupt as exc:
+            interrupted(exc)
+        except OSError as exc:  # a path the checks could not foresee (a disk that filled up, a file that vanished)
+            fail(f"{exc.strerror or type(exc).__name__}: {exc.filename or ''}".strip(": "),
+                 code=EXIT_USAGE if exc.errno in _INPUT_ERRNOS else 1)
         except typer.Abort:
             typer.echo("rnnmf: aborted", err=True)
             raise SystemExit(1) from None
         raise SystemExit(rv if isinstance(rv, int) else 0)
+
+    def invoke(self, ctx):
+        """Ctrl-C (and SIGTERM, which the runner turns into one) caught here, before click turns it into a silent
+        exit status 130: one line saying where the finished work is and that the same command resumes."""
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            interrupted(exc)
+
+
+#: OS errors that mean the request named a bad path (exit 2), not that the machine failed (exit 1)
+_INPUT_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.ENOENT,
+                 errno.ENAMETOOLONG}
+
+
+def interrupted(exc: BaseException) -> None:
+    """One line for a run stopped by Ctrl-C or SIGTERM: where its finished work is, and that the same command
+    resumes; exit 130 (SIGINT) or 143 (SIGTERM), as a shell reports a process killed by that signal."""
+    from rnnmf.errors import Interrupted
+
+    term = isinstance(exc, Interrupted) and exc.signum == signal.SIGTERM
+    folder = getattr(exc, "run_folder", None)
+    where = (f"status 'interrupted' in {folder}/meta.json; finished work is kept: run the same command again to "
+             "resume") if folder else "nothing was written; run the same command again to start"
+    typer.echo(f"rnnmf: interrupted by {'SIGTERM' if term else 'SIGINT'}: {where}", err=True)
+    raise SystemExit(143 if term else 130)
 
 
 def jsonable(value: Any) -> Any:

@@ -15,16 +15,27 @@ app.add_typer(sweep_app, name="sweep")
 
 Overrides = Annotated[Optional[list[str]], typer.Argument(
     help="hydra overrides key=value, e.g. profile=paper seed=1 (see conf/<job>.yaml)", show_default=False)]
-Out = Annotated[Optional[Path], typer.Option("--out", help="run folder (default results/<job>/<profile>-<hash>/)")]
-Fresh = Annotated[bool, typer.Option("--fresh", help="delete the run folder's results and start over")]
+Out = Annotated[Optional[str], typer.Option("--out", help="run folder (default results/<job>/<profile>-<hash>/); a new "
+                                                        "or empty folder, or one rnnmf made for this job and config")]
+Fresh = Annotated[bool, typer.Option("--fresh", help="delete the run folder's results and start over (only in a folder "
+                                                     "rnnmf made for this job)")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")]
 
 
-def run_job(job: str, overrides: list[str] | None, out: Path | None, fresh: bool, quiet: bool,
+def as_list(value) -> str | None:
+    """A friendly option that the config holds as a list: ``a,c`` -> ``[a,c]`` (None: keep the config's value).
+    An empty string stays an empty list, which the job refuses by name."""
+    return None if value is None else f"[{value}]"
+
+
+def run_job(job: str, overrides: list[str] | None, out: str | None, fresh: bool, quiet: bool,
             **options) -> Path:
     """Map friendly options (None = keep the config's value) to overrides; trailing overrides win."""
     from experiments.runner import execute
+    from rnnmf.errors import RnnmfError
 
+    if out is not None and not out.strip():
+        raise RnnmfError("--out '' is empty; valid: a folder name, e.g. --out runs/mine")
     friendly = [f"{key}={value}" for key, value in options.items() if value is not None]
     if quiet:
         friendly.append("run.quiet=true")
@@ -48,7 +59,7 @@ def trainability(overrides: Overrides = None, out: Out = None, fresh: Fresh = Fa
                  panels: Annotated[Optional[str], typer.Option(help="comma-separated panels, e.g. a,c,e")] = None):
     """Figure 2: trainable depth T on MNIST-plus-noise across hyper-parameters, beside the theoretical tau."""
     run_job("trainability", overrides, out, fresh, quiet, **{
-        "run.jobs": jobs, "run.executor": executor, "panels": f"[{panels}]" if panels else None})
+        "run.jobs": jobs, "run.executor": executor, "panels": as_list(panels)})
 
 
 @app.command("seqmnist")
@@ -56,8 +67,7 @@ def seqmnist(overrides: Overrides = None, out: Out = None, fresh: Fresh = False,
              cell: Annotated[Optional[str], typer.Option(help="minimal | vanilla | all")] = None,
              T: Annotated[Optional[int], typer.Option("--T", help="sequence length: 196 or 784")] = None):
     """Figure 3: critical against off-critical initialisation on sequential MNIST."""
-    run_job("seqmnist", overrides, out, fresh, quiet, **{"cells": f"[{cell}]" if cell else None,
-                                                         "lengths": f"[{T}]" if T else None})
+    run_job("seqmnist", overrides, out, fresh, quiet, **{"cells": as_list(cell), "lengths": as_list(T)})
 
 
 @app.command("lm")
@@ -79,14 +89,16 @@ def bench(overrides: Overrides = None, out: Out = None, quiet: Quiet = False,
           suite: Annotated[Optional[str], typer.Option(help="comma-separated suites: theory, rnn, sim, ensemble, "
                                                             "lm (default all)")] = None):
     """Speed benchmarks, reported as ratios measured in one process (always measured afresh)."""
-    path = run_job("bench", overrides, out, True, quiet, **{"suites": f"[{suite}]" if suite else None})
+    path = run_job("bench", overrides, out, True, quiet, **{"suites": as_list(suite)})
     typer.echo((path / "bench.md").read_text())
 
 
 @app.command("report")
-def report(results: Annotated[Path, typer.Option(help="results folder to read")] = Path("results")):
+def report(results: Annotated[str, typer.Option(help="results folder to read (it must exist)")] = "results"):
     """Write results/REPORT.md: every reproduced number beside the paper's, from the CSVs only."""
-    from experiments.report import write_report
+    from experiments.report import check_results_dir, write_report
 
-    path = write_report(results)
+    path, warnings = write_report(check_results_dir(results), with_warnings=True)
+    for warning in warnings:
+        typer.echo(f"rnnmf: warning: {warning}", err=True)
     typer.echo(f"report: {path}")

@@ -13,7 +13,7 @@ import time
 
 from omegaconf import OmegaConf
 
-from rnnmf.errors import RnnmfError
+from experiments.schema import ListOf, OneOf
 from rnnmf.io import append_rows, read_rows, write_text_atomic
 from rnnmf.runtime import flush_denormals
 
@@ -45,10 +45,7 @@ def _headlines(suite: str, rows: list[dict]) -> dict:
     return out
 
 
-def validate(cfg) -> None:
-    unknown = [s for s in cfg.suites if s not in SUITES]
-    if unknown:
-        raise RnnmfError(f"unknown bench suite(s) {', '.join(map(str, unknown))}; valid: {', '.join(SUITES)}")
+SCHEMA = {"suites": ListOf(item=OneOf(values=tuple(SUITES)))}
 
 
 def markdown_table(rows: list[dict]) -> str:

@@ -7,7 +7,7 @@ wrong type, unknown profile) becomes one :class:`~rnnmf.errors.RnnmfError` line,
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,7 @@ def _type_name(value: Any) -> str:
 
 
 def _check_type(key: str, default: Any, value: Any) -> None:
-    """An override must keep the type of the value it replaces (ints may stand for floats; null is always allowed)."""
+    """An override must keep the type of the value it replaces (ints may stand for floats)."""
     if default is None or value is None:
         return
     ok = {
@@ -67,8 +67,26 @@ def _check_type(key: str, default: Any, value: Any) -> None:
         raise RnnmfError(f"{key}={value!r}: expected {_type_name(default)} like {default!r}")
 
 
-def compose_config(job: str, overrides: Sequence[str] = ()) -> DictConfig:
-    """The resolved config of ``job`` with the user's ``key=value`` overrides applied and checked."""
+def _matches(key: str, pattern: str) -> bool:
+    """``pattern`` is a dotted key in which ``*`` stands for any one part (experiments.schema)."""
+    a, b = key.split("."), pattern.split(".")
+    return len(a) == len(b) and all(q in ("*", k) for k, q in zip(a, b, strict=True))
+
+
+def _null_somewhere(compose, job: str, key: str) -> bool:
+    """Whether ``key`` is null in the job's config at some profile (then null is one of its valid values)."""
+    for profile in PROFILES:
+        if OmegaConf.select(compose(config_name=job, overrides=[f"profile={profile}"]), key) is None:
+            return True
+    return False
+
+
+def compose_config(job: str, overrides: Sequence[str] = (), nullable: Collection[str] = ()) -> DictConfig:
+    """The resolved config of ``job`` with the user's ``key=value`` overrides applied and checked.
+
+    Null may replace a value only where the job's config is null at some profile, or where ``nullable`` (the keys
+    a job's schema declares nullable; ``*`` matches any one part) says so: elsewhere the job would trip over it.
+    """
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from hydra.errors import HydraException
@@ -94,7 +112,11 @@ def compose_config(job: str, overrides: Sequence[str] = ()) -> DictConfig:
                         raise RnnmfError(f"unknown config key {ov.key_or_group!r} for job {job!r}; "
                                          f"see conf/{job}.yaml for the valid keys")
                     node = node[part]
-                _check_type(ov.key_or_group, node, ov.value())
+                key, value = ov.key_or_group, ov.value()
+                if value is None and node is not None and not any(_matches(key, p) for p in nullable) \
+                        and not _null_somewhere(compose, job, key):
+                    raise RnnmfError(f"{key}=null is invalid; valid: {_type_name(node)} like {node!r}")
+                _check_type(key, node, value)
             cfg = compose(config_name=job, overrides=list(overrides))
             OmegaConf.resolve(cfg)
     except RnnmfError:

@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from experiments.schema import Int, ListOf, Num, OneOf, check_memory
 from rnnmf.errors import RnnmfError
 from rnnmf.io import append_rows, finished_keys, read_rows, row_key, write_text_atomic
 from rnnmf.progress import progress
@@ -129,52 +129,45 @@ def _hyper(cfg, cell: str, init: str, mu_b: float) -> dict:
     return {"sigma_w": 1.0, "sigma_v": 1.0, "sigma_b": 0.0, "h0_var": float(h0), "Q_star_stable": True}
 
 
-def _check_list(name: str, values, valid: Sequence[str]) -> None:
-    values = list(values)
-    bad = [v for v in values if v not in valid]
-    if not values or bad:
-        raise RnnmfError(f"{name}={values!r} is invalid; valid: a non-empty list from {', '.join(valid)}")
+SCHEMA = {
+    "cells": ListOf(item=OneOf(values=CELLS)), "inits": ListOf(item=OneOf(values=INITS)),
+    "weights": ListOf(item=OneOf(values=WEIGHTS)), "tying": ListOf(item=OneOf(values=TYINGS)),
+    "R": Num(gt=0.0),
+    "minimal.q_star": Num(gt=0.0), "minimal.mu_b": ListOf(item=Num(), nonempty=False), "minimal.mu_b_ref": Num(),
+    "vanilla.q_star": Num(gt=0.0),
+    "hidden": ListOf(item=Int(min=2)), "networks": Int(min=2),  # the jackknife needs two networks
+    "T": ListOf(item=Int(min=1)), "density.T": ListOf(item=Int(min=1), nonempty=False), "density.bins": Int(min=1),
+    "chunk": Int(min=1, nullable=True),
+}
 
 
-def _positive_ints(name: str, values, minimum: int = 1) -> list[int]:
-    values = list(values)
-    if not values or any(isinstance(v, bool) or not isinstance(v, int) or v < minimum for v in values):
-        raise RnnmfError(f"{name}={values!r} is invalid; valid: a non-empty list of integers >= {minimum}")
-    return [int(v) for v in values]
-
-
-def _positive_int(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise RnnmfError(f"{name}={value!r} is invalid; valid: an integer >= {minimum}")
-    return int(value)
+def memory_bytes(cfg) -> int:
+    """Peak memory of the largest condition: ~3 (chunk, N, N) float64 matrices (J, the step Jacobian and their
+    product) plus the singular values kept for every recorded T."""
+    hidden = sorted({int(n) for n in cfg.hidden}, reverse=True)
+    peak = 0
+    for n in hidden:
+        networks = int(cfg.networks) * hidden[0] // n
+        chunk = networks if cfg.chunk is None else min(int(cfg.chunk), networks)
+        peak = max(peak, 3 * chunk * n * n * 8 + len(cfg.T) * networks * n * 8)
+    return peak
 
 
 def validate(cfg) -> None:
-    """Every bad value as one line, before any work (and before the run folder exists)."""
-    _check_list("cells", cfg.cells, CELLS)
-    _check_list("inits", cfg.inits, INITS)
-    _check_list("weights", cfg.weights, WEIGHTS)
-    _check_list("tying", cfg.tying, TYINGS)
-    Ts = _positive_ints("T", cfg.T)
-    _positive_ints("hidden", cfg.hidden, 2)
-    _positive_int("networks", cfg.networks, 2)  # the jackknife needs two networks
-    dT = _positive_ints("density.T", cfg.density.T) if len(cfg.density.T) else []
+    """Beyond SCHEMA: sub-lists, a feasible critical initialisation in the theory's domain, the memory."""
+    Ts = [int(t) for t in cfg.T]
+    dT = [int(t) for t in cfg.density.T]
     if set(dT) - set(Ts):
-        raise RnnmfError(f"density.T={list(dT)!r} is invalid; valid: steps listed in T={Ts}")
-    _positive_int("density.bins", cfg.density.bins)
-    if cfg.chunk is not None:
-        _positive_int("chunk", cfg.chunk)
-    for name, v in (("R", cfg.R), ("minimal.q_star", cfg.minimal.q_star), ("vanilla.q_star", cfg.vanilla.q_star)):
-        if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v <= 0:
-            raise RnnmfError(f"{name}={v!r} is invalid; valid: a number > 0")
+        raise RnnmfError(f"density.T={dT!r} is invalid; valid: steps listed in T={Ts}")
     mus = [float(m) for m in cfg.minimal.mu_b]
     if "minimal" in cfg.cells and "critical" in cfg.inits:
         if not mus:
             raise RnnmfError("minimal.mu_b=[] is invalid; valid: a non-empty list of bias means")
         if float(cfg.minimal.mu_b_ref) not in mus:
             raise RnnmfError(f"minimal.mu_b_ref={cfg.minimal.mu_b_ref!r} is invalid; valid: one of minimal.mu_b={mus}")
+    check_memory(memory_bytes(cfg), "the largest condition's Jacobians", "hidden, networks or chunk")
     pick_device(cfg.run.device)
-    for cell in cfg.cells:  # infeasible critical requests raise InfeasibleError (an RnnmfError) here
+    for cell in cfg.cells:  # infeasible critical requests and q* outside the theory's domain raise here
         for init in cfg.inits:
             for mu_b in (mus if (cell, init) == ("minimal", "critical") else [0.0]):
                 _hyper(cfg, cell, init, mu_b)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from experiments.schema import check_memory
 from rnnmf.errors import RnnmfError
 from rnnmf.io import append_rows, finished_keys, read_rows, row_key, write_text_atomic
 from rnnmf.lm import (
@@ -70,6 +71,9 @@ def validate(cfg) -> None:
             raise RnnmfError(f"sizes.{size}.lr_decay={hp.lr_decay!r} is invalid; valid: a number in (0, 1]")
         if not 0 <= hp.dropout < 1:
             raise RnnmfError(f"sizes.{size}.dropout={hp.dropout!r} is invalid; valid: a number in [0, 1)")
+        # float32 weights, gradients and two more copies, and ~3 (bptt, batch, 10,000-word vocabulary) logit tensors
+        check_memory(4 * (4 * hp.params + 3 * hp.bptt * (cfg.batch_size or 1) * 10_000), f"a {size} model",
+                     f"sizes.{size}.params, sizes.{size}.bptt or batch_size")
     for key in ("batch_size", "test_batch_size", "max_batches", "max_eval_batches"):
         if cfg[key] is not None and (not isinstance(cfg[key], int) or cfg[key] < 1):
             raise RnnmfError(f"{key}={cfg[key]!r} is invalid; valid: an integer >= 1" +
@@ -91,6 +95,9 @@ def validate(cfg) -> None:
         from experiments import lm_search
 
         lm_search.validate(cfg)
+    from rnnmf.data import check_ptb  # a missing, corrupt or empty PTB split: one line before the run folder exists
+
+    check_ptb(cfg.data.root, download=cfg.download, verify=cfg.verify_md5)
 
 
 def pick(row: dict, columns) -> dict:

@@ -25,12 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments.schema import Int, ListOf, Num, OneOf, check_memory
 from rnnmf.errors import RnnmfError
 from rnnmf.io import append_rows, finished_keys, read_rows, row_key
 from rnnmf.progress import progress
 from rnnmf.runtime import pick_device
-from rnnmf.sim.montecarlo import DTYPES, derive_seed, fit_timescale, linear_regime, simulate_minimal
-from rnnmf.theory import minimal
+from rnnmf.sim.montecarlo import CHUNK_BYTES, DTYPES, derive_seed, fit_timescale, linear_regime, simulate_minimal
+from rnnmf.theory import check_domain, minimal
 
 DYNAMICS = ["mu_b", "t", "source", "c", "c_se"]
 FIXED_POINTS = ["mu_b", "source", "c_star", "c_star_se", "t_from", "t_to", "converged"]
@@ -81,41 +82,50 @@ def _sizes(cfg) -> dict:
             "tied_networks": int(sim.tied_networks if sim.tied_networks is not None else sim.networks)}
 
 
+_SIGMA, _COSINE, _SIZE = Num(min=0.0), Num(min=-1.0, max=1.0), Int(min=1)
+SCHEMA = {
+    "model.sigma_w": _SIGMA, "model.sigma_v": _SIGMA, "model.sigma_b": _SIGMA, "model.R": Num(gt=0.0),
+    "mu_b.start": Num(), "mu_b.stop": Num(), "mu_b.num": _SIZE,
+    "theory_points": Int(min=2),
+    "schedule.before": _COSINE, "schedule.after": _COSINE, "schedule.switch": _SIZE, "schedule.steps": Int(min=2),
+    "sim.hidden": _SIZE, "sim.networks": _SIZE, "sim.tied_hidden": Int(min=1, nullable=True),
+    "sim.tied_networks": Int(min=1, nullable=True), "sim.chunk": Int(min=1, nullable=True),
+    "sim.dtype": OneOf(values=tuple(DTYPES)),
+    "fixed_points.window": _SIZE, "fixed_points.tolerance": Num(gt=0.0),
+    "timescales.sigma12": ListOf(item=_COSINE), "timescales.steps": Int(min=2), "timescales.hidden": _SIZE,
+    "timescales.networks": _SIZE, "timescales.noise": Num(gt=0.0), "timescales.linear_tol": Num(gt=0.0),
+    "timescales.min_points": Int(min=2),
+    "tolerance": Num(gt=0.0),
+}
+
+
+def memory_bytes(cfg) -> int:
+    """Peak memory of one unit, the largest of its three simulations (they run one after another): an untied run
+    holds ~20 (networks, N) arrays; a chunk of tied networks holds W and V (at least one network's, 2 N^2) and its
+    inputs (T, chunk, 2, N)."""
+    item = 8 if cfg.sim.dtype == "float64" else 4
+    sizes, ts = _sizes(cfg), cfg.timescales
+    untied = 20 * item * max(sizes["networks"] * sizes["hidden"], int(ts.networks) * int(ts.hidden))
+    n, T = sizes["tied_hidden"], int(cfg.schedule.steps)
+    per_net = 2 * n * n * item + 2 * T * n * item
+    chunk = int(cfg.sim.chunk) if cfg.sim.chunk is not None else max(1, CHUNK_BYTES // (2 * n * n * item))
+    return max(untied, min(chunk, sizes["tied_networks"]) * per_net)
+
+
 def validate(cfg) -> None:
-    """Reject values no type check catches, before a run folder exists."""
-    m = cfg.model
-    for name in ("sigma_w", "sigma_v", "sigma_b"):
-        if float(m[name]) < 0:
-            raise RnnmfError(f"model.{name}={m[name]!r} is invalid; valid: a standard deviation >= 0")
-    if float(m.R) <= 0:
-        raise RnnmfError(f"model.R={m.R!r} is invalid; valid: a second moment > 0")
-    if int(cfg.mu_b.num) < 1 or float(cfg.mu_b.stop) < float(cfg.mu_b.start):
-        raise RnnmfError(f"mu_b={dict(cfg.mu_b)!r} is invalid; valid: num >= 1 and stop >= start")
-    if int(cfg.theory_points) < 2:
-        raise RnnmfError(f"theory_points={cfg.theory_points!r} is invalid; valid: an integer >= 2")
+    """Beyond SCHEMA: relations between keys, the theory's numerical domain over the mu_b range, the memory."""
+    if float(cfg.mu_b.stop) < float(cfg.mu_b.start):
+        raise RnnmfError(f"mu_b={dict(cfg.mu_b)!r} is invalid; valid: stop >= start")
     steps, switch = int(cfg.schedule.steps), int(cfg.schedule.switch)
-    if steps < 2 or not 1 <= switch <= steps:
-        raise RnnmfError(f"schedule.steps={steps}, schedule.switch={switch}: valid: steps >= 2, 1 <= switch <= steps")
-    for key in ("before", "after"):
-        if not -1.0 <= float(cfg.schedule[key]) <= 1.0:
-            raise RnnmfError(f"schedule.{key}={cfg.schedule[key]!r} is invalid; valid: a cosine in [-1, 1]")
-    sizes = {f"sim.{k}": v for k, v in _sizes(cfg).items()}
-    sizes.update({f"timescales.{k}": cfg.timescales[k] for k in ("hidden", "networks", "steps")})
-    for key, value in sizes.items():
-        if int(value) < 1:
-            raise RnnmfError(f"{key}={value!r} is invalid; valid: an integer >= 1")
-    if cfg.sim.chunk is not None and int(cfg.sim.chunk) < 1:
-        raise RnnmfError(f"sim.chunk={cfg.sim.chunk!r} is invalid; valid: an integer >= 1 or null")
-    if cfg.sim.dtype not in DTYPES:
-        raise RnnmfError(f"sim.dtype={cfg.sim.dtype!r} is invalid; valid: {', '.join(DTYPES)}")
-    if not 1 <= int(cfg.fixed_points.window) <= steps:
+    if switch > steps:
+        raise RnnmfError(f"schedule.switch={switch} is invalid; valid: 1 <= switch <= schedule.steps={steps}")
+    if int(cfg.fixed_points.window) > steps:
         raise RnnmfError(f"fixed_points.window={cfg.fixed_points.window!r} is invalid; valid: 1 .. schedule.steps")
-    if any(not -1.0 <= float(s) <= 1.0 for s in cfg.timescales.sigma12):
-        raise RnnmfError(f"timescales.sigma12={list(cfg.timescales.sigma12)!r} is invalid; valid: cosines in [-1, 1]")
-    if float(cfg.timescales.noise) <= 0 or float(cfg.timescales.linear_tol) <= 0:
-        raise RnnmfError("timescales.noise and timescales.linear_tol must be > 0")
-    if int(cfg.timescales.min_points) < 2:
-        raise RnnmfError(f"timescales.min_points={cfg.timescales.min_points!r} is invalid; valid: an integer >= 2")
+    m = cfg.model
+    check_domain("minimal", sigma_w=m.sigma_w, sigma_v=m.sigma_v, R=m.R, sigma_b=m.sigma_b,
+                 mu_b=[cfg.mu_b.start, cfg.mu_b.stop])
+    check_memory(memory_bytes(cfg), "one mu_b unit's simulations", "sim.hidden, sim.networks, sim.tied_hidden, "
+                 "sim.tied_networks, sim.chunk or timescales.hidden, timescales.networks")
 
 
 # ------------------------------------------------------------------------------------------------ the work units
@@ -217,9 +227,26 @@ def _append_new(out_dir: Path, rows_by_file: dict[str, list[dict]]) -> None:
         append_rows(path, [r for r in rows if row_key(r, keys) not in done], columns)
 
 
-def finished_mu(out_dir: Path) -> set[str]:
-    """μ_b values (in CSV text form) whose unit is complete: their dynamics rows, written last, are there."""
-    return {key[0] for key in finished_keys(out_dir / "dynamics.csv", ("mu_b", "source")) if key[1] == "mc_tied"}
+def unit_keys(cfg, mu_b: float) -> dict[str, list[dict]]:
+    """The key columns of every row one μ_b unit writes (``mu_rows``), per file, without computing them."""
+    T = int(cfg.schedule.steps)
+    observables = ("c", "C") if float(cfg.model.sigma_w) > 0 else ("c",)  # τ on C^t needs σ_w² Q* > 0
+    return {
+        "dynamics.csv": [{"mu_b": mu_b, "t": t, "source": s} for s in SOURCES for t in range(1, T + 1)],
+        "fixed_points.csv": [{"mu_b": mu_b, "source": s} for s in SOURCES[1:]],
+        "timescales.csv": [{"mu_b": mu_b, "sigma12": float(S), "source": "mc_untied", "observable": o}
+                           for S in cfg.timescales.sigma12 for o in observables],
+    }
+
+
+def unfinished_mu(cfg, out_dir: Path) -> list[float]:
+    """μ_b values of the grid whose unit lacks any of its rows: a unit counts as finished only when every row of
+    every file is there (a crash mid-unit, or a file cut mid-row, leaves it to be redone; ``_append_new`` then
+    writes only the missing rows)."""
+    have = {name: finished_keys(Path(out_dir) / name, keys) for name, (_, keys) in FILES.items()}
+    return [mu for mu in mu_grid(cfg)
+            if any(row_key(r, FILES[name][1]) not in have[name] for name, rows in unit_keys(cfg, mu).items()
+                   for r in rows)]
 
 
 def run(cfg, out_dir) -> dict:
@@ -227,8 +254,7 @@ def run(cfg, out_dir) -> dict:
     device = pick_device(cfg.run.device)
     start = time.perf_counter()
     _append_new(out_dir, theory_rows(cfg))
-    done = finished_mu(out_dir)
-    todo = [mu for mu in mu_grid(cfg) if row_key({"mu_b": mu}, ("mu_b",))[0] not in done]
+    todo = unfinished_mu(cfg, out_dir)
     for mu_b in progress(todo, desc="mf-vs-mc mu_b", quiet=cfg.run.quiet):
         _append_new(out_dir, mu_rows(cfg, mu_b, device))
     plot(out_dir, switch=int(cfg.schedule.switch))

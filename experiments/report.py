@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnmf.io import environment, read_json, read_rows, write_text_atomic
+from rnnmf.io import csv_row_count, environment, read_json, read_rows, write_text_atomic
 
 PROFILE_ORDER = ("paper", "quick", "smoke")  # prefer the most faithful finished run
 
@@ -32,13 +32,47 @@ class Claim:
     run: Path | None = None
 
 
+#: run folders whose CSVs cannot be trusted (unreadable, torn, or not the rows the finished run recorded), with why;
+#: filled by write_report before the sections read anything, so that no section grades them
+_UNTRUSTED: dict[Path, list[str]] = {}
+
+
+def csv_problems(run: Path) -> list[str]:
+    """Why the CSVs of a run folder cannot be read as the run left them: a file that does not parse, a torn last
+    line, or a row count that differs from the one ``meta.json`` recorded when the run finished."""
+    meta = _meta(run)
+    recorded = meta.get("outputs") or {}
+    finished = meta.get("status") == "done"  # a running job may be mid-append: only its unreadable files count
+    problems = []
+    for csv_path in sorted(run.glob("*.csv")):
+        try:
+            raw = csv_path.read_bytes()
+            rows = csv_row_count(csv_path)
+            read_rows(csv_path)
+        except Exception as exc:  # noqa: BLE001 - random bytes, a wrong encoding, a broken quote: not graded
+            problems.append(f"{csv_path} is unreadable ({type(exc).__name__}: {' '.join(str(exc).split())[:80]})")
+            continue
+        if finished and raw and not raw.endswith(b"\n"):
+            problems.append(f"{csv_path} ends in a torn line (cut or still being written)")
+        want = recorded.get(csv_path.name, {}).get("rows") if finished and isinstance(recorded, dict) else None
+        if want is not None and rows != want:
+            problems.append(f"{csv_path} has {rows} rows, the finished run recorded {want} (cut or edited)")
+    return problems
+
+
+def _meta(run: Path) -> dict:
+    meta = read_json(run / "meta.json", {})
+    return meta if isinstance(meta, dict) else {}
+
+
 def latest_run(results: Path, job: str, where: Callable[[Path], bool] | None = None) -> Path | None:
-    """The finished run folder of ``job`` at the most faithful profile, newest first; None when there is none."""
+    """The finished run folder of ``job`` at the most faithful profile, newest first; None when there is none.
+    Folders with untrusted CSVs (``csv_problems``) are passed over: the report names them instead."""
     candidates = []
     for meta_path in (results / job).glob("*/meta.json"):
-        meta = read_json(meta_path, {}) or {}
+        meta = _meta(meta_path.parent)
         folder = meta_path.parent
-        if meta.get("status") != "done" or (where and not where(folder)):
+        if meta.get("status") != "done" or folder in _UNTRUSTED or (where and not where(folder)):
             continue
         profile = meta.get("profile", "smoke")
         rank = PROFILE_ORDER.index(profile) if profile in PROFILE_ORDER else len(PROFILE_ORDER)
@@ -231,7 +265,9 @@ def lm_rows(root: Path) -> dict[tuple[str, str, str], tuple[dict, Path, str]]:
     then the newest. Values: (summary row, run folder, profile)."""
     found: dict = {}
     for meta_path in sorted(root.glob("*/meta.json")):
-        meta = read_json(meta_path, {}) or {}
+        meta = _meta(meta_path.parent)
+        if meta_path.parent in _UNTRUSTED:  # unreadable or partial CSVs: named under WARN, never graded
+            continue
         profile = meta.get("profile")
         rank = PROFILE_ORDER.index(profile) if profile in PROFILE_ORDER else len(PROFILE_ORDER)
         s = read_rows(meta_path.parent / "summary.csv")
@@ -393,41 +429,87 @@ def _row(c: Claim) -> str:
     return "| " + " | ".join(x.replace("|", "\\|") for x in cells) + " |"
 
 
-def write_report(results_dir: str | Path = "results") -> Path:
+def _not_graded_at_smoke(claims: list[Claim]) -> None:
+    """Smoke runs are sized for tests: their numbers are reported as INFO, never PASS or FAIL."""
+    for c in claims:
+        if c.run is not None and c.status in ("PASS", "FAIL") and _meta(c.run).get("profile") == "smoke":
+            c.status = "INFO"
+            c.tolerance = f"{c.tolerance} (not graded: profile smoke sizes runs for tests)"
+
+
+def check_results_dir(results_dir: str | Path) -> Path:
+    """``--results`` must be an existing folder the report can be written into."""
+    import os
+
+    from rnnmf.errors import RnnmfError
+
+    text = os.fspath(results_dir)
+    results = Path(text)
+    if not text.strip() or not results.exists():
+        raise RnnmfError(f"results folder {text!r} does not exist; valid: a folder that runs wrote into "
+                         "(default: results)")
+    if not results.is_dir():
+        raise RnnmfError(f"results folder {text!r} is a file; valid: a folder that runs wrote into")
+    if not os.access(results, os.W_OK | os.X_OK):
+        raise RnnmfError(f"results folder {text!r} cannot be written (REPORT.md goes there); valid: a folder you "
+                         "can write")
+    return results
+
+
+def write_report(results_dir: str | Path = "results", with_warnings: bool = False):
+    """Write ``REPORT.md`` into ``results_dir`` (created if missing) and return its path; with ``with_warnings``,
+    also the list of what could not be graded (unreadable or partial CSVs), which the report names under WARN."""
     results = Path(results_dir)
     results.mkdir(parents=True, exist_ok=True)
+    _UNTRUSTED.clear()
+    for meta_path in sorted(results.glob("*/*/meta.json")):
+        problems = csv_problems(meta_path.parent)
+        if problems:
+            _UNTRUSTED[meta_path.parent] = problems
+    warnings = [p for problems in _UNTRUSTED.values() for p in problems]
     lines = ["# rnnmf report", "",
              "Chen, Pennington & Schoenholz (ICML 2018), reproduced. Every number below is read from the CSVs under "
              "`results/`; a result that is not there is MISSING. Status: PASS/FAIL against the stated tolerance; "
-             "INFO where the profile makes the paper's number not comparable.", ""]
+             "INFO where the profile makes the paper's number not comparable (smoke runs are never graded).", ""]
     all_claims: list[Claim] = []
     body: list[str] = []
     for title, section, figures, describe in SECTIONS:
-        claims = section(results)
+        try:
+            claims = section(results)
+        except Exception as exc:  # noqa: BLE001 - a CSV that parses but is not the job's: named, never guessed at
+            warnings.append(f"{title}: not graded ({type(exc).__name__}: {' '.join(str(exc).split())[:100]})")
+            claims = []
+        _not_graded_at_smoke(claims)
         all_claims += claims
         body += [f"## {title}", "", "| artefact | claim | paper | ours | difference | tolerance | status | command |",
                  "|---|---|---|---|---|---|---|---|", *map(_row, claims), ""]
         runs = {c.run for c in claims if c.run is not None}
         for run in sorted(runs):
-            meta = read_json(run / "meta.json", {}) or {}
+            meta = _meta(run)
             versions = meta.get("versions", {})
             body.append(f"Run `{run.relative_to(results) if run.is_relative_to(results) else run}`: profile "
-                        f"{meta.get('profile')}, commit `{meta.get('git_commit', '?')[:12]}`, torch "
+                        f"{meta.get('profile')}, commit `{str(meta.get('git_commit', '?'))[:12]}`, torch "
                         f"{versions.get('torch', '?')}, {meta.get('gpu') or meta.get('cpu', '?')}, finished "
                         f"{meta.get('end_time', '?')}.")
             if describe is not None and (run / "config.yaml").exists():
-                body.append(describe(run))
+                try:
+                    body.append(describe(run))
+                except Exception as exc:  # noqa: BLE001
+                    warnings.append(f"{run / 'config.yaml'}: settings not read ({type(exc).__name__})")
             for fig in figures:
                 if (run / fig).exists():
                     body.append(f"\n![{fig}]({(run / fig).relative_to(results)})")
             body.append("")
     counts = {s: sum(c.status == s for c in all_claims) for s in ("PASS", "FAIL", "INFO", "MISSING")}
     lines += [f"**{counts['PASS']} PASS, {counts['FAIL']} FAIL, {counts['INFO']} INFO, {counts['MISSING']} MISSING** "
-              f"of {len(all_claims)} claims.", ""]
+              f"of {len(all_claims)} claims" + (f"; {len(warnings)} WARN" if warnings else "") + ".", ""]
+    if warnings:
+        lines += ["**WARN** — not graded (the claims they would answer are MISSING unless another run answers them):",
+                  "", *[f"- WARN: {w}" for w in warnings], ""]
     env = environment()
     lines += [f"Report written with commit `{env['git_commit'][:12]}`, Python {env['python']}, torch "
               f"{env['versions'].get('torch', '?')}, CPU {env['cpu']} ({env['cpu_count']} cores), GPU "
               f"{env['gpu'] or 'none'}. Each run's own environment is given under its table.", ""]
     path = results / "REPORT.md"
     write_text_atomic(path, "\n".join(lines + body) + "\n")
-    return path
+    return (path, warnings) if with_warnings else path

@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from omegaconf import OmegaConf
 from torch import nn
 
+from experiments.schema import Bool, Int, ListOf, Num, OneOf, check_memory
 from rnnmf.errors import RnnmfError
 from rnnmf.io import append_rows, finished_keys, read_rows, row_key, write_text_atomic
 from rnnmf.progress import say
@@ -71,22 +72,36 @@ def cells(cfg) -> list[str]:
     return names
 
 
-def _positive_int(key: str, value, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise RnnmfError(f"{key}={value!r} is invalid; valid: an integer >= 1" + (" or null" if allow_none else ""))
+_POS = Num(gt=0.0)
+SCHEMA = {
+    "cells": ListOf(item=OneOf(values=(*CELLS, "all"))),
+    "lengths": ListOf(item=Int(), nonempty=False),  # divisors of 784: validate
+    "inits": ListOf(item=OneOf(values=INITS)), "weights": ListOf(item=OneOf(values=WEIGHTS)),
+    "n_seeds": Int(min=1), "target_acc": Num(gt=0.0, max=1.0),
+    "model.hidden": Int(min=1), "model.h0": OneOf(values=H0), "model.sigma_x": _POS,
+    "critical.*.q_star": _POS, "critical.*.mu_b": Num(),
+    "train.optimizer": OneOf(values=OPTIMIZERS), "train.lr.vanilla": _POS, "train.lr.minimal": _POS,
+    "train.batch_size": Int(min=1), "train.steps": Int(min=1), "train.stop_at_target": Bool(),
+    "train.eval_every": Int(min=1), "train.checkpoint_every": Int(min=1, nullable=True),
+    "train.clip_grad_norm": Num(gt=0.0, nullable=True), "train.clip_per_tensor": Bool(),
+    "eval.examples": Int(min=1, nullable=True), "eval.batch_size": Int(min=1),
+}
 
 
-def _choice(key: str, values, valid) -> None:
-    values = list(values) if OmegaConf.is_list(values) or isinstance(values, list) else [values]
-    bad = [v for v in values if v not in valid]
-    if bad or not values:
-        raise RnnmfError(f"{key}={values!r} is invalid; valid: {', '.join(valid)}")
+def memory_bytes(cfg) -> int:
+    """One training run (float32): the MNIST split on the device (60,000 x 784), the model with its gradient and
+    optimiser state (~4 copies of ~3 N^2 + N x 784/T weights), the activations BPTT keeps (~8 (T, batch, N)) and an
+    evaluation batch (T, eval batch, N)."""
+    examples = 10_000 if cfg.eval.examples is None else min(int(cfg.eval.examples), 10_000)  # the test split's size
+    N, B, E = int(cfg.model.hidden), min(int(cfg.train.batch_size), 60_000), min(int(cfg.eval.batch_size), examples)
+    T = max(int(t) for t in cfg.lengths)
+    weights = 3 * N * N + N * (784 // T) + 10 * N
+    return 4 * (60_000 * 784 + 4 * weights + 8 * T * B * N + 2 * T * E * N)
 
 
 def validate(cfg) -> None:
-    """Every value a user can get wrong, checked before the run folder exists."""
+    """Beyond SCHEMA: T divides 784, the memory, every critical initialisation and the MNIST files, all before the run
+    folder exists."""
     from rnnmf.data import check_seq_len
 
     cells(cfg)
@@ -94,23 +109,8 @@ def validate(cfg) -> None:
         raise RnnmfError("lengths=[] is invalid; valid: T values dividing 784, e.g. [196, 784]")
     for T in cfg.lengths:
         check_seq_len(T)
-    _choice("inits", cfg.inits, INITS)
-    _choice("weights", cfg.weights, WEIGHTS)
-    _choice("model.h0", cfg.model.h0, H0)
-    _choice("train.optimizer", cfg.train.optimizer, OPTIMIZERS)
-    for key in ("model.hidden", "train.steps", "train.batch_size", "train.eval_every", "eval.batch_size", "n_seeds"):
-        _positive_int(key, OmegaConf.select(cfg, key))
-    _positive_int("train.checkpoint_every", cfg.train.checkpoint_every, allow_none=True)
-    _positive_int("eval.examples", cfg.eval.examples, allow_none=True)
-    for key in ("train.lr.vanilla", "train.lr.minimal", "model.sigma_x", "critical.vanilla.q_star",
-                "critical.minimal.q_star"):
-        value = OmegaConf.select(cfg, key)
-        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-            raise RnnmfError(f"{key}={value!r} is invalid; valid: a number > 0")
-    if cfg.train.clip_grad_norm is not None and not cfg.train.clip_grad_norm > 0:
-        raise RnnmfError(f"train.clip_grad_norm={cfg.train.clip_grad_norm!r} is invalid; valid: a number > 0 or null")
-    if not 0 < cfg.target_acc <= 1:
-        raise RnnmfError(f"target_acc={cfg.target_acc!r} is invalid; valid: a number in (0, 1]")
+    check_memory(memory_bytes(cfg), "one training run", "model.hidden, train.batch_size or eval.batch_size")
+    preflight(cfg)
 
 
 def units(cfg) -> list[dict]:
@@ -324,21 +324,24 @@ def train_units(plain_cfg: dict, out_dir: str, points: list[dict], in_process: b
 
 
 def preflight(cfg) -> None:
-    """Draw every critical initialisation once on the CPU, so that a request with no solution (σ_v² < 0) fails with
-    one InfeasibleError line before any unit trains (and the new run folder is removed again)."""
-    for u in units(cfg):
-        if u["init"] == "critical":
-            train = load_data(cfg, u["T"], torch.device("cpu"))[0]
-            model = SequenceClassifier(u["cell"], train.step_dim, int(cfg.model.hidden))
-            x_sample = train.batch(torch.arange(min(len(train), 2048)))[0]
-            initialise(model, u["cell"], "critical", u["weights"], cfg, x_sample, seed=u["seed"])
+    """Refuse, before any data is loaded or any folder exists, what cannot train: a critical initialisation with no
+    solution (σ_v² < 0; its sign does not depend on the R measured later, see rnnmf.theory.require_feasible) or
+    outside the theory's domain, and missing MNIST files (downloaded here when possible)."""
+    from rnnmf.data import check_mnist
+    from rnnmf.theory import require_feasible
+
+    for cell in cells(cfg):
+        if "critical" in list(cfg.inits):
+            crit = cfg.critical[cell]
+            require_feasible(cell, float(crit.q_star), float(crit.mu_b),
+                             f"critical.{cell}.q_star={crit.q_star}, critical.{cell}.mu_b={crit.mu_b}")
+    check_mnist(cfg.data.root)
 
 
 def run(cfg, out_dir) -> dict:
     from experiments.sweep import run_sweep
 
     out_dir, t0 = Path(out_dir), time.perf_counter()
-    preflight(cfg)
     jobs, executor = int(cfg.run.jobs), str(cfg.run.executor)
     slurm = OmegaConf.to_container(cfg.run.slurm, resolve=True)
     in_process = jobs == 1 and executor == "local"
@@ -362,9 +365,14 @@ def summarize(out_dir: Path, wall_s: float | None = None) -> dict:
     summary: dict = {}
     if s.empty:
         return summary
-    g = s.groupby(["cell", "T", "init", "weights"])["steps_to_90"].median()
+    # a run that never reached the target counts as "> its budget" (inf in the median), never as the budget itself
+    reached = s["reached"].astype(str).str.lower().eq("true")
+    s = s.assign(steps=s["steps_to_90"].where(reached, math.inf))
+    g = s.groupby(["cell", "T", "init", "weights"])["steps"].median()
+    budget = s.groupby(["cell", "T", "init", "weights"])["budget"].max()
     for (cell, T, init, weights), v in g.items():
-        summary[f"{cell}_T{T}_{init}_{weights}_steps_to_90"] = int(v)
+        summary[f"{cell}_T{T}_{init}_{weights}_steps_to_90"] = (
+            int(v) if math.isfinite(v) else f"> {int(budget[(cell, T, init, weights)])}")
     for (cell, T), sub in g.groupby(level=["cell", "T"]):
         crit = [v for (_, _, i, _), v in sub.items() if i == "critical"]
         off = [v for (_, _, i, _), v in sub.items() if i == "off_critical"]

@@ -131,7 +131,10 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _init_pool_worker(threads: int, parent: int) -> None:
+    import signal
+
     _die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent handles it
     _init_worker(threads)
 
 
@@ -225,6 +228,11 @@ def _run_pool(batches, train_batch, record, bar, result: SweepResult, *, jobs: i
             record(batch, rows)
             bar.update(len(batch))
     except BaseException:
+        # interrupted (Ctrl-C, SIGTERM) or failing: stop the workers now, so that no orphan goes on training into the
+        # run folder and the interpreter does not wait for their batches at exit
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            with contextlib.suppress(Exception):
+                proc.kill()
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown(wait=True)

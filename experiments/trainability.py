@@ -36,6 +36,7 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
+from experiments.schema import Int, ListOf, Num, OneOf, check_memory
 from experiments.sweep import run_sweep
 from rnnmf.errors import RnnmfError
 
@@ -125,34 +126,50 @@ def grid_points(cfg) -> list[dict[str, Any]]:
     return points
 
 
+_AXIS_RULES = {"start": Num(), "stop": Num(), "num": Int(min=1)}
+SCHEMA = {
+    "panels": ListOf(item=OneOf(values=tuple(PANELS))),
+    "task.sigma_x": Num(gt=0.0), "task.hidden": Int(min=1), "task.batch_size": Int(min=1),
+    "task.eval_examples": Int(min=1),
+    "vanilla.sigma_v": Num(min=0.0), "vanilla.steps": Int(min=1), "vanilla.lr": Num(gt=0.0),
+    "minimal.sigma_v": Num(min=0.0), "minimal.sigma_w": Num(min=0.0), "minimal.mu_b_e": Num(),
+    "minimal.mu_b_g": Num(), "minimal.steps": Int(min=1), "minimal.lr": Num(gt=0.0),
+    "init.weights": OneOf(values=("gaussian", "orthogonal")), "init.sigma_wx": Num(gt=0.0),
+    "train.optimizer": OneOf(values=("adam", "sgd")),
+    "grid.T.*": ListOf(item=Int(min=1)),
+    **{f"grid.{axis}.{k}": rule for axis in ("vanilla_sigma_w", "minimal_mu_b", "minimal_sigma_w")
+       for k, rule in _AXIS_RULES.items()},
+    "ensemble.max_members": Int(min=1), "ensemble.max_mb": Num(gt=0.0),
+    "ensemble.vanilla_input_steps": Int(min=1, nullable=True),
+    "boundary.metric": OneOf(values=("train_acc", "test_acc")), "boundary.threshold": Num(gt=0.0, lt=1.0),
+}
+
+
 def validate(cfg) -> None:
-    bad = [p for p in cfg.panels if p not in PANELS]
-    if bad or not cfg.panels:
-        raise RnnmfError(f"panels={list(cfg.panels)} is invalid; valid: a non-empty subset of {', '.join(PANELS)}")
-    for cell in ("vanilla", "minimal"):
-        Ts = list(cfg.grid.T[cell])
-        if not Ts or any(isinstance(T, bool) or not isinstance(T, int) or T < 1 for T in Ts):
-            raise RnnmfError(f"grid.T.{cell}={Ts} is invalid; valid: a non-empty list of integers >= 1 "
-                             "(numbers of noise steps)")
-    if not 0.0 < cfg.boundary.threshold < 1.0:
-        raise RnnmfError(f"boundary.threshold={cfg.boundary.threshold} is invalid; valid: an accuracy in (0, 1)")
-    if cfg.boundary.metric not in ("train_acc", "test_acc"):
-        raise RnnmfError(f"boundary.metric={cfg.boundary.metric!r} is invalid; valid: train_acc, test_acc")
-    for name in ("sigma_x", "batch_size", "hidden", "eval_examples"):
-        if not cfg.task[name] > 0:
-            raise RnnmfError(f"task.{name}={cfg.task[name]} is invalid; valid: a number > 0")
-    for cell in ("vanilla", "minimal"):
-        if not (isinstance(cfg[cell].steps, int) and cfg[cell].steps >= 1) or cfg[cell].sigma_v < 0:
-            raise RnnmfError(f"{cell}.steps={cfg[cell].steps}, {cell}.sigma_v={cfg[cell].sigma_v} is invalid; "
-                             "valid: steps >= 1, sigma_v >= 0")
-    if cfg.init.weights not in ("gaussian", "orthogonal"):
-        raise RnnmfError(f"init.weights={cfg.init.weights!r} is invalid; valid: gaussian, orthogonal")
-    if cfg.train.optimizer not in ("adam", "sgd"):
-        raise RnnmfError(f"train.optimizer={cfg.train.optimizer!r} is invalid; valid: adam, sgd")
+    """Beyond SCHEMA: swept sigma_w >= 0, the theory's domain over every panel's grid, one member's memory, and the
+    MNIST files, all before the run folder exists."""
+    from rnnmf.data import check_mnist
+    from rnnmf.theory import check_domain
+
     for p in cfg.panels:
         s = panel_settings(cfg, p)
         if s["vary"] == "sigma_w" and min(s["values"]) < 0:
             raise RnnmfError(f"panel {p}: sigma_w values {s['values']} are invalid; valid: numbers >= 0")
+        sw = s["values"] if s["sigma_w"] is None else [s["sigma_w"]]
+        mb = s["values"] if s["mu_b"] is None else [s["mu_b"]]
+        try:
+            R = input_R(s["cell"], cfg.task.sigma_x, cfg.init.sigma_wx)
+            check_domain(s["cell"], sigma_w=[min(sw), max(sw)], sigma_v=s["sigma_v"], R=R, mu_b=[min(mb), max(mb)])
+        except RnnmfError as exc:
+            raise RnnmfError(f"panel {p} (task.sigma_x={cfg.task.sigma_x}, init.sigma_wx={cfg.init.sigma_wx}): "
+                             f"{exc}") from None
+    spec = _spec(cfg)
+    for p in cfg.panels:
+        s = panel_settings(cfg, p)
+        point = {"cell": s["cell"], "weights": s["weights"], "T": max(int(t) for t in cfg.grid.T[s["cell"]])}
+        check_memory(member_bytes(point, spec), f"one network of panel {p} at T={point['T']}",
+                     "task.hidden, task.batch_size or grid.T")
+    check_mnist(cfg.data.root, download=False)  # a missing file is one DataError line naming it
 
 
 # ------------------------------------------------------------------------------------------ training one batch
@@ -278,15 +295,20 @@ def _shape(cell: str, weights: str, T: int, spec: dict[str, Any]) -> dict[str, A
 
 
 def members_per_batch(point: dict[str, Any], spec: dict[str, Any], max_members: int, max_mb: float) -> int:
-    """At most ``max_members`` points per ensemble, fewer where its memory would pass ``max_mb``: parameters with
-    their gradient and two Adam moments (4 copies), plus ~6 saved (S, B, N) activations per member, in float32."""
+    """At most ``max_members`` points per ensemble, fewer where its memory (``member_bytes``) would pass
+    ``max_mb``."""
+    return max(1, min(max_members, int(max_mb // (member_bytes(point, spec) / 2**20))))
+
+
+def member_bytes(point: dict[str, Any], spec: dict[str, Any]) -> float:
+    """Memory of one ensemble member, float32: parameters with their gradient and two Adam moments (4 copies), plus
+    ~6 saved (S, B, N) activations."""
     from rnnmf.nn.ensemble import RNNEnsemble
 
     S, N, B = point["T"] + 1, spec["hidden"], spec["batch_size"]
     params = RNNEnsemble.param_count(point["cell"], INPUT_SIZE, N, NUM_CLASSES,
                                      **_shape(point["cell"], point["weights"], point["T"], spec))
-    per_member_mb = 4 * (4 * params + 6 * S * B * N) / 2**20
-    return max(1, min(max_members, int(max_mb // per_member_mb)))
+    return 4.0 * (4 * params + 6 * S * B * N)
 
 
 def group_cost(batch: list[dict[str, Any]]) -> float:
@@ -447,10 +469,6 @@ def run(cfg, out_dir):
 
     out_dir = Path(out_dir)
     t0 = time.perf_counter()
-    # Fail on missing data before any work (one clear line, exit 2).
-    from rnnmf.data import load_mnist
-
-    load_mnist(cfg.data.root, "test", download=False)
     points = grid_points(cfg)
     theory = theory_curves(cfg)
     write_text_atomic(out_dir / "theory.csv", theory.to_csv(index=False))

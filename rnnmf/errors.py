@@ -15,3 +15,12 @@ class InfeasibleError(RnnmfError):
 
 class DataError(RnnmfError):
     """A data set is missing or corrupt; the message says which files to put where."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """A job stopped by a signal (SIGTERM; Ctrl-C is a plain KeyboardInterrupt): the run folder says
+    ``status: interrupted`` and running the same command again resumes."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum

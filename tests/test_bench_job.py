@@ -27,7 +27,7 @@ def test_bench_smoke_writes_every_suite(tmp_path):
 
 def test_bench_unknown_suite_is_one_line(tmp_path):
     result = CliRunner().invoke(app, ["bench", "--suite", "theory,warp"])
-    assert result.exit_code == 2 and "unknown bench suite(s) warp" in result.stderr
+    assert result.exit_code == 2 and "suites=['theory', 'warp'] is invalid ('warp' is not)" in result.stderr
 
 
 def test_bench_resumed_through_the_runner_keeps_each_suite_once_and_the_cli_measures_afresh(tmp_path):

@@ -107,5 +107,5 @@ def test_phase_job_writes_the_map_and_it_matches_point_evaluations(tmp_path):
 
 def test_phase_job_bad_axis_leaves_nothing(tmp_path):
     result = runner.invoke(app, ["theory", "phase", "--x", "depth", "profile=smoke"])
-    assert result.exit_code == 2 and "unknown axis 'depth'" in result.stderr
+    assert result.exit_code == 2 and "x.name='depth' is invalid" in result.stderr
     assert not (tmp_path / "results").exists()

@@ -30,7 +30,7 @@ def test_report_reads_a_real_fig1_run_and_a_table1_row(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     text = (tmp_path / "results" / "REPORT.md").read_text()
     fig1a = next(line for line in text.splitlines() if line.startswith("| Fig. 1a"))
-    assert "max \\|Δc\\| =" in fig1a and ("**PASS**" in fig1a or "**FAIL**" in fig1a)
+    assert "max \\|Δc\\| =" in fig1a and "**INFO**" in fig1a and "not graded" in fig1a  # a smoke run
     row = next(line for line in text.splitlines() if "minimal small (5M) test perplexity" in line)
     assert "| yours 105.0 (13 epochs, profile paper) | +3.6 |" in row and "**PASS**" in row  # ≤ 101.4 + 5%
     assert "`rnnmf lm --cell minimal profile=paper`" in row

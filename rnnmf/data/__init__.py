@@ -7,6 +7,7 @@ The data root is ``data.root`` (the ``root`` argument), else ``$RNNMF_DATA_DIR``
 from rnnmf.data.idx import read_idx, write_idx
 from rnnmf.data.mnist import (
     Standardizer,
+    check_mnist,
     clear_cache,
     fit_standardizer,
     load_mnist,
@@ -22,7 +23,7 @@ from rnnmf.data.mnist_tasks import (
     noisy_mnist_batches,
     valid_seq_lengths,
 )
-from rnnmf.data.ptb import Corpus, Dictionary, batchify, get_batch, load_ptb, ptb_dir
+from rnnmf.data.ptb import Corpus, Dictionary, batchify, check_ptb, get_batch, load_ptb, ptb_dir
 from rnnmf.data.root import resolve_root
 
 __all__ = [
@@ -33,6 +34,8 @@ __all__ = [
     "Standardizer",
     "batch_indices",
     "batchify",
+    "check_mnist",
+    "check_ptb",
     "check_seq_len",
     "clear_cache",
     "fit_standardizer",

@@ -125,6 +125,18 @@ def _decode(image_path: Path, label_path: Path) -> tuple[torch.Tensor, torch.Ten
     return _RAW_CACHE[key]
 
 
+def check_mnist(root: str | os.PathLike[str] | None = None, download: bool = True) -> Path:
+    """The four MNIST files in place, without decoding them (cheap enough for validation before a run starts):
+    missing files are downloaded when ``download`` is true, else a one-line DataError says which to put where."""
+    raw_dir = mnist_raw_dir(root)
+    missing = [name for name in FILES if _find(raw_dir, name) is None]
+    if missing:
+        if not download:
+            raise DataError(_missing_message(raw_dir, missing))
+        _download(raw_dir, missing)
+    return raw_dir
+
+
 def _raw_split(root: str | os.PathLike[str] | None, split: str, download: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """The cached uint8 images (n, 784) and int64 labels of one split; callers must not modify them."""
     if split not in SPLITS:

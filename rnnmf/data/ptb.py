@@ -95,12 +95,11 @@ def tokenize(path: Path, dictionary: Dictionary, grow: bool) -> torch.Tensor:
     return torch.tensor(ids, dtype=torch.int64)
 
 
-def load_ptb(root: str | os.PathLike[str] | None = None, download: bool = True, verify: bool = True) -> Corpus:
-    """Load the three PTB splits from ``<root>/ptb`` (downloading missing files when ``download`` is true).
-
-    ``verify`` checks the published MD5s (turn it off only for small synthetic corpora in tests). Downloads are
-    always verified and written atomically. The result is cached per process; treat its tensors as read-only.
-    """
+def check_ptb(root: str | os.PathLike[str] | None = None, download: bool = True, verify: bool = True) -> list[Path]:
+    """The three PTB files, checked without tokenising them (cheap enough for validation before a run starts):
+    missing files downloaded when ``download`` is true (else a DataError says which to put where), the published
+    MD5s checked when ``verify`` is true, and every split holding at least one word (an empty or blank file is named,
+    not found only after training). Returns the paths of the train, valid and test files."""
     folder = ptb_dir(root)
     names = [f"ptb.{split}.txt" for split in SPLITS]
     missing = [name for name in names if not (folder / name).is_file()]
@@ -109,11 +108,25 @@ def load_ptb(root: str | os.PathLike[str] | None = None, download: bool = True, 
             raise DataError(_missing_message(folder, missing))
         _download(folder, missing)
     paths = [folder / name for name in names]
+    for path in paths:
+        if verify:
+            check_md5(path, MD5[path.name])
+        with open(path, "rb") as fh:
+            if not any(chunk.strip() for chunk in iter(lambda: fh.read(1 << 20), b"")):
+                raise DataError(f"{path} has no words (an empty or blank file); valid: Mikolov's PTB split "
+                                f"{path.name} (MD5 {MD5[path.name]})")
+    return paths
+
+
+def load_ptb(root: str | os.PathLike[str] | None = None, download: bool = True, verify: bool = True) -> Corpus:
+    """Load the three PTB splits from ``<root>/ptb`` (downloading missing files when ``download`` is true).
+
+    ``verify`` checks the published MD5s (turn it off only for small synthetic corpora in tests). Downloads are
+    always verified and written atomically. The result is cached per process; treat its tensors as read-only.
+    """
+    paths = check_ptb(root, download, verify)
     key = (verify, *((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths))
     if key not in _CACHE:
-        if verify:
-            for path in paths:
-                check_md5(path, MD5[path.name])
         dictionary = Dictionary()
         train = tokenize(paths[0], dictionary, grow=True)
         valid, test = (tokenize(p, dictionary, grow=False) for p in paths[1:])

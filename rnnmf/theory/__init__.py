@@ -11,7 +11,8 @@ All sigma's are standard deviations; every function broadcasts over its hyper-pa
 """
 
 from rnnmf.theory import gaussian, minimal, vanilla
-from rnnmf.theory.critical import CriticalInit, critical_minimal, critical_vanilla
+from rnnmf.theory._validate import MU_B_LIMIT, Q_LIMIT, check_domain
+from rnnmf.theory.critical import CriticalInit, critical_minimal, critical_vanilla, require_feasible
 from rnnmf.theory.phase import phase_map
 
 __all__ = [
@@ -21,5 +22,9 @@ __all__ = [
     "CriticalInit",
     "critical_minimal",
     "critical_vanilla",
+    "require_feasible",
     "phase_map",
+    "check_domain",
+    "Q_LIMIT",
+    "MU_B_LIMIT",
 ]

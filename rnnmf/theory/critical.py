@@ -2,25 +2,26 @@
 
 Both take the desired pre-activation variance q* and return the weight/bias variances (squares of the standard
 deviations used by ``rnnmf.nn`` initialisers).  Infeasible requests (sigma_v^2 < 0) raise ``InfeasibleError``
-when ``check=True``; with ``check=False`` (grids) the raw values come back, NaN-free, and ``feasible`` says
-where they are usable.  An unstable Q* (|dQ'/dQ| >= 1 at the Q* of Algorithm 1, which happens: e.g. q* = 2,
-mu_b = 3.4, R = 0.46) is never an error: it is reported in ``Q_star_stable``, and callers decide.
+when ``check=True``, whose message gives the smallest feasible q* at that mu_b; with ``check=False`` (grids) the
+raw values come back, NaN-free, and ``feasible`` says where they are usable.  An unstable Q* (|dQ'/dQ| >= 1 at
+the Q* of Algorithm 1, which happens: e.g. q* = 2, mu_b = 3.4, R = 0.46) is never an error: it is reported in
+``Q_star_stable``, and callers decide.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from rnnmf.errors import InfeasibleError
+from rnnmf.errors import InfeasibleError, RnnmfError
 from rnnmf.theory import _validate as V
-from rnnmf.theory._common import timescale
 from rnnmf.theory.minimal import _moments as _minimal_moments
-from rnnmf.theory.minimal import _Q_slope
+from rnnmf.theory.minimal import _Q_stability
 from rnnmf.theory.vanilla import _moments as _vanilla_moments
 
-__all__ = ["CriticalInit", "critical_minimal", "critical_vanilla"]
+__all__ = ["CriticalInit", "critical_minimal", "critical_vanilla", "require_feasible", "smallest_feasible_q_star"]
 
 
 @dataclass(frozen=True)
@@ -41,17 +42,75 @@ class CriticalInit:
         return bool(f) if f.ndim == 0 else f
 
 
-def _raise_infeasible(name, sv2, hint, **inputs):
+def smallest_feasible_q_star(cell: str, mu_b: float) -> tuple[float | None, bool]:
+    """(q_min, beyond): the smallest q* <= the domain's limit with sigma_v^2 >= 0 at this mu_b (None if there is
+    none), and whether every scanned q* above it is feasible too.
+
+    The sign of sigma_v^2 does not depend on R (Q* and sigma_v^2 R both scale with R). A geometric scan of 80 q*
+    finds the first feasible one, bisection refines it to 0.1%. Used for the hint of an infeasible request.
+    """
+    limit = V.Q_LIMIT[cell]
+    qs = np.geomspace(1e-4, limit, 80)
+
+    def sv2(q):
+        q = np.asarray(q, dtype=float)
+        mu = np.full_like(q, float(mu_b))
+        if cell == "minimal":
+            mom = _minimal_moments(q, mu)
+            Q = mom["b"] / mom["one_minus_a"]  # at R = 1
+            return q - Q * mom["one_minus_a"] / ((Q + 1.0) * mom["p2"])
+        _, _, e_phi2, e_tp2, _ = _vanilla_moments(q, mu)
+        return q - e_phi2 / e_tp2
+
+    feasible = sv2(qs) >= 0
+    ok = np.flatnonzero(feasible)
+    if ok.size == 0:
+        return None, False
+    beyond = bool(feasible[ok[0]:].all())
+    hi = float(qs[ok[0]])
+    if ok[0] == 0:
+        return hi, beyond
+    lo = float(qs[ok[0] - 1])
+    while hi / lo > 1.001:
+        mid = math.sqrt(lo * hi)
+        lo, hi = (lo, mid) if sv2(mid) >= 0 else (mid, hi)
+    return hi, beyond
+
+
+def require_feasible(cell: str, q_star: float, mu_b: float = 0.0, what: str = "") -> None:
+    """Raise InfeasibleError unless a critical initialisation of ``cell`` exists at (q*, mu_b) for *some* R, which
+    is then every R: the sign of sigma_v^2 does not depend on R. For jobs that measure R only once they train:
+    they can refuse an impossible request before loading any data. ``what`` prefixes the message (config keys)."""
+    prefix = f"{what}: " if what else ""
+    try:
+        sv2 = (critical_minimal(q_star, mu_b, 1.0, check=False) if cell == "minimal"
+               else critical_vanilla(q_star, 1.0, mu_b, check=False)).sigma_v_sq
+        _raise_infeasible(cell, sv2, q_star=q_star, mu_b=mu_b)
+    except InfeasibleError as exc:
+        text = str(exc).replace(": it needs sigma_v^2 =", " at any input moment R: it needs sigma_v^2 / R =")
+        raise InfeasibleError(prefix + text) from None
+    except RnnmfError as exc:  # outside the theory's domain
+        raise RnnmfError(prefix + str(exc)) from None
+
+
+def _raise_infeasible(cell: str, sv2, **inputs):
     bad = np.atleast_1d(sv2 < 0)
     if not bad.any():
         return
     i = int(np.flatnonzero(bad)[0])
-    vals = ", ".join(f"{k}={float(np.atleast_1d(v)[i])!r}" for k, v in inputs.items())
+    at = {k: float(np.atleast_1d(v)[i]) for k, v in inputs.items()}
+    vals = ", ".join(f"{k}={v!r}" for k, v in at.items())
     extra = "" if bad.size == 1 else f" ({int(bad.sum())} of {bad.size} grid points infeasible; first shown)"
-    raise InfeasibleError(
-        f"{name}: no critical initialisation for {vals}: it needs sigma_v^2 = {float(np.atleast_1d(sv2)[i]):.6g} < 0"
-        f"{extra}; choose {hint}, or pass check=False to get a feasibility mask"
-    )
+    q_min, beyond = smallest_feasible_q_star(cell, at["mu_b"])
+    if q_min is not None:
+        hint = (f"at mu_b={at['mu_b']:g} (any R) q_star >= {q_min:.4g} is feasible" if beyond else
+                f"at mu_b={at['mu_b']:g} (any R) the smallest feasible q_star is {q_min:.4g}")
+        hint += ": a larger mu_b lowers that bound" if cell == "minimal" else ": mu_b nearer 0 lowers that bound"
+    else:
+        hint = (f"no q_star <= {V.Q_LIMIT[cell]:g} is feasible at mu_b={at['mu_b']:g}; "
+                + ("choose a larger mu_b" if cell == "minimal" else "choose mu_b nearer 0"))
+    raise InfeasibleError(f"critical_{cell}: no critical initialisation for {vals}: it needs sigma_v^2 = "
+                          f"{float(np.atleast_1d(sv2)[i]):.6g} < 0{extra}; {hint}")
 
 
 def critical_minimal(q_star, mu_b, R, *, check: bool = True) -> CriticalInit:
@@ -61,24 +120,22 @@ def critical_minimal(q_star, mu_b, R, *, check: bool = True) -> CriticalInit:
     sigma_w^2 = (1 - E[u^2]) / ((Q* + R) E[u'^2]) (eq. 13: mu1 + mu2 = 1), sigma_v^2 = (q* - Q* sigma_w^2) / R.
     Also reports the stability of Q* under the Q map (SI D) and its timescale xi_Q.
     """
-    p, shape, sc = V.broadcast(q_star=q_star, mu_b=mu_b, R=R)
+    p, shape, sc = V.broadcast(domain="minimal", q_star=q_star, mu_b=mu_b, R=R)
     q, mu, R_ = p["q_star"], p["mu_b"], p["R"]
     mom = _minimal_moments(q, mu)
     Q = R_ * mom["b"] / mom["one_minus_a"]
     sw2 = mom["one_minus_a"] / ((Q + R_) * mom["p2"])
     sv2 = (q - Q * sw2) / R_
     if check:
-        # sigma_v^2 grows with mu_b everywhere, with q* only away from mu_b ~ 0 (tests/theory/test_theory_critical.py)
-        _raise_infeasible("critical_minimal", sv2, "a larger mu_b (with mu_b >= 1.5 a larger q_star helps too)",
-                          q_star=q, mu_b=mu, R=R_)
-    slope = _Q_slope(Q, R_, sw2, mom)
+        _raise_infeasible("minimal", sv2, q_star=q, mu_b=mu, R=R_)
+    _, stable, xi = _Q_stability(Q, R_, sw2, mom)
     return CriticalInit(
         sigma_w_sq=V.out(sw2, shape, sc),
         sigma_v_sq=V.out(sv2, shape, sc),
         sigma_b_sq=V.out(np.zeros_like(q), shape, sc),
         Q_star=V.out(Q, shape, sc),
-        Q_star_stable=V.out(np.abs(slope) < 1.0, shape, sc),
-        xi_Q=V.out(timescale(np.abs(slope)), shape, sc),
+        Q_star_stable=V.out(stable, shape, sc),
+        xi_Q=V.out(xi, shape, sc),
     )
 
 
@@ -89,14 +146,13 @@ def critical_vanilla(q_star, R, mu_b=0.0, *, check: bool = True) -> CriticalInit
     With mu_b = 0 every q* > 0 is feasible; a bias mean needs a large enough q*.  (The q map is then always stable:
     its slope is 1 - 2 sigma_w^2 E[phi^2 phi'] < 1.)
     """
-    p, shape, sc = V.broadcast(q_star=q_star, R=R, mu_b=mu_b)
+    p, shape, sc = V.broadcast(domain="vanilla", q_star=q_star, R=R, mu_b=mu_b)
     q, mu, R_ = p["q_star"], p["mu_b"], p["R"]
     _, _, e_phi2, e_tp2, _ = _vanilla_moments(q, mu)
     sw2 = 1.0 / e_tp2
     sv2 = (q - sw2 * e_phi2) / R_
     if check:
-        # sigma_v^2 grows with q* and falls with |mu_b| (a bias mean saturates tanh)
-        _raise_infeasible("critical_vanilla", sv2, "a larger q_star or mu_b nearer 0", q_star=q, R=R_, mu_b=mu)
+        _raise_infeasible("vanilla", sv2, q_star=q, R=R_, mu_b=mu)
     return CriticalInit(
         sigma_w_sq=V.out(sw2, shape, sc),
         sigma_v_sq=V.out(sv2, shape, sc),

@@ -41,7 +41,6 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from scipy import special
 
 SIGMOID_POLE = math.pi  # sigma(u) = 1 / (1 + e^-u) has poles at u = +-i pi
 TANH_POLE = math.pi / 2  # tanh(u) has poles at u = +-i pi / 2
@@ -124,6 +123,8 @@ def gauss_hermite(n: int) -> tuple[np.ndarray, np.ndarray]:
 
     Kept for comparison and for smooth integrands; the default rule is the lattice (see the module docstring).
     """
+    from scipy import special  # here, not at the top: importing scipy.special costs the calculators ~0.3-0.7 s
+
     z, w = special.roots_hermitenorm(n)
     w = w / w.sum()
     z.setflags(write=False)
@@ -131,9 +132,24 @@ def gauss_hermite(n: int) -> tuple[np.ndarray, np.ndarray]:
     return z, w
 
 
+#: the largest lattice order per direction (q_eff ~ 3e7 in 1-D): a bigger variance is refused, not allocated
+MAX_ORDER = 1 << 20
+
+
 def order_for(q_eff, k: float, half_width: float):
-    """Odd lattice order whose spacing is <= min(H_MAX, k / sqrt(q_eff)), quantised to 8 steps per octave."""
+    """Odd lattice order whose spacing is <= min(H_MAX, k / sqrt(q_eff)), quantised to 8 steps per octave.
+
+    Raises RnnmfError where that order would pass ``MAX_ORDER`` (or q_eff is not finite): the callers in
+    ``rnnmf.theory`` refuse such inputs earlier, with the domain in the message (``_validate.check_domain``).
+    """
     q_eff = np.asarray(q_eff, dtype=float)
+    q_max = (k * (MAX_ORDER - 1) / (2 * half_width)) ** 2 / 4  # a safe margin under MAX_ORDER after quantising
+    too_big = ~(q_eff <= q_max)
+    if np.any(too_big):
+        from rnnmf.errors import RnnmfError
+
+        raise RnnmfError(f"variance q_eff={float(np.asarray(q_eff)[too_big].ravel()[0]):.4g} is beyond what the "
+                         f"quadrature lattice resolves; valid: q_eff <= {q_max:.4g}")
     h_need = np.minimum(H_MAX, k / np.sqrt(np.maximum(q_eff, 1e-300)))
     level = np.ceil(STEPS_PER_OCTAVE * np.log2(H_MAX / h_need) - 1e-9).clip(min=0)
     h = H_MAX * 2.0 ** (-level / STEPS_PER_OCTAVE)

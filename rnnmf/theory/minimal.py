@@ -87,6 +87,20 @@ def _Q_slope(Q, R, sw2, mom):
     return mom["a"] + sw2 * ((Q + R) * mom["p2"] + Q * mom["spp_s"] - R * mom["spp_sb"])
 
 
+def _Q_stability(Q, R, sw2, mom):
+    """(slope, stable, xi_Q) of the Q map at Q*, with 1 - slope formed without cancellation.
+
+    At large mu_b, E[sigma^2] -> 1 and the slope is 1 - O(e^-mu_b): formed as a float it rounds to 1 beyond
+    mu_b ~ 37, which would call a stable Q* unstable; 1 - slope = (1 - a) - sigma_w^2 (...) keeps its digits.
+    """
+    rest = sw2 * ((Q + R) * mom["p2"] + Q * mom["spp_s"] - R * mom["spp_sb"])
+    slope = mom["a"] + rest
+    one_minus = mom["one_minus_a"] - rest
+    stable = (one_minus > 0) & (slope > -1.0)
+    omega = np.where(slope >= 0, one_minus, 1.0 - np.abs(slope))  # 1 - |slope|, for xi_Q = -1/log|slope|
+    return slope, stable, timescale(np.abs(slope), omega)
+
+
 N_SCAN = 32  # geometric scan points for the smallest root of the Q map
 SCAN_K = 0.8  # a cheaper rule is enough to see the sign of G; the bracket is then verified at full accuracy
 
@@ -195,14 +209,14 @@ def _c_star(q, Q, sw2, sv2, R, sb2, mu, S, mom):
 def _solve(sigma_w, sigma_v, R, mu_b, sigma_b, sigma12, with_c=True) -> dict:
     sw2, sv2, sb2 = sigma_w**2, sigma_v**2, sigma_b**2
     Q, q, mom = _diag(sw2, sv2 * R + sb2, R, mu_b)
-    slope = _Q_slope(Q, R, sw2, mom)
+    slope, stable, xi = _Q_stability(Q, R, sw2, mom)
     mu1 = mom["a"]
     mu2 = sw2 * (Q + R) * mom["p2"]
     res = {
         "Q_star": Q,
         "q_star": q,
-        "Q_star_stable": np.abs(slope) < 1.0,
-        "xi_Q": timescale(np.abs(slope)),
+        "Q_star_stable": stable,
+        "xi_Q": xi,
         "Q_slope": slope,
         "chi_1": mu1 + mu2,
         "one_minus_chi_1": mom["one_minus_a"] - mu2,
@@ -227,7 +241,7 @@ def _m2(chi1, m1, m2, s1sq, s2sq, T, s1):
 
 
 def _run(keys, with_c=True, **params):
-    p, shape, sc = V.broadcast(**params)
+    p, shape, sc = V.broadcast(domain="minimal", **params)
     res = _solve(p["sigma_w"], p["sigma_v"], p["R"], p["mu_b"], p["sigma_b"], p.get("sigma12", 0.0 * p["R"]), with_c)
     out = {k: V.out(res[k], shape, sc) for k in keys}
     return out, p, shape, sc
@@ -275,7 +289,9 @@ def c_map(c, sigma_w, sigma_v, R, mu_b, sigma_b=0.0, sigma12=0.0):
     c^t = [c + (sigma_w^2 - sigma_v^2) rho - sigma_b^2/q*] A(c) - 2 sigma_w^2 rho E[sigma] + sigma_w^2 rho
           + sigma_v^2 rho + sigma_b^2/q*,   rho = R Sigma12 / q*   (eq. 8 is the sigma_b = 0 case).
     """
-    p, shape, sc = V.broadcast(c=c, sigma_w=sigma_w, sigma_v=sigma_v, R=R, mu_b=mu_b, sigma_b=sigma_b, sigma12=sigma12)
+    p, shape, sc = V.broadcast(
+        domain="minimal", c=c, sigma_w=sigma_w, sigma_v=sigma_v, R=R, mu_b=mu_b, sigma_b=sigma_b, sigma12=sigma12
+    )
     sw2, sv2, sb2 = p["sigma_w"] ** 2, p["sigma_v"] ** 2, p["sigma_b"] ** 2
     Q, q, mom = _diag(sw2, sv2 * p["R"] + sb2, p["R"], p["mu_b"])
     g, *_ = _G(p["c"], q, Q, sw2, sv2, p["R"], sb2, p["mu_b"], p["sigma12"], mom)
@@ -292,7 +308,7 @@ def c_trajectory(sigma12_schedule, sigma_w, sigma_v, R, mu_b, sigma_b=0.0, C0=1.
     this is eq. 8 (tested).  Returns shape (T, *broadcast(hyper-parameters, schedule.shape[1:])).
     """
     p, sched, shape = V.broadcast_schedule(
-        sigma12_schedule, C0=C0, sigma_w=sigma_w, sigma_v=sigma_v, R=R, mu_b=mu_b, sigma_b=sigma_b
+        sigma12_schedule, domain="minimal", C0=C0, sigma_w=sigma_w, sigma_v=sigma_v, R=R, mu_b=mu_b, sigma_b=sigma_b
     )
     sw2, sv2, sb2, R_, mu = p["sigma_w"] ** 2, p["sigma_v"] ** 2, p["sigma_b"] ** 2, p["R"], p["mu_b"]
     Q, q, mom = _diag(sw2, sv2 * R_ + sb2, R_, mu)
@@ -372,7 +388,9 @@ def m2_JJT(sigma_w, sigma_v, R, mu_b, T, s1=-1.0, sigma_b=0.0):
     s1 = -1 for Gaussian W, 0 for orthogonal W.  At T = 0 this is 1 although J = I has zero spectral variance, so
     the printed expression reads like the second moment of the spectrum of J J^T, not its variance.
     """
-    p, shape, sc = V.broadcast(sigma_w=sigma_w, sigma_v=sigma_v, R=R, mu_b=mu_b, T=T, s1=s1, sigma_b=sigma_b)
+    p, shape, sc = V.broadcast(
+        domain="minimal", sigma_w=sigma_w, sigma_v=sigma_v, R=R, mu_b=mu_b, T=T, s1=s1, sigma_b=sigma_b
+    )
     r = _solve(p["sigma_w"], p["sigma_v"], p["R"], p["mu_b"], p["sigma_b"], 0.0 * p["R"], with_c=False)
     return V.out(_m2(r["chi_1"], r["mu1"], r["mu2"], r["sigma1_sq"], r["sigma2_sq"], p["T"], p["s1"]), shape, sc)
 
@@ -388,7 +406,9 @@ def var_JJT(sigma_w, sigma_v, R, mu_b, T, s1=-1.0, sigma_b=0.0):
 
 def var_JJT_centered(sigma_w, sigma_v, R, mu_b, T, s1=-1.0, sigma_b=0.0):
     """m2_JJT - chi_1^{2T}: the variance of the spectrum of J J^T if eq. 12 is its second moment (mean chi_1^T)."""
-    p, shape, sc = V.broadcast(sigma_w=sigma_w, sigma_v=sigma_v, R=R, mu_b=mu_b, T=T, s1=s1, sigma_b=sigma_b)
+    p, shape, sc = V.broadcast(
+        domain="minimal", sigma_w=sigma_w, sigma_v=sigma_v, R=R, mu_b=mu_b, T=T, s1=s1, sigma_b=sigma_b
+    )
     r = _solve(p["sigma_w"], p["sigma_v"], p["R"], p["mu_b"], p["sigma_b"], 0.0 * p["R"], with_c=False)
     chi1, T_ = r["chi_1"], p["T"]
     with np.errstate(over="ignore", invalid="ignore"):
@@ -417,7 +437,7 @@ SUMMARY_KEYS = (
 def summary(sigma_w, sigma_v, R, mu_b, sigma_b=0.0, sigma12=0.0, s1=-1.0, T=100) -> dict:
     """Everything the CLI prints for a minimalRNN, computed once: keys ``SUMMARY_KEYS``."""
     p, shape, sc = V.broadcast(
-        sigma_w=sigma_w, sigma_v=sigma_v, R=R, mu_b=mu_b, sigma_b=sigma_b, sigma12=sigma12, s1=s1, T=T
+        domain="minimal", sigma_w=sigma_w, sigma_v=sigma_v, R=R, mu_b=mu_b, sigma_b=sigma_b, sigma12=sigma12, s1=s1, T=T
     )
     r = _solve(p["sigma_w"], p["sigma_v"], p["R"], p["mu_b"], p["sigma_b"], p["sigma12"])
     r["var_JJT"] = _m2(r["chi_1"], r["mu1"], r["mu2"], r["sigma1_sq"], r["sigma2_sq"], p["T"], p["s1"])

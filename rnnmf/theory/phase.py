@@ -50,7 +50,7 @@ def phase_map(cell: str, x_name: str, x_values, y_name: str, y_values, fixed: di
     if missing:
         raise RnnmfError(f"phase_map for cell {cell!r} needs a value for {', '.join(missing)} in fixed")
 
-    p, shape, _ = V.broadcast(**params)  # flat arrays over the grid
+    p, shape, _ = V.broadcast(domain=cell, **params)  # flat arrays over the grid
     if cell == "vanilla":
         r = vanilla._solve(p["sigma_w"], p["sigma_v"], p["R"], p["sigma_b"], p["mu_b"], p["sigma12"])
         r["tau"] = timescale(r["chi_c_star"])

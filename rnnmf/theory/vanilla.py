@@ -109,14 +109,16 @@ def _solve(sigma_w, sigma_v, R, sigma_b, mu_b, sigma12):
 
 def q_star(sigma_w, sigma_v, R, sigma_b=0.0, mu_b=0.0):
     """q*: the stable fixed point of the diagonal of eq. 2, q = sigma_w^2 E[phi^2] + sigma_v^2 R + sigma_b^2."""
-    p, shape, sc = V.broadcast(sigma_w=sigma_w, sigma_v=sigma_v, R=R, sigma_b=sigma_b, mu_b=mu_b)
+    p, shape, sc = V.broadcast(domain="vanilla", sigma_w=sigma_w, sigma_v=sigma_v, R=R, sigma_b=sigma_b, mu_b=mu_b)
     q = _q_star(p["sigma_w"] ** 2, p["sigma_v"] ** 2 * p["R"] + p["sigma_b"] ** 2, p["mu_b"])
     return V.out(q, shape, sc)
 
 
 def c_map(c, sigma_w, sigma_v, R, sigma_b=0.0, mu_b=0.0, sigma12=0.0):
     """One step of eq. 2's off-diagonal at q = q*: c -> (sigma_w^2 E[phi phi](c) + sigma_v^2 R S12 + sigma_b^2) / q*."""
-    p, shape, sc = V.broadcast(c=c, sigma_w=sigma_w, sigma_v=sigma_v, R=R, sigma_b=sigma_b, mu_b=mu_b, sigma12=sigma12)
+    p, shape, sc = V.broadcast(
+        domain="vanilla", c=c, sigma_w=sigma_w, sigma_v=sigma_v, R=R, sigma_b=sigma_b, mu_b=mu_b, sigma12=sigma12
+    )
     sw2, sv2, sb2 = p["sigma_w"] ** 2, p["sigma_v"] ** 2, p["sigma_b"] ** 2
     q = _q_star(sw2, sv2 * p["R"] + sb2, p["mu_b"])
     e_tp = _moments(q, p["mu_b"])[1]
@@ -133,7 +135,7 @@ def c_trajectory(sigma12_schedule, sigma_w, sigma_v, R, sigma_b=0.0, mu_b=0.0, c
     Returns an array of shape (T, *broadcast(hyper-parameters, schedule.shape[1:])).
     """
     p, sched, shape = V.broadcast_schedule(
-        sigma12_schedule, c0=c0, sigma_w=sigma_w, sigma_v=sigma_v, R=R, sigma_b=sigma_b, mu_b=mu_b
+        sigma12_schedule, domain="vanilla", c0=c0, sigma_w=sigma_w, sigma_v=sigma_v, R=R, sigma_b=sigma_b, mu_b=mu_b
     )
     sw2, sv2, sb2 = p["sigma_w"] ** 2, p["sigma_v"] ** 2, p["sigma_b"] ** 2
     q = _q_star(sw2, sv2 * p["R"] + sb2, p["mu_b"])
@@ -149,7 +151,9 @@ def c_trajectory(sigma12_schedule, sigma_w, sigma_v, R, sigma_b=0.0, mu_b=0.0, c
 
 
 def _public(sigma_w, sigma_v, R, sigma_b, mu_b, sigma12):
-    p, shape, sc = V.broadcast(sigma_w=sigma_w, sigma_v=sigma_v, R=R, sigma_b=sigma_b, mu_b=mu_b, sigma12=sigma12)
+    p, shape, sc = V.broadcast(
+        domain="vanilla", sigma_w=sigma_w, sigma_v=sigma_v, R=R, sigma_b=sigma_b, mu_b=mu_b, sigma12=sigma12
+    )
     res = _solve(p["sigma_w"], p["sigma_v"], p["R"], p["sigma_b"], p["mu_b"], p["sigma12"])
     res["tau"] = timescale(res["chi_c_star"])
     return {k: V.out(v, shape, sc) for k, v in res.items()}
@@ -171,7 +175,7 @@ def chi_c_star(sigma_w, sigma_v, R, sigma_b=0.0, mu_b=0.0, sigma12=0.0):
 
 def chi_1(sigma_w, sigma_v, R, sigma_b=0.0, mu_b=0.0):
     """chi_1 = sigma_w^2 E[phi'(u)^2] at q*: chi at c = 1, Sigma12 = 1 (the order-to-chaos boundary is chi_1 = 1)."""
-    p, shape, sc = V.broadcast(sigma_w=sigma_w, sigma_v=sigma_v, R=R, sigma_b=sigma_b, mu_b=mu_b)
+    p, shape, sc = V.broadcast(domain="vanilla", sigma_w=sigma_w, sigma_v=sigma_v, R=R, sigma_b=sigma_b, mu_b=mu_b)
     sw2 = p["sigma_w"] ** 2
     q = _q_star(sw2, p["sigma_v"] ** 2 * p["R"] + p["sigma_b"] ** 2, p["mu_b"])
     return V.out(sw2 * _moments(q, p["mu_b"])[3], shape, sc)

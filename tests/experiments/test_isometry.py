@@ -105,12 +105,13 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(tmp_path, monkeyp
 
 
 @pytest.mark.parametrize("override,error,fragment", [
-    ("cells=[gru]", RnnmfError, "cells=['gru'] is invalid; valid: a non-empty list from minimal, vanilla"),
+    ("cells=[gru]", RnnmfError, "cells=['gru'] is invalid ('gru' is not); valid: a non-empty list from minimal, "
+                                "vanilla"),
     ("tying=[]", RnnmfError, "tying=[] is invalid"),
     ("density.T=[7]", RnnmfError, "density.T=[7] is invalid; valid: steps listed in T"),
     ("minimal.mu_b_ref=3.0", RnnmfError, "minimal.mu_b_ref=3.0 is invalid; valid: one of minimal.mu_b"),
     ("networks=1", RnnmfError, "networks=1 is invalid; valid: an integer >= 2"),
-    ("R=-0.5", RnnmfError, "R=-0.5 is invalid; valid: a number > 0"),
+    ("R=-0.5", RnnmfError, "R=-0.5 is invalid; valid: a finite number > 0"),
     ("minimal.q_star=1.0", InfeasibleError, "no critical initialisation"),
 ])
 def test_bad_input_raises_before_any_folder_exists(tmp_path, override, error, fragment):

@@ -190,9 +190,12 @@ def test_sigkilled_process_resumes_to_identical_numbers(ptb_root, tmp_path):
     (["--size", "large"], "unknown size 'large'; valid: small, medium, all"),
     (["clip=0"], "clip=0 is invalid"),
     (["sizes.small.lr_decay=1.5"], "sizes.small.lr_decay=1.5 is invalid"),
+    (["clip=null"], "clip=null is invalid; valid: a number like 5.0"),  # issue 14 item 6: a traceback before
+    (["batch_size=null"], "batch_size=null is invalid"),
+    (["sizes.small.params=1000000000000"], "a small model needs about"),
 ])
 def test_bad_input_is_one_line_exit_2_and_leaves_no_folder(ptb_root, tmp_path, args, fragment):
-    result = invoke("lm", *args, *overrides(ptb_root))
+    result = invoke("lm", *overrides(ptb_root), *args)  # args last: they win over the smoke overrides
     assert_one_line_error(result, fragment)
     assert not (tmp_path / "results").exists()
 
@@ -209,6 +212,16 @@ def test_unknown_word_in_valid_names_the_file(ptb_root, tmp_path):
         f.write(" w1 zebra w2 \n")
     line = assert_one_line_error(invoke("lm", "--cell", "gru", *overrides(ptb_root)), "word 'zebra'")
     assert str(ptb_root / "ptb" / "ptb.valid.txt") in line
+
+
+@pytest.mark.parametrize("split", ["train", "valid", "test"])
+@pytest.mark.parametrize("content", ["", "\n\n  \n"])
+def test_an_empty_split_is_named_before_any_training(ptb_root, tmp_path, split, content):
+    """Issue 14 item 8: an empty ptb.test.txt was found after two epochs, in a message naming no file."""
+    (ptb_root / "ptb" / f"ptb.{split}.txt").write_text(content)
+    line = assert_one_line_error(invoke("lm", "--cell", "minimal", *overrides(ptb_root)), "has no words")
+    assert str(ptb_root / "ptb" / f"ptb.{split}.txt") in line
+    assert not (tmp_path / "results").exists()  # refused before the run folder exists
 
 
 def test_missing_corpus_says_where_to_put_it(tmp_path):

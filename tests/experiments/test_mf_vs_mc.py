@@ -142,3 +142,28 @@ def test_cli_options_reach_the_config(tmp_path, no_plot):
     cfg = (tmp_path / "run" / "config.yaml").read_text()
     assert "hidden: 32" in cfg and "networks: 4" in cfg
     assert np.isfinite(read_rows(tmp_path / "run" / "dynamics.csv").c).all()
+
+
+@pytest.mark.parametrize("cut", ["inside_tied_rows", "timescales_row"])
+def test_a_unit_counts_as_finished_only_with_all_its_rows(tmp_path, no_plot, cut):
+    """Issue 14 item 3: with dynamics.csv cut mid-line inside a mu_b's mc_tied rows, that unit was counted finished
+    (any mc_tied row was enough) and 6 rows were never recomputed. Now a unit lacking any row of any file is redone,
+    and only its missing rows are appended."""
+    import shutil
+
+    execute("mf_vs_mc", SMOKE, out=tmp_path / "ref")
+    shutil.copytree(tmp_path / "ref", tmp_path / "run")
+    if cut == "inside_tied_rows":
+        path = tmp_path / "run" / "dynamics.csv"
+        lines = path.read_text().splitlines(keepends=True)
+        tied = [i for i, line in enumerate(lines) if ",mc_tied," in line]
+        path.write_text("".join(lines[: tied[-6]]) + lines[tied[-6]][:9])  # the last 6 rows gone, one torn
+    else:
+        path = tmp_path / "run" / "timescales.csv"
+        lines = path.read_text().splitlines(keepends=True)
+        last = max(i for i, line in enumerate(lines) if ",mc_untied," in line)
+        path.write_text("".join(lines[:last] + lines[last + 1:]))
+    summary, _ = execute("mf_vs_mc", SMOKE, out=tmp_path / "run")
+    assert summary["mu_b_computed"] == 1
+    assert execute("mf_vs_mc", SMOKE, out=tmp_path / "run")[0]["mu_b_computed"] == 0
+    _assert_same_results(tmp_path / "run", tmp_path / "ref")  # every row once, equal to the uninterrupted run

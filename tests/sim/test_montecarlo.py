@@ -86,14 +86,17 @@ def test_untied_sampler_handles_identical_copies():
 
 
 # ------------------------------------------------------------------------------------------- tied weights
-def test_tied_results_do_not_depend_on_the_chunk_size():
+def test_tied_results_do_not_depend_on_the_chunk_size(assert_ulps):
+    """Each tied network draws from its own generator, so the chunk size changes only the batch its products run in:
+    the floats agree to a few ulps (float32 here), not necessarily bit for bit."""
     kw = dict(sigma_w=6.88, sigma_v=1.39, sigma_b=0.3, mu_b=2.0, R=0.46, sigma12=[0.0] * 3 + [1.0] * 4, hidden=48,
               networks=5, tied=True, seed=7)
     runs = [simulate("minimal", h0_var=0.25, chunk=k, **kw) for k in (1, 2, 5)]
     for r in runs[1:]:
-        assert np.array_equal(r.c, runs[0].c) and np.array_equal(r.q, runs[0].q) and np.array_equal(r.C, runs[0].C)
+        for got, want in ((r.c, runs[0].c), (r.q, runs[0].q), (r.C, runs[0].C)):
+            assert_ulps(got, want, 256, np.float32)
     van = [simulate("vanilla", h0_var=1.2, chunk=k, dtype="float64", **kw) for k in (1, 3)]
-    assert np.array_equal(van[0].c, van[1].c)
+    assert_ulps(van[0].c, van[1].c, 256)
     other = simulate("minimal", h0_var=0.25, chunk=2, **{**kw, "seed": 8})
     assert not np.array_equal(other.c, runs[0].c)
 

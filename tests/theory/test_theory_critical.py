@@ -50,24 +50,50 @@ def test_infeasible_requests_raise_naming_the_inputs():
         critical_minimal(np.array([20.0, 0.1]), -4.0, 0.46)
 
 
+@pytest.mark.parametrize("cell,mu_b", [("minimal", -4.0), ("minimal", 0.0), ("minimal", 4.0), ("minimal", 8.0),
+                                        ("vanilla", 1.0), ("vanilla", -3.0)])
+def test_the_infeasibility_hint_names_a_feasible_q_star(cell, mu_b):
+    """The message names the smallest feasible q* at the request's mu_b: it is feasible (for several R: the sign of
+    sigma_v^2 does not depend on R), 1% below it is not, and what it says about larger q* holds on a scan."""
+    import re
+
+    make = critical_minimal if cell == "minimal" else (lambda q, m, R, **kw: critical_vanilla(q, R, mu_b=m, **kw))
+    with pytest.raises(InfeasibleError) as err:
+        make(0.01, mu_b, 0.46)
+    msg = str(err.value)
+    found = re.search(r"q_star (>=|is) ([0-9.e+-]+)", msg.split(";")[-1])
+    assert found, msg
+    q_min = float(found.group(2))
+    for R in (0.1, 0.46, 3.0):
+        assert make(q_min * 1.001, mu_b, R, check=False).feasible
+        assert not make(q_min * 0.99, mu_b, R, check=False).feasible
+    if found.group(1) == ">=":
+        from rnnmf.theory import Q_LIMIT
+
+        qs = np.geomspace(q_min * 1.001, Q_LIMIT[cell], 60)
+        assert make(qs, mu_b, 0.46, check=False).feasible.all()
+    assert ("a larger mu_b" in msg) == (cell == "minimal")
+    assert "check=False" not in msg  # a Python argument means nothing to a user of the CLI
+
+
 def test_the_infeasibility_hint_points_the_right_way():
-    """The message's advice holds on a grid: sigma_v^2 grows with mu_b for the minimalRNN (with q* too once
-    mu_b >= 1.5, not near mu_b = 0), with q* and as |mu_b| falls for the vanilla RNN."""
+    """sigma_v^2 grows with mu_b for the minimalRNN, with q* and as |mu_b| falls for the vanilla RNN."""
     q = np.geomspace(0.1, 20, 12)[:, None]
     mu = np.linspace(-4, 6, 21)[None, :]
     sv2 = np.asarray(critical_minimal(q, mu, 0.46, check=False).sigma_v_sq)
     assert (np.diff(sv2, axis=1) > 0).all()
-    assert (np.diff(sv2[:, mu[0] >= 1.5], axis=0) > 0).all()
-    assert (np.diff(sv2[:, mu[0] == 0], axis=0) < 0).any()  # why the hint does not simply say "a larger q_star"
-    with pytest.raises(InfeasibleError, match=r"a larger mu_b \(with mu_b >= 1.5 a larger q_star helps too\)"):
-        critical_minimal(1.0, 0.0, 0.46)
     mu_v = np.linspace(0, 2, 11)[None, :]
     sv2 = np.asarray(critical_vanilla(q, 1.0, mu_b=mu_v, check=False).sigma_v_sq)
     assert (np.diff(sv2, axis=0) > 0).all() and (np.diff(sv2, axis=1) < 0).all()
     sv2_neg = np.asarray(critical_vanilla(q, 1.0, mu_b=-mu_v, check=False).sigma_v_sq)
     np.testing.assert_allclose(sv2_neg, sv2, rtol=1e-10)  # tanh is odd: only |mu_b| matters
-    with pytest.raises(InfeasibleError, match="a larger q_star or mu_b nearer 0"):
-        critical_vanilla(0.1, 1.0, mu_b=1.0)
+
+
+def test_the_readme_example_is_feasible_and_its_old_one_is_not():
+    """README: `rnnmf theory critical --cell minimal --q-star 8 --mu-b 4 --R 0.46`; the old example (q* = 1, R = 0.5)
+    has no solution at any mu_b up to the domain's edge, which is why it was replaced."""
+    assert critical_minimal(8.0, 4.0, 0.46).feasible
+    assert not critical_minimal(1.0, np.array([4.0, 8.0, 20.0]), 0.5, check=False).feasible.any()
 
 
 def test_check_false_returns_nan_free_arrays_and_a_feasibility_mask():
