@@ -22,7 +22,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from experiments.schema import check_memory
+from experiments.schema import Bool, Int, ListOf, Num, OneOf, check_memory
 from rnnmf.errors import RnnmfError
 from rnnmf.io import append_rows, finished_keys, read_rows, row_key, write_text_atomic
 from rnnmf.lm import (
@@ -57,44 +57,39 @@ def names(value: str, valid, everything, what: str) -> list[str]:
     return [value]
 
 
+_POS = Num(gt=0.0)
+_DECAY, _DROPOUT = Num(gt=0.0, max=1.0), Num(min=0.0, lt=1.0)
+SCHEMA = {
+    "sizes.*.params": Int(min=1), "sizes.*.bptt": Int(min=1), "sizes.*.epochs": Int(min=1),
+    "sizes.*.max_epoch": Int(min=1), "sizes.*.lr": _POS, "sizes.*.init_scale": _POS, "sizes.*.lr_decay": _DECAY,
+    "sizes.*.dropout": _DROPOUT, "batch_size": Int(min=1), "test_batch_size": Int(min=1),
+    "max_batches": Int(min=1, nullable=True), "max_eval_batches": Int(min=1, nullable=True), "clip": _POS,
+    "fused": Bool(), "download": Bool(), "verify_md5": Bool(),
+    "init": OneOf(values=INITS), "critical.q_star": _POS, "critical.mu_b": Num(),
+    "critical.weights": OneOf(values=("orthogonal", "gaussian")),
+    "sweep.enabled": Bool(), "sweep.method": OneOf(values=("halving", "grid")),
+    "sweep.rungs": ListOf(item=Int(min=1), nonempty=False), "sweep.eta": Int(min=2), "sweep.lr": ListOf(item=_POS),
+    "sweep.max_epoch": ListOf(item=Int(min=1)), "sweep.lr_decay": ListOf(item=_DECAY),
+    "sweep.dropout": ListOf(item=_DROPOUT),
+}
+
+
 def validate(cfg) -> None:
-    names(cfg.cell, CELLS, PAPER_CELLS, "cell")
+    """Beyond SCHEMA: the cell and size names, init=critical only where Algorithm 1 applies, the search's rungs, the
+    memory of a model, and the PTB files."""
+    cells = names(cfg.cell, CELLS, PAPER_CELLS, "cell")
     for size in names(cfg.size, tuple(BUDGETS), tuple(BUDGETS), "size"):
         hp = cfg.sizes[size]
-        for key in ("params", "bptt", "epochs", "max_epoch"):
-            if not isinstance(hp[key], int) or hp[key] < 1:
-                raise RnnmfError(f"sizes.{size}.{key}={hp[key]!r} is invalid; valid: an integer >= 1")
-        for key in ("lr", "init_scale"):
-            if not hp[key] > 0:
-                raise RnnmfError(f"sizes.{size}.{key}={hp[key]!r} is invalid; valid: a number > 0")
-        if not 0 < hp.lr_decay <= 1:
-            raise RnnmfError(f"sizes.{size}.lr_decay={hp.lr_decay!r} is invalid; valid: a number in (0, 1]")
-        if not 0 <= hp.dropout < 1:
-            raise RnnmfError(f"sizes.{size}.dropout={hp.dropout!r} is invalid; valid: a number in [0, 1)")
         # float32 weights, gradients and two more copies, and ~3 (bptt, batch, 10,000-word vocabulary) logit tensors
         check_memory(4 * (4 * hp.params + 3 * hp.bptt * (cfg.batch_size or 1) * 10_000), f"a {size} model",
                      f"sizes.{size}.params, sizes.{size}.bptt or batch_size")
-    for key in ("batch_size", "test_batch_size", "max_batches", "max_eval_batches"):
-        if cfg[key] is not None and (not isinstance(cfg[key], int) or cfg[key] < 1):
-            raise RnnmfError(f"{key}={cfg[key]!r} is invalid; valid: an integer >= 1" +
-                             (" or null (no limit)" if key.startswith("max") else ""))
-    if cfg.init not in INITS:
-        raise RnnmfError(f"init={cfg.init!r} is invalid; valid: {', '.join(INITS)}")
-    if cfg.init == "critical":
-        bad = [c for c in names(cfg.cell, CELLS, PAPER_CELLS, "cell") if c not in ("minimal", "vanilla")]
-        if bad:
-            raise RnnmfError(f"init=critical is defined for the minimal and vanilla cells, not {', '.join(bad)}; "
-                             "valid: --cell minimal or vanilla with init=critical")
-        if cfg.critical.weights not in ("orthogonal", "gaussian"):
-            raise RnnmfError(f"critical.weights={cfg.critical.weights!r} is invalid; valid: orthogonal, gaussian")
-        if not cfg.critical.q_star > 0:
-            raise RnnmfError(f"critical.q_star={cfg.critical.q_star!r} is invalid; valid: a number > 0")
-    if not cfg.clip > 0:
-        raise RnnmfError(f"clip={cfg.clip!r} is invalid; valid: a number > 0")
-    if cfg.sweep.enabled:
-        from experiments import lm_search
-
-        lm_search.validate(cfg)
+    bad = [c for c in cells if c not in ("minimal", "vanilla")]
+    if cfg.init == "critical" and bad:
+        raise RnnmfError(f"init=critical is defined for the minimal and vanilla cells, not {', '.join(bad)}; "
+                         "valid: --cell minimal or vanilla with init=critical")
+    rungs = list(cfg.sweep.rungs)
+    if rungs != sorted(set(rungs)):
+        raise RnnmfError(f"sweep.rungs={rungs!r} is invalid; valid: increasing integers >= 1 (epochs)")
     from rnnmf.data import check_ptb  # a missing, corrupt or empty PTB split: one line before the run folder exists
 
     check_ptb(cfg.data.root, download=cfg.download, verify=cfg.verify_md5)

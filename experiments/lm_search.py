@@ -32,30 +32,14 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from rnnmf.errors import RnnmfError
 from rnnmf.io import append_rows, finished_keys, read_rows, row_key
 from rnnmf.lm import BUDGETS, CELLS, PAPER_CELLS, lr_at
 
 HYPER = ("lr", "max_epoch", "lr_decay", "dropout")  # the SI F grid
-METHODS = ("halving", "grid")
 SWEEP_KEY = ["cell", "size", *HYPER, "rung"]
 SWEEP_COLUMNS = [*SWEEP_KEY, "epochs", "hidden", "params", "valid_ppl", "test_ppl", "shared_with", "tokens_per_s",
                  "wall_s", "seed", "status"]
 FINAL = "final"  # the rung of the survivors' full runs
-
-
-def validate(cfg) -> None:
-    sw = cfg.sweep
-    if sw.method not in METHODS:
-        raise RnnmfError(f"sweep.method={sw.method!r} is invalid; valid: {', '.join(METHODS)}")
-    if not isinstance(sw.eta, int) or sw.eta < 2:
-        raise RnnmfError(f"sweep.eta={sw.eta!r} is invalid; valid: an integer >= 2")
-    rungs = list(sw.rungs)
-    if any(not isinstance(r, int) or r < 1 for r in rungs) or rungs != sorted(set(rungs)):
-        raise RnnmfError(f"sweep.rungs={rungs!r} is invalid; valid: increasing integers >= 1 (epochs)")
-    for key in HYPER:
-        if not len(sw[key]):
-            raise RnnmfError(f"sweep.{key} is empty; valid: a list of at least one value")
 
 
 def points(cfg) -> list[dict]:

@@ -313,7 +313,10 @@ def test_search_workers_honour_run_threads_and_the_slurm_cluster(ptb_root, tmp_p
     (["sweep.method=random"], "sweep.method='random' is invalid"),
     (["sweep.rungs=[4,1]"], "sweep.rungs=[4, 1] is invalid"),
     (["sweep.eta=1"], "sweep.eta=1 is invalid"),
-    (["sweep.lr=[]"], "sweep.lr is empty"),
+    (["sweep.lr=[]"], "sweep.lr=[] is invalid; valid: a non-empty list"),
+    (["critical.q_star=null"], "critical.q_star=null is invalid"),
+    (["init=null"], "init=null is invalid"),
+    (["init=he"], "init='he' is invalid; valid: one of uniform, critical"),
 ])
 def test_bad_search_settings_are_refused(ptb_root, tmp_path, args, fragment):
     result = invoke("lm", "--cell", "minimal", *overrides(ptb_root, "sweep.enabled=true", *args))
