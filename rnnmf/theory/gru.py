@@ -209,8 +209,8 @@ def _nn_pair(Q, Q12, S, p):
         t_a = np.tanh(m_a[..., None] + np.sqrt(V_a)[..., None] * u)  # (n1, 1, n3)
         sb, s_perp = np.sqrt(V_b)[..., None, None], np.sqrt(V_b * (1 - rho) * (1 + rho))[..., None, None]
         pb = m_b[..., None, None] + sb * rho[..., None, None] * u[:, None] + s_perp * v
-        inner = np.tanh(pb) @ wv  # (n1, n2, n3)
-        out[i] = wz @ (((t_a * inner) @ wu) @ wy)
+        inner = np.einsum("...j,j->...", np.tanh(pb), wv)  # (n1, n2, n3); einsum: no threaded BLAS (see lstm._dot)
+        out[i] = float(np.einsum("ijk,k,j,i->", t_a * inner, wu, wy, wz))
     return out
 
 
