@@ -46,7 +46,8 @@ from rnnmf.theory.gaussian import (
     tanh_prime,
 )
 
-__all__ = ["FixedPoint", "fixed_point", "chi_1", "c_map", "c_trajectory", "c_star", "chi_c_star", "tau", "summary"]
+__all__ = ["FixedPoint", "fixed_point", "diagonal", "chi_1", "c_map", "c_trajectory", "c_star", "chi_c_star", "tau",
+           "summary"]
 
 
 class FixedPoint(NamedTuple):
@@ -311,6 +312,11 @@ def fixed_point(**params) -> FixedPoint:
     """(Q*, m*): the fixed point of eq. 6-7 reached from h^0 = 0; m* = E[n] at Q* (eq. 9)."""
     out = _run(("Q_star", "m_star"), with_c=False, **params)
     return FixedPoint(out["Q_star"], out["m_star"])
+
+
+def diagonal(**params) -> dict:
+    """{Q_star, chi_1} (eq. 9, 14) in one vectorised pass."""
+    return _run(("Q_star", "chi_1"), with_c=False, **params)
 
 
 def chi_1(**params):

@@ -22,21 +22,20 @@ sigma_w_i, ..., mu_i, mu_f, mu_g, mu_o.  Functions loop over points (~0.1-0.3 s 
 
 from __future__ import annotations
 
-import contextlib
 import math
 from typing import NamedTuple
 
 import numpy as np
-import torch
 from scipy.optimize import brentq
 
 from rnnmf.errors import RnnmfError
 from rnnmf.theory import _validate as V
 from rnnmf.theory._common import timescale
-from rnnmf.theory.gated import GATES, as_float_dict, gate_cov, gate_var, resolve
+from rnnmf.theory.gated import GATES, as_float_dict, gate_var, resolve
 from rnnmf.theory.gaussian import SIGMOID_POLE, TANH_POLE, lattice, order_for, sigmoid_parts, tanh_prime
 
-__all__ = ["fixed_point", "chi_1", "jacobian_mean", "stationary_sample", "c_trajectory", "c_star", "tau", "summary"]
+__all__ = ["fixed_point", "diagonal", "chi_1", "jacobian_mean", "stationary_sample", "c_trajectory", "c_star", "tau",
+           "summary"]
 
 K_LAW, HALF_WIDTH_LAW = 0.7, 7.0  # gate lattices: trapezoid error ~exp(-2 pi^2 / k) ~ 6e-13, tails ~3e-12
 S_MAX = 22.0  # the sech^2 and sech^4 kernels are < 1e-12 beyond s = 22
@@ -50,16 +49,23 @@ def _dot(a, w):
     return np.einsum("...j,j->...", a, w)
 
 
-@contextlib.contextmanager
-def _one_thread():
-    """Small dense linear algebra on one thread: on a loaded 2-core machine a threaded LAPACK eigvals of a 200 x 200
-    matrix took 1-2.5 s, one thread 0.03 s."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+def _solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Gaussian elimination with partial pivoting, one vectorised row update per pivot: no LAPACK, whose threaded
+    OpenBLAS spent 80 ms on a 90 x 90 complex solve under load (median 0.1 ms, spikes to 0.25 s)."""
+    A = np.array(A, dtype=complex)
+    x = np.array(b, dtype=complex)
+    n = A.shape[0]
+    for k in range(n):
+        piv = k + int(np.argmax(np.abs(A[k:, k])))
+        if piv != k:
+            A[[k, piv]] = A[[piv, k]]
+            x[[k, piv]] = x[[piv, k]]
+        factor = A[k + 1:, k] / A[k, k]
+        A[k + 1:, k:] -= factor[:, None] * A[k, k:]
+        x[k + 1:] -= factor * x[k]
+    for k in range(n - 1, -1, -1):
+        x[k] = (x[k] - _dot(A[k, k + 1:], x[k + 1:])) / A[k, k]
+    return x
 
 
 # --- Chebyshev grid in s ---------------------------------------------------------------------------------------
@@ -180,8 +186,7 @@ def _law(p: dict, Q: float, tangent: bool = True) -> Law:
     system[n, n] = 1.0  # phi(0) = 1 replaces the trivial equation at s = 0
     rhs = np.zeros(n + 1, dtype=complex)
     rhs[n] = 1.0
-    with _one_thread():
-        phi = torch.linalg.solve(torch.from_numpy(system), torch.from_numpy(rhs)).numpy()
+    phi = _solve(system, rhs)
     tanh2 = 1.0 - float(_dot(np.real(np.exp(1j * s * mu) * phi) * _kernel2(s), cw)) / np.pi  # eq. 19
     return Law(Q, mu, sd, s, D, cw, phi, phi_xi, kappa_xi, A, A2, Ap, tanh2)
 
@@ -195,10 +200,24 @@ def _o_moments(p: dict, Q: float):
 SCAN = (0.0, 1e-8, 1e-6, 1e-4, 1e-3, 1e-2, 0.05, 0.15, 0.35, 0.7, 1.0)
 
 
+_CACHE: dict = {}
+CACHE_SIZE = 64
+
+
 def _fixed(p: dict, guess: float | None = None) -> Law:
     """Q* = E[o^2] E[tanh^2 c] (eq. 17 at stationarity): the smallest root of G(Q) = Q' - Q in [0, 1], bracketed by a
     scan and refined by Brent's method; Q* = 0 where G <= 0 on the whole scan (no input, no bias).  With a ``guess``
-    (a nearby solution, e.g. the previous point of a search) secant steps from it are tried first."""
+    (a nearby solution, e.g. the previous point of a search) secant steps from it are tried first.  Results are
+    memoised by the hyper-parameters (a job asks for the same point's law many times)."""
+    key = tuple(sorted((k, v) for k, v in p.items() if k != "sigma12"))
+    if key not in _CACHE:
+        if len(_CACHE) >= CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = _solve_fixed(p, guess)
+    return _CACHE[key]
+
+
+def _solve_fixed(p: dict, guess: float | None) -> Law:
     def G(Q):
         return _o_moments(p, Q)[0] * _law(p, Q, tangent=False).tanh2 - Q
 
@@ -247,11 +266,26 @@ def _tangent(p: dict, law: Law) -> np.ndarray:
     return M
 
 
+POWER_TOL, POWER_MAXITER = 1e-14, 20000
+
+
 def _leading(M: np.ndarray) -> float:
-    """The Perron eigenvalue of the (positive) tangent map: the largest in modulus, real."""
-    with _one_thread():
-        ev = torch.linalg.eigvals(torch.from_numpy(M)).numpy()
-    return float(ev[np.argmax(np.abs(ev))].real)
+    """The Perron eigenvalue of the (positive) tangent map, by power iteration on einsum mat-vecs (a threaded LAPACK
+    eigvals of this 200 x 200 matrix took 1-2.5 s on the loaded 2-core machine, and the map is positive: its leading
+    eigenvalue is real and simple).  Converged when the Rayleigh estimate changes by < 1e-14 relative."""
+    x = np.ones(M.shape[0])
+    lam = 0.0
+    for k in range(POWER_MAXITER):
+        y = _dot(M, x)
+        norm = float(np.sqrt(_dot(y, y)))
+        if norm == 0.0:
+            return 0.0
+        new = float(_dot(y, x)) / float(_dot(x, x))
+        x = y / norm
+        if k > 2 and abs(new - lam) <= POWER_TOL * abs(new):
+            return new
+        lam = new
+    return lam
 
 
 def _jacobian_mean(M: np.ndarray, law: Law, T: int) -> np.ndarray:
@@ -285,10 +319,9 @@ def _quantiles(law: Law, u: np.ndarray) -> np.ndarray:
     return law.mu + np.interp(u, cdf[keep], x[keep])
 
 
-def _draw_pair(gen, P, mu, caa, cbb, cab):
-    """Gate pre-activation pairs with variances caa, cbb and covariance cab (a 2 x 2 Cholesky), as torch tensors."""
-    z1 = torch.randn(P, generator=gen, dtype=torch.float64)
-    z2 = torch.randn(P, generator=gen, dtype=torch.float64)
+def _draw_pair(rng, P, mu, caa, cbb, cab):
+    """Gate pre-activation pairs with variances caa, cbb and covariance cab (a 2 x 2 Cholesky)."""
+    z1, z2 = rng.standard_normal(P), rng.standard_normal(P)
     l11 = math.sqrt(max(caa, 0.0))
     l21 = cab / l11 if l11 > 0 else 0.0
     l22 = math.sqrt(max(cbb - l21 * l21, 0.0))
@@ -297,9 +330,13 @@ def _draw_pair(gen, P, mu, caa, cbb, cab):
 
 def _population_run(p: dict, law: Law, schedule, P: int, seed: int, start: str = "same") -> np.ndarray:
     """c^t = Q12 / sqrt(Q_a Q_b) for each Sigma12^t of ``schedule`` (see :func:`_population`)."""
-    with _one_thread():  # element-wise torch on two threads crawled on the loaded 2-core machine
-        steps = _population(p, law, P, seed, start)
-        return np.array([steps.send(float(S)) for S in schedule])
+    steps = _population(p, law, P, seed, start)
+    next(steps)
+    return np.array([steps.send(float(S)) for S in schedule])
+
+
+def _sigmoid(x):
+    return 0.5 + 0.5 * np.tanh(0.5 * x)
 
 
 def _population(p: dict, law: Law, P: int, seed: int, start: str):
@@ -310,32 +347,31 @@ def _population(p: dict, law: Law, P: int, seed: int, start: str):
     same law).  The gates of step t are drawn from the exact Gaussian pair law given the population's (Q_a, Q_b, Q12),
     the inputs' R and Sigma12^t (eq. 4) and the shared bias, as in the untied network at width P.
     """
-    gen = torch.Generator().manual_seed(int(seed))
-    c_a = torch.from_numpy(_quantiles(law, (np.arange(P) + 0.5) / P))  # stratified: a low-noise stationary start
-    c_b = c_a.clone() if start == "same" else c_a[torch.randperm(P, generator=gen)]
+    rng = np.random.default_rng(int(seed))
+    c_a = _quantiles(law, (np.arange(P) + 0.5) / P)  # stratified: a low-noise stationary start
+    c_b = c_a.copy() if start == "same" else rng.permutation(c_a)
     q_o = gate_var(p, "o", law.Q)
-
     def output_gate():
-        return torch.sigmoid(p["mu_o"] + math.sqrt(q_o) * torch.randn(P, generator=gen, dtype=torch.float64))
+        return _sigmoid(p["mu_o"] + math.sqrt(q_o) * rng.standard_normal(P))
 
-    h_a = output_gate() * torch.tanh(c_a)
-    h_b = h_a.clone() if start == "same" else output_gate() * torch.tanh(c_b)
+    h_a = output_gate() * np.tanh(c_a)
+    h_b = h_a.copy() if start == "same" else output_gate() * np.tanh(c_b)
     R = p["R"]
     S = yield
     while True:
-        Qa, Qb, Q12 = float(h_a @ h_a) / P, float(h_b @ h_b) / P, float(h_a @ h_b) / P
+        Qa, Qb, Q12 = _dot(h_a, h_a) / P, _dot(h_b, h_b) / P, _dot(h_a, h_b) / P
         act = {}
         for k in GATES["lstm"]:
             sw2, sv2, sb2 = p[f"sigma_w_{k}"] ** 2, p[f"sigma_v_{k}"] ** 2, p[f"sigma_b_{k}"] ** 2
-            pa, pb = _draw_pair(gen, P, p[f"mu_{k}"], sw2 * Qa + sv2 * R + sb2, sw2 * Qb + sv2 * R + sb2,
+            pa, pb = _draw_pair(rng, P, p[f"mu_{k}"], sw2 * Qa + sv2 * R + sb2, sw2 * Qb + sv2 * R + sb2,
                                 sw2 * Q12 + sv2 * R * S + sb2)
-            fn = torch.tanh if k == "g" else torch.sigmoid
+            fn = np.tanh if k == "g" else _sigmoid
             act[k] = (fn(pa), fn(pb))
         c_a = act["f"][0] * c_a + act["i"][0] * act["g"][0]
         c_b = act["f"][1] * c_b + act["i"][1] * act["g"][1]
-        h_a, h_b = act["o"][0] * torch.tanh(c_a), act["o"][1] * torch.tanh(c_b)
-        den = math.sqrt(float(h_a @ h_a) * float(h_b @ h_b))
-        S = yield float(h_a @ h_b) / den if den > 0 else 1.0
+        h_a, h_b = act["o"][0] * np.tanh(c_a), act["o"][1] * np.tanh(c_b)
+        den = math.sqrt(_dot(h_a, h_a) * _dot(h_b, h_b))
+        S = yield float(_dot(h_a, h_b)) / den if den > 0 else 1.0
 
 
 POPULATION = 1 << 16  # default population: statistical error of c* ~1e-4 - 1e-3 (reported as c_star_se)
@@ -351,17 +387,16 @@ def _pair_fixed(p: dict, law: Law, chi1: float, S: float, P: int, seed: int, max
     """
     if S == 1.0 and chi1 <= 1.0:
         return 1.0, chi1, 0.0
-    with _one_thread():
-        steps = _population(p, law, P, seed, "same")
-        next(steps)
-        c: list[float] = []
-        while len(c) < max_steps:
-            c += [steps.send(S) for _ in range(CHUNK_STEPS)]
-            if len(c) >= 3 * CHUNK_STEPS:
-                last, prev = np.array(c[-CHUNK_STEPS:]), np.array(c[-2 * CHUNK_STEPS:-CHUNK_STEPS])
-                noise = max(float(last.std(ddof=1)), 1e-12)
-                if abs(last.mean() - prev.mean()) < 2.0 * noise / math.sqrt(CHUNK_STEPS) + 1e-12:
-                    break
+    steps = _population(p, law, P, seed, "same")
+    next(steps)
+    c: list[float] = []
+    while len(c) < max_steps:
+        c += [steps.send(S) for _ in range(CHUNK_STEPS)]
+        if len(c) >= 3 * CHUNK_STEPS:
+            last, prev = np.array(c[-CHUNK_STEPS:]), np.array(c[-2 * CHUNK_STEPS:-CHUNK_STEPS])
+            noise = max(float(last.std(ddof=1)), 1e-12)
+            if abs(last.mean() - prev.mean()) < 2.0 * noise / math.sqrt(CHUNK_STEPS) + 1e-12:
+                break
     traj = np.array(c)
     tail = traj[-CHUNK_STEPS:]
     c_star, noise = float(tail.mean()), float(tail.std(ddof=1))
@@ -403,6 +438,16 @@ def fixed_point(**params):
         law = _fixed(pp)
         out[:, i] = law.Q, law.mu, law.sd
     return FixedPoint(*(V.out(o, shape, sc) for o in out))
+
+
+def diagonal(**params) -> dict:
+    """{Q_star, chi_1} (eq. 17-23) in one pass per point; broadcasts over arrays of hyper-parameters (a loop)."""
+    p, shape, sc = _points(**params)
+    Q, chi = np.empty(p["R"].size), np.empty(p["R"].size)
+    for i, pp in _each(p):
+        law = _fixed(pp)
+        Q[i], chi[i] = law.Q, _leading(_tangent(pp, law))
+    return {"Q_star": V.out(Q, shape, sc), "chi_1": V.out(chi, shape, sc)}
 
 
 def chi_1(**params):
@@ -486,7 +531,3 @@ def summary(population: int = POPULATION, seed: int = 0, max_steps: int = 2000, 
             out[k][i] = v
     out["tau"] = timescale(out["chi_c_star"])
     return {k: V.out(v, shape, sc) for k, v in out.items()}
-
-
-def gate_cov_check(p, Q12, S):  # pragma: no cover - kept for symmetry with gru (documentation of eq. 4)
-    return {k: gate_cov(p, k, Q12, S) for k in GATES["lstm"]}
