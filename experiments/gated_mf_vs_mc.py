@@ -23,6 +23,7 @@ Outputs: ``dynamics.csv``, ``fixed_points.csv``, ``timescales.csv``, ``jacobian.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from pathlib import Path
@@ -42,7 +43,7 @@ from rnnmf.theory.gated import CELLS, MEMORY_GATE, as_float_dict, param_names, r
 
 POINT = ["sigma_w", "bias"]
 DYNAMICS = POINT + ["t", "source", "c", "c_se"]
-FIXED_POINTS = POINT + ["source", "c_star", "c_star_se"]
+FIXED_POINTS = POINT + ["source", "c_star", "c_star_se", "converged"]
 TIMESCALES = POINT + ["sigma12", "source", "tau", "tau_se", "c_star", "chi_c_star", "t_from", "t_to", "points"]
 JACOBIAN = POINT + ["tied", "T", "mean", "mean_se", "theory", "chi_1", "hidden", "networks"]
 CRITICAL = ["bias", "sigma_w", "chi_1", "roundtrip_error", "Q_star", "hidden", "weights", "one_step", "growth",
@@ -141,10 +142,17 @@ def theory_trajectory(cfg, p: dict, sigma12, start: str) -> np.ndarray:
 
 
 def theory_summary(cfg, p: dict, sigma12: float) -> dict:
-    if cfg.cell == "gru":
+    """The theory at one grid point and Sigma12, computed once per run (c* of a chaotic point costs seconds)."""
+    return _summary(cfg.cell, int(cfg.theory.population), derive_seed(cfg.seed, "population"), float(sigma12),
+                    tuple(sorted(p.items())))
+
+
+@functools.lru_cache(maxsize=64)
+def _summary(cell: str, population: int, seed: int, sigma12: float, items: tuple) -> dict:
+    p = dict(items)
+    if cell == "gru":
         return gru.summary(sigma12=sigma12, **p)
-    return lstm.summary(sigma12=sigma12, population=int(cfg.theory.population),
-                        seed=derive_seed(cfg.seed, "population"), **p)
+    return lstm.summary(sigma12=sigma12, population=population, seed=seed, **p)
 
 
 # ------------------------------------------------------------------------------------------------ the work units
@@ -213,14 +221,17 @@ def point_rows(cfg, point, device) -> dict[str, list[dict]]:
     window = int(cfg.fixed_points.window)
     after = float(cfg.schedule.after)
     s = theory_summary(cfg, p, after)
-    fixed = [{**base, "source": "theory", "c_star": float(s["c_star"]),
-              "c_star_se": float(s.get("c_star_se", 0.0) or 0.0)}]
+    c_star = float(s["c_star"])
+    # c* from the last steps of a run is only c* if the run got there: judged on the theory trajectory
+    converged = bool(abs(float(np.mean(c_th[-window:])) - c_star) < float(cfg.fixed_points.tolerance))
+    fixed = [{**base, "source": "theory", "c_star": c_star, "c_star_se": float(s.get("c_star_se", 0.0) or 0.0),
+              "converged": converged}]
     for source, sim in sims.items():
         mean, se = sim.c_mean(), sim.c_se()
         dynamics += [{**base, "t": t + 1, "source": source, "c": float(mean[t]), "c_se": float(se[t])}
                      for t in range(T)]
         c_fp, c_fp_se = _window_mean(sim.c, window)
-        fixed.append({**base, "source": source, "c_star": c_fp, "c_star_se": c_fp_se})
+        fixed.append({**base, "source": source, "c_star": c_fp, "c_star_se": c_fp_se, "converged": converged})
     return {"timescales.csv": _timescale_rows(cfg, point, p, device, dtype),
             "jacobian.csv": _jacobian_rows(cfg, point, p), "fixed_points.csv": fixed, "dynamics.csv": dynamics}
 
@@ -289,16 +300,20 @@ def summarize(out_dir: Path, tolerance: float = 0.02) -> dict:
     se = dyn.pivot_table(index=["sigma_w", "bias", "t"], columns="source", values="c_se")
     diff = (c["theory"] - c["mc_untied"]).abs()
     worst = diff.idxmax()
-    fp = read_rows(out_dir / "fixed_points.csv").pivot_table(index=["sigma_w", "bias"], columns="source",
-                                                             values="c_star")
+    fp_rows = read_rows(out_dir / "fixed_points.csv")
+    conv = fp_rows[fp_rows.converged.astype(str).str.lower().eq("true")]
+    fp = conv.pivot_table(index=["sigma_w", "bias"], columns="source", values="c_star")
     out = {
         "max_abs_c_theory_minus_untied": round(float(diff.max()), 4),
         "at_sigma_w_bias": [float(worst[0]), float(worst[1])],
         "max_c_se_untied": round(float(se["mc_untied"].max()), 4),
         "untied_within_tolerance": bool(diff.max() <= tolerance),
-        "max_abs_c_star_theory_minus_untied": round(float((fp["theory"] - fp["mc_untied"]).abs().max()), 4),
+        "c_star_points_converged": f"{len(fp)}/{fp_rows[['sigma_w', 'bias']].drop_duplicates().shape[0]}",
+        "max_abs_c_star_theory_minus_untied": round(float((fp["theory"] - fp["mc_untied"]).abs().max()), 4)
+        if len(fp) else None,
         "max_abs_c_tied_minus_untied": round(float((c["mc_tied"] - c["mc_untied"]).abs().max()), 4),
-        "max_abs_c_star_tied_minus_untied": round(float((fp["mc_tied"] - fp["mc_untied"]).abs().max()), 4),
+        "max_abs_c_star_tied_minus_untied": round(float((fp["mc_tied"] - fp["mc_untied"]).abs().max()), 4)
+        if len(fp) else None,
     }
     ts = read_rows(out_dir / "timescales.csv")
     if len(ts):

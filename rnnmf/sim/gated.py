@@ -17,7 +17,7 @@ cosine of the LSTM's cell states (the GRU's c again).
   both inputs the same state; ``"independent"`` independent draws from the same law.
 
 :func:`jacobian_norms` measures the Frobenius norm of exact end-to-end Jacobians (mean eigenvalue of J J^T) and
-:func:`module_growth` that of torch's own ``nn.GRU``/``nn.LSTM`` modules, through autograd.
+:func:`module_growth` the growth of back-propagated gradients in torch's own ``nn.GRU``/``nn.LSTM``, through autograd.
 """
 
 from __future__ import annotations
@@ -194,18 +194,28 @@ def simulate_gated(cell: str, p: dict, *, sigma12: Sequence[float], hidden: int,
             for first in range(0, networks, chunk):
                 count = min(chunk, networks - first)
                 nets = _TiedNets(cell, p, hidden, first, count, seed, tdtype, device)
-                gen = torch.Generator(device=device).manual_seed(derive_seed(seed, "tied-gated-inputs", first))
-                parts.append(_run(cell, p, fp, sigma12, hidden, count, start, gen, tdtype, device, nets))
+                parts.append(_run(cell, p, fp, sigma12, hidden, count, start, None, tdtype, device, nets))
     c, q, C = (np.concatenate([part[i] for part in parts], axis=1) for i in range(3))
     return SimResult(c=c, q=q, C=C)
 
 
 def _run(cell, p, fp, sigma12, n, count, start, gen, dtype, device, nets):
-    H, C = _start(cell, p, fp, (count, n), start, gen, dtype, device)
+    """Untied (``nets`` None): one generator for the batch. Tied: every network draws its start and inputs from its
+    own generator (``nets.gens``), so a network's numbers do not depend on the chunk it is in."""
+    if nets is None:
+        H, C = _start(cell, p, fp, (count, n), start, gen, dtype, device)
+    else:
+        starts = [_start(cell, p, fp, (n,), start, g, dtype, device) for g in nets.gens]
+        H = torch.stack([h for h, _ in starts])
+        C = None if cell == "gru" else torch.stack([c for _, c in starts])
     out = ([], [], [])
     for s12 in sigma12:
-        X = correlated_pair((count, n), p["R"], s12, gen, dtype=dtype, device=device)
-        H, C = _untied_step(cell, p, H, C, X, gen) if nets is None else nets.step(H, C, X)
+        if nets is None:
+            X = correlated_pair((count, n), p["R"], s12, gen, dtype=dtype, device=device)
+            H, C = _untied_step(cell, p, H, C, X, gen)
+        else:
+            X = torch.stack([correlated_pair((n,), p["R"], s12, g, dtype=dtype, device=device) for g in nets.gens])
+            H, C = nets.step(H, C, X)
         for lst, v in zip(out, _measure(H, C), strict=True):
             lst.append(v)
     return tuple(torch.stack(v).double().cpu().numpy() for v in out)
@@ -213,19 +223,22 @@ def _run(cell, p, fp, sigma12, n, count, start, gen, dtype, device, nets):
 
 # ------------------------------------------------------------------------------------------------- Jacobians
 def _draw_step_weights(cell, p, n, gens, dtype, device, x_norm2):
-    """Per network: recurrent matrices W_k (count, N, N) and the input contributions V_k x (count, N) of one untied
-    step (V x ~ N(0, sigma_v^2 |x|^2 / N) exactly for a fresh V), and biases."""
-    count = len(gens)
-    W, vx, b = {}, {}, {}
-    names = list(GATES[cell]) + (["hn"] if cell == "gru" else [])
-    for g in names:
-        W[g] = torch.stack([torch.randn((n, n), generator=gen, dtype=dtype, device=device) for gen in gens])
-        W[g].mul_(p[f"sigma_w_{'n' if g == 'hn' else g}"] / math.sqrt(n))
-        z = torch.stack([torch.randn(n, generator=gen, dtype=dtype, device=device) for gen in gens])
-        vx[g] = z * (p[f"sigma_v_{g}"] * torch.sqrt(x_norm2 / n)).unsqueeze(-1) if g != "hn" else torch.zeros_like(z)
-        zb = torch.stack([torch.randn(n, generator=gen, dtype=dtype, device=device) for gen in gens])
-        b[g] = zb.mul_(p[f"sigma_b_{g}"]).add_(p[f"mu_{g}"])
-    del count
+    """One untied step for every network: recurrent matrices W (count, N, N) per recurrent term, input contributions
+    V x (count, N) per gate (V x ~ N(0, sigma_v^2 |x|^2 / N) exactly for a fresh V) and biases.
+
+    GRU: the recurrent terms are r, z and "hn" (W_hn h + b_hn); its candidate's input part W_in x + b_in ("n") has no
+    recurrent term.  LSTM: every gate i, f, g, o has both.
+    """
+    rec = ["r", "z", "hn"] if cell == "gru" else list(GATES[cell])
+    inp = ["r", "z", "n"] if cell == "gru" else list(GATES[cell])
+    biases = inp + (["hn"] if cell == "gru" else [])
+
+    def normal(*shape):
+        return torch.stack([torch.randn(shape, generator=gen, dtype=dtype, device=device) for gen in gens])
+
+    W = {g: normal(n, n).mul_(p[f"sigma_w_{'n' if g == 'hn' else g}"] / math.sqrt(n)) for g in rec}
+    vx = {g: normal(n).mul_((p[f"sigma_v_{g}"] * torch.sqrt(x_norm2 / n)).unsqueeze(-1)) for g in inp}
+    b = {g: normal(n).mul_(p[f"sigma_b_{g}"]).add_(p[f"mu_{g}"]) for g in biases}
     return W, vx, b
 
 
@@ -256,7 +269,9 @@ def jacobian_norms(cell: str, p: dict, *, hidden: int, networks: int, steps: int
             if weights is None or not tied:
                 weights = _draw_step_weights(cell, p, n, gens, dtype, device, x2)
             W, vx, b = weights
-            pre = {g: torch.bmm(W[g], h.unsqueeze(-1)).squeeze(-1) + vx[g] + b[g] for g in W}
+            pre = {g: b[g] + (vx[g] if g in vx else 0.0) for g in b}
+            for g in W:
+                pre[g] = pre[g] + torch.bmm(W[g], h.unsqueeze(-1)).squeeze(-1)
             if cell == "gru":
                 h, J = _gru_jacobian_step(pre, W, h, J)
             else:
@@ -307,7 +322,7 @@ def module_growth(module: torch.nn.Module, R: float, *, batch: int = 8, burn_in:
     the mean squared singular value of the product of Jacobians from t to T (Hutchinson, isotropic g).  Returns
     ``growth`` = the per-step ratio, geometric mean over the last ``steps`` // 2 steps back (the stationary regime),
     ``per_step`` (every ratio) and, for a one-layer GRU, ``one_step`` = ||dh'/dh||_F^2 / N averaged over the batch
-    (the exact one-step mean squared singular value, from the full Jacobian).
+    (the one-step mean squared singular value, by Hutchinson's estimate with 16 probes per sample).
     """
     is_lstm = isinstance(module, torch.nn.LSTM)
     if not isinstance(module, (torch.nn.GRU, torch.nn.LSTM)) or module.bidirectional:
@@ -354,18 +369,21 @@ def module_growth(module: torch.nn.Module, R: float, *, batch: int = 8, burn_in:
     window = ratios[len(ratios) // 2:]
     res = {"growth": float(np.exp(np.mean(np.log(window)))), "per_step": ratios}
     if not is_lstm and L == 1:
-        res["one_step"] = _gru_one_step(module, states[-2][0].detach(), x_at(), batch)
+        res["one_step"] = _gru_one_step(module, states[-2][0].detach(), x_at(), batch, seed=int(seed))
     return res
 
 
-def _gru_one_step(module, h_prev, x, batch) -> float:
-    """||dh'/dh||_F^2 / N through the module's forward, averaged over the batch (full Jacobians by autograd)."""
+def _gru_one_step(module, h_prev, x, batch, probes: int = 16, seed: int = 0) -> float:
+    """||dh'/dh||_F^2 / N through the module's forward, averaged over the batch: Hutchinson's estimate
+    E_g |J^T g|^2 = tr(J J^T) with ``probes`` Gaussian g per sample (relative error ~ sqrt(2 / (probes N)) per sample,
+    0.4% at N = 1024 with 16 probes), one backward pass each instead of N."""
     H = module.hidden_size
-    total = 0.0
-    for b in range(batch):
-        def f(hb, b=b):
-            return module(x[:, b:b + 1], hb.reshape(1, 1, H))[1].reshape(H)
-
-        J = torch.autograd.functional.jacobian(f, h_prev[0, b].clone())
-        total += float(J.pow(2).sum()) / H
-    return total / batch
+    gen = torch.Generator().manual_seed(int(seed))
+    h = h_prev.clone().requires_grad_(True)
+    out = module(x, h)[1]
+    total = torch.zeros(batch, dtype=out.dtype)
+    for _ in range(probes):
+        g = torch.randn(out.shape, generator=gen, dtype=out.dtype)
+        (grad,) = torch.autograd.grad(out, h, grad_outputs=g, retain_graph=True)
+        total += grad.pow(2).sum(dim=(0, 2))
+    return float(total.mean()) / probes / H

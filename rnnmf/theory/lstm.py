@@ -379,7 +379,8 @@ CHUNK_STEPS = 20
 
 
 def _pair_fixed(p: dict, law: Law, chi1: float, S: float, P: int, seed: int, max_steps: int):
-    """(c*, chi_c*, standard error of c*) at constant Sigma12 from the population started at c^0 = 1.
+    """(c*, chi_c*, standard error of c*) at constant Sigma12 from the population started at c^0 = 1 (at Sigma12 = 1,
+    in the chaotic phase, from independent states).
 
     Steps are taken in chunks of 20 until the means of the last two chunks agree within their noise (or
     ``max_steps``); c* is the last chunk's mean and chi_c* the decay rate of a least-squares fit of log|c^t - c*|
@@ -387,7 +388,9 @@ def _pair_fixed(p: dict, law: Law, chi1: float, S: float, P: int, seed: int, max
     """
     if S == 1.0 and chi1 <= 1.0:
         return 1.0, chi1, 0.0
-    steps = _population(p, law, P, seed, "same")
+    # identical inputs keep identical states identical forever (c = 1 is an exact, here unstable, fixed point): the
+    # chaotic phase at Sigma12 = 1 is approached from independent states instead
+    steps = _population(p, law, P, seed, "independent" if S == 1.0 else "same")
     next(steps)
     c: list[float] = []
     while len(c) < max_steps:

@@ -102,10 +102,15 @@ def test_jacobian_step_matches_autograd(cell, kw):
     torch.testing.assert_close(J_ours, J_auto, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("cell,kw,T", [("gru", GRU, 3), ("lstm", LSTM, 3)])
+CHAOTIC_GRU = dict(R=1.0, sigma_w=4.0, sigma_v=1.0, sigma_b=0.1, mu_z=-1.0)  # chi_1 = 1.48
+
+
+@pytest.mark.parametrize("cell,kw,T", [("gru", GRU, 3), ("gru", CHAOTIC_GRU, 1), ("gru", CHAOTIC_GRU, 3),
+                                       ("lstm", LSTM, 3)])
 def test_mean_jacobian_eigenvalue_matches_the_theory(cell, kw, T):
     """Mean eigenvalue of J J^T of untied networks (N = 96, 16 networks) within 3 SE + 2% of chi_1^T (GRU, eq. 14) or
-    of the LSTM's tangent recursion (eq. 24)."""
+    of the LSTM's tangent recursion (eq. 24). The chaotic GRU would expose a candidate that wrongly saw W h in its
+    input part (torch's W_in x + b_in has none): that gave 0.78 chi_1 at T = 1."""
     norms = jacobian_norms(cell, _p(cell, kw), hidden=96, networks=16, steps=T, seed=5)[T - 1]
     theory = gru.chi_1(**kw) ** T if cell == "gru" else lstm.jacobian_mean(T, **kw)[T]
     se = norms.std(ddof=1) / math.sqrt(norms.size)

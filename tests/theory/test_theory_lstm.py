@@ -156,3 +156,9 @@ def test_bad_input_names_the_value(kw, fragment):
         L.chi_1(**kw)
     with pytest.raises(RnnmfError, match="start='x' is invalid"):
         L.c_trajectory([1.0], start="x", **BASE)
+
+
+def test_chaotic_phase_at_sigma12_one_has_c_star_below_one():
+    """chi_1 > 1: the population is started from independent states (identical ones would stay identical)."""
+    s = L.summary(population=1 << 14, **{**BASE, "sigma_w": 4.0, "mu_f": 3.0})
+    assert s["chi_1"] > 1 and 0.1 < s["c_star"] < 0.9 and 0 < s["chi_c_star"] < 1
