@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from experiments.mf_vs_mc import _window_mean, schedule  # the Fig. 1 job's schedule and c* estimator
 from rnnmf.errors import RnnmfError
 from rnnmf.io import append_rows, finished_keys, read_rows, row_key
 from rnnmf.progress import progress
@@ -64,11 +65,6 @@ def _axis(spec) -> list[float]:
 
 def grid(cfg) -> list[tuple[float, float]]:
     return [(float(sw), b) for sw in cfg.sigma_w for b in _axis(cfg.bias)]
-
-
-def schedule(cfg) -> np.ndarray:
-    t = np.arange(1, int(cfg.schedule.steps) + 1)
-    return np.where(t < int(cfg.schedule.switch), float(cfg.schedule.before), float(cfg.schedule.after))
 
 
 def params(cfg, sigma_w: float, bias: float) -> dict:
@@ -156,12 +152,6 @@ def _summary(cell: str, population: int, seed: int, sigma12: float, items: tuple
 
 
 # ------------------------------------------------------------------------------------------------ the work units
-def _window_mean(values: np.ndarray, window: int) -> tuple[float, float]:
-    per_net = values[-window:].mean(axis=0)
-    se = per_net.std(ddof=1) / math.sqrt(per_net.size) if per_net.size > 1 else 0.0
-    return float(per_net.mean()), float(se)
-
-
 def _timescale_rows(cfg, point, p, device, dtype) -> list[dict]:
     ts = cfg.timescales
     steps = int(ts.steps)
