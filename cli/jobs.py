@@ -44,12 +44,25 @@ def run_job(job: str, overrides: list[str] | None, out: str | None, fresh: bool,
     return path
 
 
+MF_VS_MC_CELLS = ("minimal", "gru", "lstm")
+
+
 @app.command("mf-vs-mc")
 def mf_vs_mc(overrides: Overrides = None, out: Out = None, fresh: Fresh = False, quiet: Quiet = False,
              hidden: Annotated[Optional[int], typer.Option(help="hidden size N of the simulated networks")] = None,
-             networks: Annotated[Optional[int], typer.Option(help="random networks averaged over")] = None):
-    """Figure 1: mean-field c^t of the minimalRNN against Monte-Carlo simulation, tied and untied weights."""
-    run_job("mf_vs_mc", overrides, out, fresh, quiet, **{"sim.hidden": hidden, "sim.networks": networks})
+             networks: Annotated[Optional[int], typer.Option(help="random networks averaged over")] = None,
+             cell: Annotated[str, typer.Option(help="minimal (Fig. 1) | gru | lstm (torch's cells, beyond the "
+                                                    "paper: job gated_mf_vs_mc)")] = "minimal"):
+    """Figure 1: mean-field c^t of the minimalRNN (or torch's GRU/LSTM) against Monte Carlo, tied and untied weights."""
+    from rnnmf.errors import RnnmfError
+
+    if cell not in MF_VS_MC_CELLS:
+        raise RnnmfError(f"unknown cell {cell!r}; valid: {', '.join(MF_VS_MC_CELLS)}")
+    sizes = {"sim.hidden": hidden, "sim.networks": networks}
+    if cell == "minimal":
+        run_job("mf_vs_mc", overrides, out, fresh, quiet, **sizes)
+    else:
+        run_job("gated_mf_vs_mc", overrides, out, fresh, quiet, cell=cell, **sizes)
 
 
 @sweep_app.command("trainability")

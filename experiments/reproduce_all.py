@@ -28,6 +28,11 @@ PLAN: list[tuple[str, str, list[str]]] = [
     ("Fig. 2: trainability sweep", "trainability", []),
     ("Fig. 3: sequential MNIST, critical vs off-critical", "seqmnist", []),
     ("Table 1: PTB, LSTM, GRU and minimalRNN at 5M parameters", "lm", ["cell=all", "size=small"]),
+    # beyond the paper (docs/gated-mean-field.md): torch's GRU and LSTM
+    ("beyond the paper: GRU chi_1 and tau map over (mu_z, sigma_w)", "gated_phase", ["cell=gru"]),
+    ("beyond the paper: LSTM chi_1 and tau map over (mu_f, sigma_w)", "gated_phase", ["cell=lstm", "x.name=mu_f"]),
+    ("beyond the paper: GRU mean field vs Monte Carlo, critical init of nn.GRU", "gated_mf_vs_mc", ["cell=gru"]),
+    ("beyond the paper: LSTM mean field vs Monte Carlo, critical init of nn.LSTM", "gated_mf_vs_mc", ["cell=lstm"]),
     ("Speed: rnnmf bench (ratios measured in one process)", "bench", []),
 ]
 

@@ -80,7 +80,7 @@ def test_infinite_tau_is_null_in_json():
     (["minimal", *FIG1, "--mu-b", "inf"], "mu_b"),
     (["minimal", *FIG1, "--mu-b", "0", "--T", "-1"], "T"),
     (["critical", "--cell", "vanilla", "--q-star", "0.1", "--mu-b", "1", "--R", "1"], "sigma_v^2"),
-    (["critical", "--cell", "gru", "--q-star", "1", "--R", "1"], "valid: minimal, vanilla"),
+    (["critical", "--cell", "rnn", "--q-star", "1", "--R", "1"], "valid: minimal, vanilla, gru, lstm"),
     (["critical", "--cell", "minimal", "--q-star", "-1", "--R", "1"], "q_star"),
     (["minimal", *FIG1], "Missing option '--mu-b'"),
 ])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
@@ -88,3 +89,30 @@ def test_fig3_rows_mark_unreached_runs_and_state_the_settings(tmp_path):
     settings = next(x for x in text.splitlines() if x.startswith("Settings:"))
     assert "critical vanilla q* = 0.1, μ_b = 0" in settings and "q* = 5, μ_b = 4" in settings
     assert "optimiser sgd (lr vanilla 0.003, minimal 0.1)" in settings and "each weight on its own" in settings
+
+
+def test_gated_rows_are_beyond_the_paper_and_missing_without_a_run(tmp_path):
+    text = write_report(tmp_path / "results").read_text()
+    rows = [line for line in text.splitlines() if "(beyond the paper)" in line and line.startswith("|")]
+    assert "## Beyond the paper" in text and len(rows) == 14
+    assert all("| — |" in r for r in rows) and sum("**MISSING**" in r for r in rows) == 12  # 2 INFO rows
+
+
+@pytest.mark.slow
+def test_gated_rows_are_filled_from_the_job(tmp_path, monkeypatch):
+    """A gated run's CSVs fill the rows (its critical check written by hand here, as the job would)."""
+    import experiments.gated_mf_vs_mc as job
+
+    monkeypatch.chdir(tmp_path)
+    _, out = execute("gated_mf_vs_mc", ["profile=smoke", "run.quiet=true", "cell=gru", "jacobian.T=[1]",
+                                        "timescales.sigma12=[]", "sigma_w=[1.5]",
+                                        "bias.num=1"])
+    append_rows(out / "critical.csv", [dict(bias=2.0, sigma_w=3.7, chi_1=1.0, roundtrip_error=1e-15, Q_star=0.12,
+                                            hidden=1024, weights="orthogonal", one_step=0.987, growth=1.04,
+                                            theory_growth=1.0)], job.CRITICAL)
+    text = write_report(tmp_path / "results").read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| GRU (beyond the paper)")]
+    assert len(rows) == 7 and all("| — |" in r for r in rows)
+    assert "max \\|Δc\\| =" in rows[0] and ("**PASS**" in rows[0] or "**FAIL**" in rows[0])
+    assert "bias 2: 0.987" in rows[5] and "**PASS**" in rows[5]
+    assert "**PASS**" in rows[4] and "1.0e-15" in rows[4]

@@ -1,5 +1,6 @@
 """Recurrent models of the paper: the minimalRNN (eq. 5) and the vanilla RNN (eq. 1), tied and untied, with the
-torch.nn.GRU call convention, plus the paper's initialisers (Sec. 4.2, Algorithm 1).
+torch.nn.GRU call convention, plus the paper's initialisers (Sec. 4.2, Algorithm 1) and, beyond the paper, critical
+initialisation of torch's own nn.GRU and nn.LSTM (`init_critical(torch.nn.GRU(...), R=..., mu_z=...)`).
 
     from rnnmf.nn import MinimalRNN, init_critical
     rnn = MinimalRNN(input_size, hidden_size)
@@ -13,6 +14,7 @@ from torch import nn
 
 from rnnmf.errors import RnnmfError
 from rnnmf.nn.base import CellParams
+from rnnmf.nn.gated import init_critical_gated, init_gated
 from rnnmf.nn.init import estimate_R, init_critical, init_explicit, init_off_critical
 from rnnmf.nn.minimal import MinimalRNN, UntiedMinimalRNN
 from rnnmf.nn.vanilla import UntiedVanillaRNN, VanillaRNN
@@ -53,6 +55,8 @@ __all__ = [
     "VanillaRNN",
     "estimate_R",
     "init_critical",
+    "init_critical_gated",
+    "init_gated",
     "init_explicit",
     "init_off_critical",
     "make_rnn",

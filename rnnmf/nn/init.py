@@ -28,10 +28,11 @@ from rnnmf.theory import CriticalInit, critical_minimal, critical_vanilla
 WEIGHTS = ("orthogonal", "gaussian")
 
 
-def _check_module(module: nn.Module, fn: str) -> RecurrentBase:
+def _check_module(module: nn.Module, fn: str, extra: str = "") -> RecurrentBase:
     if not isinstance(module, RecurrentBase):
         raise RnnmfError(
-            f"{fn} got a {type(module).__name__}; valid: MinimalRNN, VanillaRNN, UntiedMinimalRNN, UntiedVanillaRNN"
+            f"{fn} got a {type(module).__name__}; valid: MinimalRNN, VanillaRNN, UntiedMinimalRNN, "
+            f"UntiedVanillaRNN{extra}"
         )
     return module
 
@@ -100,13 +101,14 @@ def init_explicit(
 
 def init_critical(
     module: nn.Module,
-    q_star: float,
-    R: float,
+    q_star: float | None = None,
+    R: float | None = None,
     mu_b: float = 0.0,
     weights: str = "orthogonal",
     sigma_x: float | None = 1.0,
     generator: torch.Generator | None = None,
-) -> CriticalInit:
+    **gated,
+) -> CriticalInit | list:
     """Critical initialisation (Sec. 4.2): σ_w², σ_v² with χ₁ = 1 and σ_b² = 0, from the mean-field theory.
 
     minimalRNN: Algorithm 1 (`rnnmf.theory.critical_minimal(q_star, mu_b, R)`); vanilla RNN: eq. 4
@@ -114,8 +116,25 @@ def init_critical(
     the minimalRNN, of x for the vanilla RNN). Returns the theory's CriticalInit; its Q_star (minimalRNN) is where
     Algorithm 1 starts h⁰. Raises rnnmf.errors.InfeasibleError when the request has no solution (σ_v² < 0), and
     warns (RuntimeWarning) when Algorithm 1's Q* is an unstable fixed point of the Q map (eq. 35-36).
+
+    torch's own `nn.GRU` and `nn.LSTM` (every layer): χ₁ = 1 from their mean-field theory (docs/gated-mean-field.md);
+    pass R and, as keywords, `solve_for` ("sigma_w", or "mu_z"/"mu_f") and the other gate statistics (sigma_v,
+    mu_z, ...); q_star, mu_b and sigma_x do not apply. Returns a list of GatedCriticalInit, one per layer
+    (`rnnmf.nn.gated.init_critical_gated`).
     """
-    module = _check_module(module, "init_critical")
+    if isinstance(module, (nn.GRU, nn.LSTM)):
+        from rnnmf.nn.gated import init_critical_gated
+
+        if q_star is not None or mu_b != 0.0:
+            raise RnnmfError("q_star and mu_b do not apply to a torch GRU/LSTM; give R and the gate statistics "
+                             "(e.g. mu_z=2.0, sigma_v=1.0) as keywords")
+        return init_critical_gated(module, R, weights=weights, generator=generator, **gated)
+    module = _check_module(module, "init_critical", ", torch.nn.GRU, torch.nn.LSTM")
+    if gated:
+        raise RnnmfError(f"unknown argument(s) {', '.join(sorted(gated))} for a {type(module).__name__}; the gate "
+                         "statistics apply to torch.nn.GRU and torch.nn.LSTM only")
+    if q_star is None or R is None:
+        raise RnnmfError("init_critical needs q_star and R for a MinimalRNN or VanillaRNN")
     _check_weights(weights)
     if module.cells()[0].W_x is not None:
         res = critical_minimal(q_star, mu_b, R)

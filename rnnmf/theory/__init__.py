@@ -5,21 +5,36 @@
     minimal.tau(6.88, 1.39, 0.46, np.linspace(-4, 8, 200), sigma12=0.99)   # one vectorised call
     init = critical_minimal(q_star=2.0, mu_b=4.0, R=0.46)                  # Algorithm 1
 
+Beyond the paper, torch's gated cells (docs/gated-mean-field.md): ``gru``, ``lstm`` and ``critical_gated``:
+    gru.summary(R=1.0, sigma_w=1.0, sigma_v=1.0, mu_z=2.0)                # Q*, chi_1, c*, tau (Sigma12 = 1)
+    critical_gated("lstm", R=1.0, sigma_v=1.0, mu_f=2.0)                   # sigma_w with chi_1 = 1
+
 Modules: ``gaussian`` (the quadrature), ``vanilla`` (eq. 1-4), ``minimal`` (eq. 5-13), ``critical`` (Algorithm 1),
 ``phase`` (2-D maps), ``bench`` (speed against scipy), ``reference`` (slow scipy implementations for checking).
 All sigma's are standard deviations; every function broadcasts over its hyper-parameters.
 """
 
-from rnnmf.theory import gaussian, minimal, vanilla
+from rnnmf.theory import gaussian, gru, lstm, minimal, vanilla
 from rnnmf.theory._validate import MU_B_LIMIT, Q_LIMIT, check_domain
-from rnnmf.theory.critical import CriticalInit, critical_minimal, critical_vanilla, require_feasible
+from rnnmf.theory.critical import (
+    CriticalInit,
+    GatedCriticalInit,
+    critical_gated,
+    critical_minimal,
+    critical_vanilla,
+    require_feasible,
+)
 from rnnmf.theory.phase import phase_map
 
 __all__ = [
     "gaussian",
     "vanilla",
     "minimal",
+    "gru",
+    "lstm",
     "CriticalInit",
+    "GatedCriticalInit",
+    "critical_gated",
     "critical_minimal",
     "critical_vanilla",
     "require_feasible",

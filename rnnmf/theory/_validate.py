@@ -48,6 +48,17 @@ _RULES = {
 }
 
 
+def _rule(name: str):
+    """The rule for ``name``; per-gate names of the gated cells (sigma_w_z, mu_f, ...) follow their prefix."""
+    if name in _RULES:
+        return _RULES[name]
+    if name.startswith(("sigma_w_", "sigma_v_", "sigma_b_")):
+        return _RULES["sigma_w"]
+    if name.startswith("mu_"):
+        return _RULES["mu_b"]
+    raise KeyError(name)
+
+
 def _fmt(v) -> str:
     return repr(float(v)) if np.ndim(v) == 0 else f"array of shape {np.shape(v)}"
 
@@ -58,7 +69,7 @@ def check(name: str, value) -> np.ndarray:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
         raise RnnmfError(f"{name} must be a number or an array of numbers; got {value!r}") from None
-    test, valid = _RULES[name]
+    test, valid = _rule(name)
     bad = np.atleast_1d(~np.isfinite(arr))
     bad[~bad] = ~test(np.atleast_1d(arr)[~bad])
     if bad.any():

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import brentq
 
 from rnnmf.errors import InfeasibleError, RnnmfError
 from rnnmf.theory import _validate as V
@@ -21,7 +22,8 @@ from rnnmf.theory.minimal import _moments as _minimal_moments
 from rnnmf.theory.minimal import _Q_stability
 from rnnmf.theory.vanilla import _moments as _vanilla_moments
 
-__all__ = ["CriticalInit", "critical_minimal", "critical_vanilla", "require_feasible", "smallest_feasible_q_star"]
+__all__ = ["CriticalInit", "GatedCriticalInit", "critical_gated", "critical_minimal", "critical_vanilla",
+           "require_feasible", "smallest_feasible_q_star"]
 
 
 @dataclass(frozen=True)
@@ -158,3 +160,110 @@ def critical_vanilla(q_star, R, mu_b=0.0, *, check: bool = True) -> CriticalInit
         sigma_v_sq=V.out(sv2, shape, sc),
         sigma_b_sq=V.out(np.zeros_like(q), shape, sc),
     )
+
+
+# --- gated cells (torch's nn.GRU, nn.LSTM): docs/gated-mean-field.md, sec. 4, eq. 26 ---------------------------------
+
+#: what ``critical_gated`` can solve for: a common scale of every recurrent weight, or the memory gate's bias mean
+SOLVE_FOR = {"gru": ("sigma_w", "mu_z"), "lstm": ("sigma_w", "mu_f")}
+SCALE_SCAN = 0.25 * 2.0 ** np.arange(9)  # 0.25 .. 64, stopped at the first crossing
+BIAS_SCAN = np.arange(-6.0, 8.5, 1.0)
+
+
+@dataclass(frozen=True)
+class GatedCriticalInit:
+    """A critical initialisation of a GRU or LSTM: every per-gate hyper-parameter (standard deviations, ``params``),
+    the value solved for, and chi_1 and Q* there (eq. 26)."""
+
+    cell: str
+    R: float
+    solve_for: str
+    value: float
+    params: dict
+    chi_1: float
+    Q_star: float
+
+
+def _gated_chi_1(cell: str, R: float, params: dict, warm: dict | None = None) -> tuple[float, float]:
+    """(chi_1, Q*) at one point; ``warm`` carries the last Q* of a search so the LSTM's Q* starts next to it."""
+    from rnnmf.theory import gru, lstm
+    from rnnmf.theory.gated import as_float_dict, resolve
+
+    if cell == "gru":
+        return float(gru.chi_1(R=R, **params)), float(gru.fixed_point(R=R, **params).Q_star)
+    pp = as_float_dict(resolve("lstm", R=R, **params)[0])
+    law = lstm._fixed(pp, None if warm is None else warm.get("Q"))
+    if warm is not None:
+        warm["Q"] = law.Q
+    return lstm._leading(lstm._tangent(pp, law)), float(law.Q)
+
+
+def critical_gated(cell: str, *, R: float, solve_for: str = "sigma_w", **params) -> GatedCriticalInit:
+    """chi_1 = 1 for a GRU or LSTM (eq. 26), solving for one free parameter given all the others:
+
+    - ``solve_for="sigma_w"``: a common factor on every recurrent weight scale (per-gate ``sigma_w_k`` given are kept
+      in proportion; unset ones are 1 before scaling).  chi_1 is E[z^2] (GRU) or E[f^2] (LSTM) < 1 at sigma_w = 0 and
+      grows without bound, so this is feasible whenever the crossing lies in the scanned range.
+    - ``solve_for="mu_z"`` (GRU) / ``"mu_f"`` (LSTM): the memory gate's bias mean, scanned over [-6, 8].  As that
+      bias grows the cell copies its state and chi_1 -> 1 from below, so a crossing needs chi_1 > 1 somewhere: with
+      too small recurrent weights there is none, and the error says so.
+
+    The scan (sigma_w: 0.25 to 64 in factors of 2; biases: -6 to 8 in steps of 1) stops at the first
+    crossing of chi_1 = 1, which Brent's method refines to |chi_1 - 1| < 1e-10.  Raises
+    InfeasibleError (naming the inputs, the largest chi_1 found and what helps) when there is none.
+    """
+    from rnnmf.theory.gated import check_cell
+
+    check_cell(cell)
+    if solve_for not in SOLVE_FOR[cell]:
+        raise RnnmfError(f"solve_for={solve_for!r} is invalid for cell {cell!r}; valid: {', '.join(SOLVE_FOR[cell])}")
+    R = float(V.check("R", R))
+    if solve_for in params:
+        raise RnnmfError(f"{solve_for} is what critical_gated solves for; do not also give it")
+    shared_w = params.pop("sigma_w", None)
+    gates = {"gru": ("r", "z", "n"), "lstm": ("i", "f", "g", "o")}[cell]
+    if solve_for == "sigma_w":
+        base = {g: float(params.pop(f"sigma_w_{g}", None) or (shared_w if shared_w is not None else 1.0))
+                for g in gates}
+
+        def build(x):
+            return {**params, **{f"sigma_w_{g}": x * base[g] for g in gates}}
+
+        scan = SCALE_SCAN
+    else:
+        if shared_w is not None:
+            params["sigma_w"] = shared_w
+
+        def build(x):
+            return {**params, solve_for: x}
+
+        scan = BIAS_SCAN
+
+    warm: dict = {}
+
+    def excess(x):
+        return _gated_chi_1(cell, R, build(x), warm)[0] - 1.0
+
+    values: list[float] = []
+    for k, x in enumerate(scan):  # stop at the first crossing: large scales cost large lattices
+        values.append(excess(x))
+        if k and (values[-2] < 0) != (values[-1] < 0) or values[-1] == 0.0:
+            lo, hi = (scan[k - 1], x) if k else (x, x)
+            x = x if values[-1] == 0.0 else brentq(excess, lo, hi, xtol=1e-14, rtol=1e-13)
+            chi, Q = _gated_chi_1(cell, R, build(x), warm)
+            return GatedCriticalInit(cell, R, solve_for, float(x), build(x), chi, Q)
+    scan = scan[: len(values)]
+    worst = int(np.argmax(values))
+    given = ", ".join(f"{k}={v!r}" for k, v in sorted(params.items()))
+    if solve_for == "sigma_w":
+        hint = "larger input weights (sigma_v) or smaller memory-gate bias (chi_1 stayed below 1)" \
+            if max(values) < 0 else "smaller recurrent weights are outside the scan; lower the gate biases"
+        where = f"sigma_w in [{scan[0]:g}, {scan[-1]:g}]"
+    else:
+        hint = "a larger sigma_w (chi_1 < 1 at every bias: the cell is ordered)" if max(values) < 0 else \
+            "a smaller sigma_w (chi_1 > 1 at every bias: the cell is chaotic)"
+        where = f"{solve_for} in [{scan[0]:g}, {scan[-1]:g}]"
+    raise InfeasibleError(
+        f"critical_gated({cell}): chi_1 = 1 has no solution for {where} with R={R!r}"
+        f"{', ' + given if given else ''}: chi_1 ranges up to {values[worst] + 1.0:.4g} (at {scan[worst]:.3g}); "
+        f"choose {hint}")

@@ -332,3 +332,43 @@ def tanh_pair_moments(f: Callable, q, c, mu_b=0.0, scale: float = 1.0, n: int | 
     if out1 is None:
         out1 = out2 = [np.empty(0)]
     return tuple(o.reshape(shape) for o in out1), tuple(o.reshape(shape) for o in out2)
+
+
+# --- nested 1-D (gated cells) ------------------------------------------------------------------------------------
+
+
+def expect_nested(f: Callable, q, mu_b, v_inner, params: dict | None = None, pole: float = SIGMOID_POLE,
+                  inner_pole: float = TANH_POLE, k: float = K_1D, half_width: float = HALF_WIDTH_1D):
+    """E_a[E_u[f(a, u, **params)]]: an outer pre-activation a = sqrt(q) z + mu_b and an independent inner N(0, 1) u.
+
+    For integrands whose inner variable is Gaussian given the outer one, e.g. the GRU's candidate pre-activation
+    p = A + r B with r = sigma(a): given a, p ~ N(m(a), V(a)) (docs/gated-mean-field.md, eq. 8).  ``f`` receives a of
+    shape (P, n_a, 1), u of shape (1, 1, n_u) and each entry of ``params`` (per-point arrays) shaped (P, 1, 1); it
+    returns an array, or a tuple of arrays, broadcastable to (P, n_a, n_u).  The outer lattice follows q and ``pole``
+    as in :func:`expect_1d`; the inner one follows ``v_inner`` (the largest variance f gives the inner pre-activation,
+    per point) and ``inner_pole``.  Returns arrays shaped like broadcast(q, mu_b, v_inner, *params).
+    """
+    params = params or {}
+    names = list(params)
+    shape, (q, mu, vi, *extra) = _broadcast(q, mu_b, v_inner, *params.values())
+    size = q.size
+    n_a = order_for(_q_eff(q, pole), k, half_width)
+    n_u = order_for(_q_eff(vi, inner_pole), k, half_width)
+    outs = None
+    for idx, (ma, mu_order) in _groups(n_a, n_u):
+        za, wa = lattice(ma, half_width)
+        zu, wu = lattice(mu_order, half_width)
+        step = max(1, CHUNK // (ma * mu_order))
+        for s in range(0, idx.size, step):
+            sl = idx[s : s + step]
+            a = (np.sqrt(q[sl])[:, None] * za + mu[sl][:, None])[:, :, None]
+            kw = {n: e[sl][:, None, None] for n, e in zip(names, extra, strict=True)}
+            vals = _as_tuple(f(a, zu[None, None, :], **kw))
+            if outs is None:
+                outs = [np.empty(size) for _ in vals]
+            for o, v in zip(outs, vals, strict=True):
+                o[sl] = (np.broadcast_to(v, (sl.size, ma, mu_order)) @ wu) @ wa
+    if outs is None:
+        outs = [np.empty(0)]
+    res = tuple(o.reshape(shape) for o in outs)
+    return res if len(res) > 1 else res[0]

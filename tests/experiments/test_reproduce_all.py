@@ -43,6 +43,7 @@ def test_bad_profile_is_a_usage_error(capsys):
 @pytest.mark.slow
 def test_sigkill_mid_run_then_rerun_finishes_what_is_left(tmp_path, data_root):
     """The whole plan at profile smoke, killed (SIGKILL, the process group) as job 5 starts, then run again."""
+    N = len(reproduce_all.PLAN)
     env = {**os.environ, "PYTHONPATH": str(REPO), "RNNMF_DATA_DIR": str(data_root), "MPLBACKEND": "Agg"}
     cmd = [sys.executable, "-m", "experiments.reproduce_all", "--profile", "smoke", "--quiet"]
     log = tmp_path / "first.log"
@@ -51,20 +52,20 @@ def test_sigkill_mid_run_then_rerun_finishes_what_is_left(tmp_path, data_root):
                                 start_new_session=True)
         try:
             deadline = time.time() + 300
-            while "[5/8]" not in log.read_text() and time.time() < deadline and proc.poll() is None:
+            while f"[5/{N}]" not in log.read_text() and time.time() < deadline and proc.poll() is None:
                 time.sleep(0.05)
         finally:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     first = log.read_text()
-    assert "[4/8] done" in first and "[8/8]" not in first, "the kill must land mid-run"
+    assert f"[4/{N}] done" in first and f"[{N}/{N}]" not in first, "the kill must land mid-run"
     done_before = {p: p.stat().st_mtime_ns for job in ("mf_vs_mc", "isometry")
                    for p in (tmp_path / "results" / job).glob("smoke-*/*.csv")}
     assert done_before and not (tmp_path / "results" / "REPORT.md").exists()
 
     second = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stdout + second.stderr
-    assert all(f"[{i}/8] done" in second.stdout for i in range(1, 9))
+    assert all(f"[{i}/{N}] done" in second.stdout for i in range(1, N + 1))
     assert {p: p.stat().st_mtime_ns for p in done_before} == done_before  # jobs 3-4 were not redone
     report = (tmp_path / "results" / "REPORT.md").read_text()
     for section in ("Figure 1", "Figure 2", "Figure 3", "Table 1", "Speed"):

@@ -1,0 +1,536 @@
+"""Mean-field theory of torch's ``nn.LSTM`` with untied weights (docs/gated-mean-field.md, sec. 3, eq. 16-25).
+
+    i, f, o = sigma(W_k x + U_k h + b_k),  g = tanh(W_g x + U_g h + b_g),  c' = f * c + i * g,  h' = o * tanh(c').
+
+With fresh weights every step the four gate pre-activations of a unit are Gaussian with variances
+q_k = sigma_w_k^2 Q + sigma_v_k^2 R + sigma_b_k^2 (Q = E[h^2]) and independent of that unit's (c, h) (eq. 5, 16), so
+c follows the scalar random affine recursion c' = f c + xi, xi = i g, with i.i.d. coefficients (eq. 17), and
+Q' = E[o^2] E[tanh^2 c'].  Its stationary law is not Gaussian, and it is computed here without sampling, exactly up to
+quadrature: the characteristic function of the centred c obeys phi(s) = phi_xi(s) E_f[e^{is(f-1)mu} phi(f s)]
+(eq. 18), solved as one linear system on a Chebyshev grid in s, and E[tanh^2 c] = 1 - E[sech^2 c] is one integral of
+phi against the Fourier transform of sech^2 (eq. 19).  chi_1, the per-step growth of the mean squared singular value
+of the (c, h) Jacobian product, is the leading eigenvalue of the linear map of the tangent moments
+(psi(s) = E[dc^2 e^{isc}], E[dh^2]) (eq. 21-23), and tau at Sigma12 = 1 is -1/log chi_1 in the ordered phase.
+
+Two inputs need the joint law of (c_a, c_b) (eq. 25): it is evolved by population dynamics, P scalar unit pairs whose
+gates are drawn from the exact Gaussian pair law given the population's second moments, i.e. the untied network at
+width P; statistical error ~1/sqrt(P), stated with each result.  c is the hidden-state cosine Q12 / Q.
+
+Hyper-parameters are keyword arguments (``rnnmf.theory.gated``): R, sigma_w, sigma_v, sigma_b or per gate
+sigma_w_i, ..., mu_i, mu_f, mu_g, mu_o.  Functions loop over points (~0.1-0.3 s each for the deterministic part).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+from scipy.optimize import brentq
+
+from rnnmf.errors import RnnmfError
+from rnnmf.theory import _validate as V
+from rnnmf.theory._common import timescale
+from rnnmf.theory.gated import GATES, as_float_dict, gate_var, resolve
+from rnnmf.theory.gaussian import SIGMOID_POLE, TANH_POLE, lattice, order_for, sigmoid_parts, tanh_prime
+
+__all__ = ["fixed_point", "diagonal", "chi_1", "jacobian_mean", "stationary_sample", "c_trajectory", "c_star", "tau",
+           "summary"]
+
+K_LAW, HALF_WIDTH_LAW = 0.7, 7.0  # gate lattices: trapezoid error ~exp(-2 pi^2 / k) ~ 6e-13, tails ~3e-12
+S_MAX = 22.0  # the sech^2 and sech^4 kernels are < 1e-12 beyond s = 22
+S_SPREAD = 12.0  # and a law of standard deviation sd has |phi| ~ exp(-72) beyond s = 12 / sd when near Gaussian
+W_MIN = 1e-18  # lattice nodes of smaller weight are dropped
+
+
+def _dot(a, w):
+    """a @ w over the last axis without BLAS: a threaded OpenBLAS gemv took 28 ms on this loaded 2-core machine where
+    einsum took 0.14 ms."""
+    return np.einsum("...j,j->...", a, w)
+
+
+def _solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Gaussian elimination with partial pivoting, one vectorised row update per pivot: no LAPACK, whose threaded
+    OpenBLAS spent 80 ms on a 90 x 90 complex solve under load (median 0.1 ms, spikes to 0.25 s)."""
+    A = np.array(A, dtype=complex)
+    x = np.array(b, dtype=complex)
+    n = A.shape[0]
+    for k in range(n):
+        piv = k + int(np.argmax(np.abs(A[k:, k])))
+        if piv != k:
+            A[[k, piv]] = A[[piv, k]]
+            x[[k, piv]] = x[[piv, k]]
+        factor = A[k + 1:, k] / A[k, k]
+        A[k + 1:, k:] -= factor[:, None] * A[k, k:]
+        x[k + 1:] -= factor * x[k]
+    for k in range(n - 1, -1, -1):
+        x[k] = (x[k] - _dot(A[k, k + 1:], x[k + 1:])) / A[k, k]
+    return x
+
+
+# --- Chebyshev grid in s ---------------------------------------------------------------------------------------
+
+
+def _chebyshev(n: int, S: float):
+    """Chebyshev-Lobatto nodes s_j = S (1 + cos(pi j / n)) / 2 (s_0 = S, s_n = 0), the differentiation matrix,
+    barycentric weights and Clenshaw-Curtis weights for the integral over [0, S]."""
+    j = np.arange(n + 1)
+    x = np.cos(np.pi * j / n)
+    c = np.where((j == 0) | (j == n), 2.0, 1.0) * (-1.0) ** j
+    X = x[:, None] - x[None, :]
+    D = np.outer(c, 1.0 / c) / (X + np.eye(n + 1))
+    D -= np.diag(D.sum(axis=1))
+    bary = (-1.0) ** j * np.where((j == 0) | (j == n), 0.5, 1.0)
+    theta = np.pi * j / n
+    w = np.zeros(n + 1)
+    v = np.ones(n - 1)
+    if n % 2 == 0:
+        w[0] = w[n] = 1.0 / (n * n - 1)
+        for k in range(1, n // 2):
+            v -= 2.0 * np.cos(2 * k * theta[1:-1]) / (4 * k * k - 1)
+        v -= np.cos(n * theta[1:-1]) / (n * n - 1)
+    else:
+        w[0] = w[n] = 1.0 / (n * n)
+        for k in range(1, (n - 1) // 2 + 1):
+            v -= 2.0 * np.cos(2 * k * theta[1:-1]) / (4 * k * k - 1)
+    w[1:-1] = 2.0 * v / n
+    return S * (1.0 + x) / 2.0, D * (2.0 / S), bary, w * (S / 2.0)
+
+
+def _interp(s, bary, t):
+    """Barycentric interpolation matrices: values at the nodes s -> values at points t (shape (..., m))."""
+    d = t[..., None] - s
+    hit = d == 0
+    M = bary / np.where(hit, 1.0, d)
+    M /= M.sum(axis=-1, keepdims=True)
+    rows = hit.any(axis=-1)
+    M[rows] = hit[rows]
+    return M
+
+
+def _kernel2(s):
+    """Fourier transform of sech^2: pi s / sinh(pi s / 2) (2 at s = 0)."""
+    s = np.asarray(s, dtype=float)
+    safe = np.where(s > 0, s, 1.0)
+    return np.where(s > 0, np.pi * safe / np.sinh(np.pi * safe / 2), 2.0)
+
+
+def _kernel4(s):
+    """Fourier transform of sech^4: pi s (4 + s^2) / (6 sinh(pi s / 2)) (4/3 at s = 0)."""
+    s = np.asarray(s, dtype=float)
+    safe = np.where(s > 0, s, 1.0)
+    return np.where(s > 0, np.pi * safe * (4 + safe * safe) / (6 * np.sinh(np.pi * safe / 2)), 4.0 / 3.0)
+
+
+# --- the stationary law of c (eq. 17-20) -------------------------------------------------------------------------
+
+
+def _nodes(q: float, mu: float, pole: float):
+    """Lattice nodes a = mu + sqrt(q) z and weights for one gate, nodes of negligible weight dropped."""
+    z, w = lattice(int(order_for(q * (math.pi / pole) ** 2, K_LAW, HALF_WIDTH_LAW)), HALF_WIDTH_LAW)
+    keep = w > W_MIN
+    return mu + math.sqrt(q) * z[keep], w[keep]
+
+
+class Law(NamedTuple):
+    """The stationary law of c at one point: centred characteristic function phi on the grid s, and the pieces of the
+    tangent map (eq. 22)."""
+
+    Q: float
+    mu: float  # E[c]
+    sd: float  # standard deviation of c
+    s: np.ndarray
+    D: np.ndarray
+    cw: np.ndarray
+    phi: np.ndarray  # E[exp(i s (c - mu))]
+    phi_xi: np.ndarray
+    kappa_xi: np.ndarray  # E[(sigma_w_i^2 g^2 sigma'(a_i)^2 + sigma_w_g^2 i^2 tanh'(a_g)^2) e^{i s xi}]
+    A: np.ndarray  # sum_f w e^{is(f-1)mu} I(f): the map phi -> E_f[e^{is(f-1)mu} phi(f s)]
+    A2: np.ndarray  # the same weighted by f^2
+    Ap: np.ndarray  # weighted by sigma'(a_f)^2
+    tanh2: float  # E[tanh^2 c]
+
+
+def _law(p: dict, Q: float, tangent: bool = True) -> Law:
+    """Solve eq. 18 for the stationary law of c when E[h^2] = Q (p: one point's hyper-parameters as floats).
+    ``tangent=False`` skips the pieces only the tangent map needs (kappa_xi, A2, Ap are then None)."""
+    a_f, w_f = _nodes(gate_var(p, "f", Q), p["mu_f"], SIGMOID_POLE)
+    a_i, w_i = _nodes(gate_var(p, "i", Q), p["mu_i"], SIGMOID_POLE)
+    a_g, w_g = _nodes(gate_var(p, "g", Q), p["mu_g"], TANH_POLE)
+    f, _, fp, _ = sigmoid_parts(a_f)
+    i, _, ip, _ = sigmoid_parts(a_i)
+    g, gp = np.tanh(a_g), tanh_prime(a_g)
+    xi = (i[:, None] * g[None, :]).ravel()
+    w_xi = (w_i[:, None] * w_g[None, :]).ravel()
+    keep = w_xi > W_MIN
+    xi, w_xi = xi[keep], w_xi[keep]
+    Ef, Ef2, Exi, Exi2 = _dot(f, w_f), _dot(f * f, w_f), _dot(xi, w_xi), _dot(xi * xi, w_xi)
+    mu = Exi / (1.0 - Ef)  # eq. 17 at stationarity
+    var = max((Exi2 + 2.0 * Ef * Exi * mu) / (1.0 - Ef2) - mu * mu, 0.0)
+    sd = math.sqrt(var)
+    S = min(S_MAX, S_SPREAD / max(sd, 1e-12))
+    n = int(np.clip(math.ceil(1.3 * (8.0 * sd + 1.0) * S / 2.0) + 24, 48, 600))  # resolves e^{is(c - mu)} to 8 sd
+    s, D, bary, cw = _chebyshev(n, S)
+    E = np.exp(1j * np.outer(s, xi))
+    phi_xi = _dot(E, w_xi)
+    Imats = _interp(s, bary, f[:, None] * s[None, :]) * np.exp(1j * np.outer(f - 1.0, s) * mu)[:, :, None]
+    A = np.einsum("k,kij->ij", w_f, Imats)
+    kappa_xi = A2 = Ap = None
+    if tangent:
+        kap = (p["sigma_w_i"] ** 2 * (ip * ip)[:, None] * (g * g)[None, :]
+               + p["sigma_w_g"] ** 2 * (i * i)[:, None] * (gp * gp)[None, :]).ravel()[keep]
+        kappa_xi = _dot(E, w_xi * kap)
+        A2, Ap = (np.einsum("k,kij->ij", w, Imats) for w in (w_f * f * f, w_f * fp * fp))
+    system = np.eye(n + 1) - phi_xi[:, None] * A
+    system[n] = 0.0
+    system[n, n] = 1.0  # phi(0) = 1 replaces the trivial equation at s = 0
+    rhs = np.zeros(n + 1, dtype=complex)
+    rhs[n] = 1.0
+    phi = _solve(system, rhs)
+    tanh2 = 1.0 - float(_dot(np.real(np.exp(1j * s * mu) * phi) * _kernel2(s), cw)) / np.pi  # eq. 19
+    return Law(Q, mu, sd, s, D, cw, phi, phi_xi, kappa_xi, A, A2, Ap, tanh2)
+
+
+def _o_moments(p: dict, Q: float):
+    a, w = _nodes(gate_var(p, "o", Q), p["mu_o"], SIGMOID_POLE)
+    o, _, op, _ = sigmoid_parts(a)
+    return _dot(o * o, w), _dot(op * op, w)
+
+
+SCAN = (0.0, 1e-8, 1e-6, 1e-4, 1e-3, 1e-2, 0.05, 0.15, 0.35, 0.7, 1.0)
+
+
+_CACHE: dict = {}
+CACHE_SIZE = 64
+
+
+def _fixed(p: dict, guess: float | None = None) -> Law:
+    """Q* = E[o^2] E[tanh^2 c] (eq. 17 at stationarity): the smallest root of G(Q) = Q' - Q in [0, 1], bracketed by a
+    scan and refined by Brent's method; Q* = 0 where G <= 0 on the whole scan (no input, no bias).  With a ``guess``
+    (a nearby solution, e.g. the previous point of a search) secant steps from it are tried first.  Results are
+    memoised by the hyper-parameters (a job asks for the same point's law many times)."""
+    key = tuple(sorted((k, v) for k, v in p.items() if k != "sigma12"))
+    if key not in _CACHE:
+        if len(_CACHE) >= CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = _solve_fixed(p, guess)
+    return _CACHE[key]
+
+
+def _solve_fixed(p: dict, guess: float | None) -> Law:
+    def G(Q):
+        return _o_moments(p, Q)[0] * _law(p, Q, tangent=False).tanh2 - Q
+
+    if guess is not None and guess > 0:
+        x0, x1 = guess, guess * (1 + 1e-3)
+        g0, g1 = G(x0), G(x1)
+        for _ in range(30):
+            if g1 == g0:
+                break
+            x0, x1, g0 = x1, x1 - g1 * (x1 - x0) / (g1 - g0), g1
+            if not 0.0 < x1 <= 1.0:
+                break
+            g1 = G(x1)
+            if abs(x1 - x0) <= 1e-14 * x1:
+                return _law(p, x1)
+    values = [G(Q) for Q in SCAN]
+    for lo, hi, g_lo, g_hi in zip(SCAN[:-1], SCAN[1:], values[:-1], values[1:], strict=True):
+        if g_lo > 0 >= g_hi:
+            Q = hi if g_hi == 0 else brentq(G, lo, hi, xtol=1e-15, rtol=1e-13)
+            return _law(p, Q)
+    return _law(p, 0.0)
+
+
+# --- the tangent map and chi_1 (eq. 21-24) -----------------------------------------------------------------------
+
+
+def _tangent(p: dict, law: Law) -> np.ndarray:
+    """The real matrix of one step of (Re psi, Im psi, P_h) -> its successor, psi(s) = E[dc^2 e^{is(c - mu)}] on the
+    grid and P_h = E[dh^2] (eq. 22).  ``P_h`` drives fresh Gaussian gate perturbations W_k dh; dc keeps its unit's
+    memory through f, hence psi rather than E[dc^2] alone."""
+    s, phi, mu = law.s, law.phi, law.mu
+    d1 = _dot(law.D, phi)
+    chi2 = -_dot(law.D, d1) - 2j * mu * d1 + mu * mu * phi  # E[c^2 e^{iu(c - mu)}] on the grid
+    Eo2, Eop2 = _o_moments(p, law.Q)
+    u = p["sigma_w_f"] ** 2 * law.phi_xi * _dot(law.Ap, chi2) + _dot(law.A, phi) * law.kappa_xi
+    B = law.phi_xi[:, None] * law.A2
+    m = s.size
+    M = np.zeros((2 * m + 1, 2 * m + 1))
+    M[:m, :m], M[:m, m:2 * m] = B.real, -B.imag
+    M[m:2 * m, :m], M[m:2 * m, m:2 * m] = B.imag, B.real
+    M[:m, -1], M[m:2 * m, -1] = u.real, u.imag
+    k4 = law.cw * _kernel4(s) / np.pi  # E[sech^4(c) dc^2] = (1/pi) int Re[e^{is mu} psi] k4 (eq. 20)
+    kr, ki = k4 * np.cos(s * mu), -k4 * np.sin(s * mu)
+    M[-1, :] = Eo2 * (_dot(M[:m, :].T, kr) + _dot(M[m:2 * m, :].T, ki))
+    M[-1, -1] += p["sigma_w_o"] ** 2 * Eop2 * law.tanh2
+    return M
+
+
+POWER_TOL, POWER_MAXITER = 1e-14, 20000
+
+
+def _leading(M: np.ndarray) -> float:
+    """The Perron eigenvalue of the (positive) tangent map, by power iteration on einsum mat-vecs (a threaded LAPACK
+    eigvals of this 200 x 200 matrix took 1-2.5 s on the loaded 2-core machine, and the map is positive: its leading
+    eigenvalue is real and simple).  Converged when the Rayleigh estimate changes by < 1e-14 relative."""
+    x = np.ones(M.shape[0])
+    lam = 0.0
+    for k in range(POWER_MAXITER):
+        y = _dot(M, x)
+        norm = float(np.sqrt(_dot(y, y)))
+        if norm == 0.0:
+            return 0.0
+        new = float(_dot(y, x)) / float(_dot(x, x))
+        x = y / norm
+        if k > 2 and abs(new - lam) <= POWER_TOL * abs(new):
+            return new
+        lam = new
+    return lam
+
+
+def _jacobian_mean(M: np.ndarray, law: Law, T: int) -> np.ndarray:
+    """E[tr(J J^T)] / (2N) for J = d(c^t, h^t)/d(c^0, h^0), t = 0..T, from a stationary start (eq. 24): half the
+    growth from an isotropic dc^0 (psi = phi, P_h = 0) plus half from an isotropic dh^0 (psi = 0, P_h = 1)."""
+    m = law.s.size
+    zero = m - 1  # the node s = 0: psi(0) = E[dc^2]
+    start_c = np.concatenate([law.phi.real, law.phi.imag, [0.0]])
+    start_h = np.zeros(2 * m + 1)
+    start_h[-1] = 1.0
+    out = np.empty(T + 1)
+    x, y = start_c, start_h
+    for t in range(T + 1):
+        out[t] = 0.5 * (x[zero] + x[-1] + y[zero] + y[-1])
+        x, y = _dot(M, x), _dot(M, y)
+    return out
+
+
+# --- population dynamics of the pair law (eq. 25) ------------------------------------------------------------------
+
+
+def _quantiles(law: Law, u: np.ndarray) -> np.ndarray:
+    """Inverse CDF of the stationary law at the uniforms u, from the density (1/pi) int Re[phi(s) e^{-is x}] ds."""
+    half = 8.0 * law.sd + 1.0
+    x = np.linspace(-half, half, 4001)
+    dens = _dot(np.real(np.exp(-1j * np.outer(x, law.s)) * law.phi), law.cw) / np.pi
+    dens = np.clip(dens, 0.0, None)
+    cdf = np.concatenate([[0.0], np.cumsum(0.5 * (dens[1:] + dens[:-1]) * np.diff(x))])
+    cdf /= cdf[-1]
+    keep = np.concatenate([[True], np.diff(cdf) > 0])
+    return law.mu + np.interp(u, cdf[keep], x[keep])
+
+
+def _draw_pair(rng, P, mu, caa, cbb, cab):
+    """Gate pre-activation pairs with variances caa, cbb and covariance cab (a 2 x 2 Cholesky)."""
+    z1, z2 = rng.standard_normal(P), rng.standard_normal(P)
+    l11 = math.sqrt(max(caa, 0.0))
+    l21 = cab / l11 if l11 > 0 else 0.0
+    l22 = math.sqrt(max(cbb - l21 * l21, 0.0))
+    return mu + l11 * z1, mu + l21 * z1 + l22 * z2
+
+
+def _population_run(p: dict, law: Law, schedule, P: int, seed: int, start: str = "same") -> np.ndarray:
+    """c^t = Q12 / sqrt(Q_a Q_b) for each Sigma12^t of ``schedule`` (see :func:`_population`)."""
+    steps = _population(p, law, P, seed, start)
+    next(steps)
+    return np.array([steps.send(float(S)) for S in schedule])
+
+
+def _sigmoid(x):
+    return 0.5 + 0.5 * np.tanh(0.5 * x)
+
+
+def _population(p: dict, law: Law, P: int, seed: int, start: str):
+    """Evolve P unit pairs (c_a, c_b) from the stationary law (eq. 25): a generator that takes Sigma12^t by ``send``
+    and answers c^t.
+
+    ``start``: "same" (both inputs from one state, c^0 = 1) or "independent" (the b state an independent draw from the
+    same law).  The gates of step t are drawn from the exact Gaussian pair law given the population's (Q_a, Q_b, Q12),
+    the inputs' R and Sigma12^t (eq. 4) and the shared bias, as in the untied network at width P.
+    """
+    rng = np.random.default_rng(int(seed))
+    c_a = _quantiles(law, (np.arange(P) + 0.5) / P)  # stratified: a low-noise stationary start
+    c_b = c_a.copy() if start == "same" else rng.permutation(c_a)
+    q_o = gate_var(p, "o", law.Q)
+    def output_gate():
+        return _sigmoid(p["mu_o"] + math.sqrt(q_o) * rng.standard_normal(P))
+
+    h_a = output_gate() * np.tanh(c_a)
+    h_b = h_a.copy() if start == "same" else output_gate() * np.tanh(c_b)
+    R = p["R"]
+    S = yield
+    while True:
+        Qa, Qb, Q12 = _dot(h_a, h_a) / P, _dot(h_b, h_b) / P, _dot(h_a, h_b) / P
+        act = {}
+        for k in GATES["lstm"]:
+            sw2, sv2, sb2 = p[f"sigma_w_{k}"] ** 2, p[f"sigma_v_{k}"] ** 2, p[f"sigma_b_{k}"] ** 2
+            pa, pb = _draw_pair(rng, P, p[f"mu_{k}"], sw2 * Qa + sv2 * R + sb2, sw2 * Qb + sv2 * R + sb2,
+                                sw2 * Q12 + sv2 * R * S + sb2)
+            fn = np.tanh if k == "g" else _sigmoid
+            act[k] = (fn(pa), fn(pb))
+        c_a = act["f"][0] * c_a + act["i"][0] * act["g"][0]
+        c_b = act["f"][1] * c_b + act["i"][1] * act["g"][1]
+        h_a, h_b = act["o"][0] * np.tanh(c_a), act["o"][1] * np.tanh(c_b)
+        den = math.sqrt(_dot(h_a, h_a) * _dot(h_b, h_b))
+        S = yield float(_dot(h_a, h_b)) / den if den > 0 else 1.0
+
+
+POPULATION = 1 << 16  # default population: statistical error of c* ~1e-4 - 1e-3 (reported as c_star_se)
+CHUNK_STEPS = 20
+
+
+def _pair_fixed(p: dict, law: Law, chi1: float, S: float, P: int, seed: int, max_steps: int):
+    """(c*, chi_c*, standard error of c*) at constant Sigma12 from the population started at c^0 = 1 (at Sigma12 = 1,
+    in the chaotic phase, from independent states).
+
+    Steps are taken in chunks of 20 until the means of the last two chunks agree within their noise (or
+    ``max_steps``); c* is the last chunk's mean and chi_c* the decay rate of a least-squares fit of log|c^t - c*|
+    over the steps where that distance exceeds 4 noise standard deviations (the Monte Carlo's estimator).
+    """
+    if S == 1.0 and chi1 <= 1.0:
+        return 1.0, chi1, 0.0
+    # identical inputs keep identical states identical forever (c = 1 is an exact, here unstable, fixed point): the
+    # chaotic phase at Sigma12 = 1 is approached from independent states instead
+    steps = _population(p, law, P, seed, "independent" if S == 1.0 else "same")
+    next(steps)
+    c: list[float] = []
+    while len(c) < max_steps:
+        c += [steps.send(S) for _ in range(CHUNK_STEPS)]
+        if len(c) >= 3 * CHUNK_STEPS:
+            last, prev = np.array(c[-CHUNK_STEPS:]), np.array(c[-2 * CHUNK_STEPS:-CHUNK_STEPS])
+            noise = max(float(last.std(ddof=1)), 1e-12)
+            if abs(last.mean() - prev.mean()) < 2.0 * noise / math.sqrt(CHUNK_STEPS) + 1e-12:
+                break
+    traj = np.array(c)
+    tail = traj[-CHUNK_STEPS:]
+    c_star, noise = float(tail.mean()), float(tail.std(ddof=1))
+    eps = np.abs(traj - c_star)
+    above = eps > 4.0 * noise + 1e-12
+    first_below = int(np.argmin(above)) if not above.all() else above.size
+    t = np.arange(first_below, dtype=float)
+    if first_below >= 3:
+        chi = float(math.exp(np.polyfit(t, np.log(eps[:first_below]), 1)[0]))
+    else:  # the population reached c* within noise in a step or two: a fast decay, chi_c* ~ 0
+        chi = 0.0
+    return c_star, chi, noise / math.sqrt(CHUNK_STEPS)
+
+
+# --- public API ----------------------------------------------------------------------------------------------------
+
+
+class FixedPoint(NamedTuple):
+    Q_star: float  # E[h^2]
+    E_c: float  # E[c], the mean of the cell state
+    sd_c: float  # its standard deviation
+
+
+def _points(shape_check: bool = True, **params):
+    p, shape, sc = resolve("lstm", **params)
+    return p, shape, sc
+
+
+def _each(p: dict):
+    for i in range(p["R"].size):
+        yield i, as_float_dict(p, i)
+
+
+def fixed_point(**params):
+    """(Q*, E[c], sd(c)) at the stationary law (eq. 17-19); broadcasts over arrays of hyper-parameters."""
+    p, shape, sc = _points(**params)
+    out = np.empty((3, p["R"].size))
+    for i, pp in _each(p):
+        law = _fixed(pp)
+        out[:, i] = law.Q, law.mu, law.sd
+    return FixedPoint(*(V.out(o, shape, sc) for o in out))
+
+
+def diagonal(**params) -> dict:
+    """{Q_star, chi_1} (eq. 17-23) in one pass per point; broadcasts over arrays of hyper-parameters (a loop)."""
+    p, shape, sc = _points(**params)
+    Q, chi = np.empty(p["R"].size), np.empty(p["R"].size)
+    for i, pp in _each(p):
+        law = _fixed(pp)
+        Q[i], chi[i] = law.Q, _leading(_tangent(pp, law))
+    return {"Q_star": V.out(Q, shape, sc), "chi_1": V.out(chi, shape, sc)}
+
+
+def chi_1(**params):
+    """chi_1 (eq. 23): the per-step growth factor of E[|J v|^2] for the (c, h) Jacobian product at stationarity, the
+    leading eigenvalue of the tangent map; gradients through T steps scale as chi_1^T."""
+    p, shape, sc = _points(**params)
+    out = np.empty(p["R"].size)
+    for i, pp in _each(p):
+        law = _fixed(pp)
+        out[i] = _leading(_tangent(pp, law))
+    return V.out(out, shape, sc)
+
+
+def jacobian_mean(T: int, **params) -> np.ndarray:
+    """The mean eigenvalue of J J^T, J = d(c^t, h^t)/d(c^0, h^0) over the 2N-dimensional state, for t = 0..T at
+    stationarity (eq. 24).  Scalar hyper-parameters; returns an array of length T + 1 (it grows like chi_1^t)."""
+    p, shape, _ = _points(**params)
+    if shape != ():
+        raise RnnmfError(f"jacobian_mean takes scalar hyper-parameters; got arrays of shape {shape}")
+    pp = as_float_dict(p)
+    law = _fixed(pp)
+    return _jacobian_mean(_tangent(pp, law), law, int(T))
+
+
+def stationary_sample(u, **params) -> np.ndarray:
+    """Cell states with the stationary law of c (inverse CDF at the uniforms ``u``), for starting a simulation at the
+    fixed point.  Scalar hyper-parameters."""
+    p, shape, _ = _points(**params)
+    if shape != ():
+        raise RnnmfError(f"stationary_sample takes scalar hyper-parameters; got arrays of shape {shape}")
+    return _quantiles(_fixed(as_float_dict(p)), np.asarray(u, dtype=float))
+
+
+def c_trajectory(sigma12_schedule, start: str = "same", population: int = POPULATION, seed: int = 0, **params):
+    """c^1..c^T (hidden-state cosine) for inputs with cosines Sigma12^t, from the stationary law with c^0 = 1
+    (``start="same"``) or independent states (``"independent"``), by population dynamics of ``population`` unit
+    pairs (eq. 25).  Scalar hyper-parameters; returns an array of shape (T,)."""
+    if start not in ("same", "independent"):
+        raise RnnmfError(f"start={start!r} is invalid; valid: same, independent")
+    sched = np.atleast_1d(V.check("sigma12", sigma12_schedule)).astype(float)
+    p, shape, _ = _points(**params)
+    if shape != ():
+        raise RnnmfError(f"c_trajectory takes scalar hyper-parameters; got arrays of shape {shape}")
+    pp = as_float_dict(p)
+    return _population_run(pp, _fixed(pp), sched, int(population), int(seed), start)
+
+
+def _pair_quantities(pp, law, chi1, S, population, seed, max_steps):
+    return _pair_fixed(pp, law, chi1, S, int(population), int(seed), int(max_steps))
+
+
+def c_star(population: int = POPULATION, seed: int = 0, max_steps: int = 2000, **params):
+    """c* at constant Sigma12 (``sigma12``, default 1): 1 in the ordered phase at Sigma12 = 1, else from the
+    population (statistical error ~1/sqrt(population))."""
+    return summary(population=population, seed=seed, max_steps=max_steps, **params)["c_star"]
+
+
+def tau(population: int = POPULATION, seed: int = 0, max_steps: int = 2000, **params):
+    """tau = -1/log chi_c*: -1/log chi_1 at Sigma12 = 1 in the ordered phase (eq. 23), else the population's rate."""
+    return summary(population=population, seed=seed, max_steps=max_steps, **params)["tau"]
+
+
+SUMMARY_KEYS = ("Q_star", "E_c", "sd_c", "E_f", "chi_1", "c_star", "chi_c_star", "tau", "c_star_se")
+
+
+def summary(population: int = POPULATION, seed: int = 0, max_steps: int = 2000, **params) -> dict:
+    """Everything the CLI prints for an LSTM (keys ``SUMMARY_KEYS``); Sigma12 (``sigma12``) defaults to 1.
+
+    c_star_se is the population's statistical error of c* (0 where c* = 1 is exact)."""
+    if params.get("sigma12") is None:
+        params["sigma12"] = 1.0
+    p, shape, sc = _points(**params)
+    out = {k: np.empty(p["R"].size) for k in SUMMARY_KEYS}
+    for i, pp in _each(p):
+        law = _fixed(pp)
+        chi1 = _leading(_tangent(pp, law))
+        a_f, w_f = _nodes(gate_var(pp, "f", law.Q), pp["mu_f"], SIGMOID_POLE)
+        c, chi, se = _pair_quantities(pp, law, chi1, pp["sigma12"], population, seed, max_steps)
+        for k, v in (("Q_star", law.Q), ("E_c", law.mu), ("sd_c", law.sd), ("E_f", w_f @ sigmoid_parts(a_f)[0]),
+                     ("chi_1", chi1), ("c_star", c), ("chi_c_star", chi), ("c_star_se", se)):
+            out[k][i] = v
+    out["tau"] = timescale(out["chi_c_star"])
+    return {k: V.out(v, shape, sc) for k, v in out.items()}

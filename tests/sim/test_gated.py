@@ -1,0 +1,141 @@
+"""rnnmf.sim.gated: torch's gate equations, the exact untied sampler against the theory, exact Jacobians against
+autograd and against chi_1, and torch modules. Tolerances are stated in standard errors; every draw is seeded."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from rnnmf.errors import RnnmfError
+from rnnmf.sim.gated import (
+    _gru_jacobian_step,
+    _lstm_jacobian_step,
+    _TiedNets,
+    jacobian_norms,
+    module_growth,
+    simulate_gated,
+)
+from rnnmf.theory import gru, lstm
+from rnnmf.theory.gated import as_float_dict, resolve
+
+GRU = dict(R=0.7, sigma_w=2.0, sigma_v=1.0, sigma_b=0.2, mu_z=1.0, mu_n=0.3, mu_hn=0.4, mu_r=0.5)
+LSTM = dict(R=0.5, sigma_w=2.0, sigma_v=1.0, sigma_b=0.1, mu_f=3.0, mu_g=0.2)
+
+
+def _p(cell, kw):
+    return as_float_dict(resolve(cell, **kw)[0])
+
+
+@pytest.mark.parametrize("cell,Mod,kw", [("gru", torch.nn.GRU, GRU), ("lstm", torch.nn.LSTM, LSTM)])
+def test_tied_step_is_torchs_own_cell(cell, Mod, kw):
+    """One step of the batched tied networks equals torch's nn.GRU / nn.LSTM with the same weights (float64)."""
+    n = 16
+    nets = _TiedNets(cell, _p(cell, kw), n, 0, 1, 0, torch.float64, torch.device("cpu"))
+    m = Mod(n, n).double()
+    with torch.no_grad():
+        m.weight_hh_l0.copy_(nets.W[0])
+        m.weight_ih_l0.copy_(nets.V[0])
+        m.bias_ih_l0.copy_(nets.b[0, 0])
+        m.bias_hh_l0.zero_()
+        if cell == "gru":
+            m.bias_hh_l0[2 * n:].copy_(nets.b_hn[0, 0])
+    g = torch.Generator().manual_seed(0)
+    H, C, X = (torch.randn((1, 2, n), generator=g, dtype=torch.float64) for _ in range(3))
+    with torch.no_grad():
+        Hn, _ = nets.step(H, C if cell == "lstm" else None, X)
+        out = m(X[0].unsqueeze(0), (H[0].unsqueeze(0), C[0].unsqueeze(0)) if cell == "lstm" else H[0].unsqueeze(0))
+    h_torch = out[1][0][0] if cell == "lstm" else out[1][0]
+    torch.testing.assert_close(Hn[0], h_torch, rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("cell,kw", [("gru", GRU), ("lstm", LSTM)])
+def test_untied_monte_carlo_follows_the_theory(cell, kw):
+    """c^t over a Sigma12 = 0 then 1 schedule: |theory - MC| within 5 standard errors + 3e-3 (width 512, 24 networks;
+    the LSTM theory is a population of 2^15 pairs, itself good to ~3e-3)."""
+    sched = np.r_[np.zeros(6), np.ones(10)]
+    th = gru.c_trajectory(sched, **kw) if cell == "gru" else lstm.c_trajectory(sched, population=1 << 15, **kw)
+    sim = simulate_gated(cell, _p(cell, kw), sigma12=sched, hidden=512, networks=24, seed=3, dtype="float64")
+    assert np.all(np.abs(th - sim.c_mean()) <= 5 * sim.c_se() + 3e-3)
+    Q = gru.fixed_point(**kw).Q_star if cell == "gru" else lstm.fixed_point(**kw).Q_star
+    assert sim.q_mean()[-1] == pytest.approx(Q, rel=0.05)
+
+
+def test_tied_results_do_not_depend_on_the_chunk():
+    p = _p("gru", GRU)
+    a = simulate_gated("gru", p, sigma12=[0.0, 1.0], hidden=32, networks=3, tied=True, chunk=1, seed=2)
+    b = simulate_gated("gru", p, sigma12=[0.0, 1.0], hidden=32, networks=3, tied=True, chunk=3, seed=2)
+    np.testing.assert_allclose(a.c, b.c, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("cell,kw", [("gru", GRU), ("lstm", LSTM)])
+def test_jacobian_step_matches_autograd(cell, kw):
+    """The accumulated J_t of one step equals autograd's Jacobian of the same step (float64, N = 6)."""
+    torch.manual_seed(0)
+    n = 6
+    names = ["r", "z", "n", "hn"] if cell == "gru" else list("ifgo")
+    W = {k: torch.randn(1, n, n, dtype=torch.float64) for k in names}
+    extra = {k: torch.randn(1, n, dtype=torch.float64) for k in names}
+    if cell == "gru":
+        h0 = torch.randn(1, n, dtype=torch.float64)
+
+        def step(h):
+            pre = {k: (W[k] @ h.reshape(1, n, 1)).reshape(1, n) + extra[k] for k in names}
+            pre["n"] = extra["n"]  # the candidate's input part A has no recurrent term; W_n acts through B
+            return _gru_jacobian_step({**pre, "hn": (W["n"] @ h.reshape(1, n, 1)).reshape(1, n) + extra["hn"]},
+                                      {"r": W["r"], "z": W["z"], "hn": W["n"]}, h, torch.eye(n).double()[None])
+        J_auto = torch.autograd.functional.jacobian(lambda h: step(h)[0], h0)[0, :, 0, :]
+        J_ours = step(h0)[1][0]
+    else:
+        c0, h0 = torch.randn(1, n, dtype=torch.float64), torch.randn(1, n, dtype=torch.float64)
+
+        def step(state):
+            c, h = state[:, :n], state[:, n:]
+            pre = {k: (W[k] @ h.reshape(1, n, 1)).reshape(1, n) + extra[k] for k in names}
+            h_new, c_new, J = _lstm_jacobian_step(pre, W, c, torch.eye(2 * n).double()[None], n)
+            return torch.cat([c_new, h_new], dim=1), J
+        s0 = torch.cat([c0, h0], dim=1)
+        J_auto = torch.autograd.functional.jacobian(lambda s: step(s)[0], s0)[0, :, 0, :]
+        J_ours = step(s0)[1][0]
+    torch.testing.assert_close(J_ours, J_auto, rtol=1e-12, atol=1e-12)
+
+
+CHAOTIC_GRU = dict(R=1.0, sigma_w=4.0, sigma_v=1.0, sigma_b=0.1, mu_z=-1.0)  # chi_1 = 1.48
+
+
+@pytest.mark.parametrize("cell,kw,T", [("gru", GRU, 3), ("gru", CHAOTIC_GRU, 1), ("gru", CHAOTIC_GRU, 3),
+                                       ("lstm", LSTM, 3)])
+def test_mean_jacobian_eigenvalue_matches_the_theory(cell, kw, T):
+    """Mean eigenvalue of J J^T of untied networks (N = 96, 16 networks) within 3 SE + 2% of chi_1^T (GRU, eq. 14) or
+    of the LSTM's tangent recursion (eq. 24). The chaotic GRU would expose a candidate that wrongly saw W h in its
+    input part (torch's W_in x + b_in has none): that gave 0.78 chi_1 at T = 1."""
+    norms = jacobian_norms(cell, _p(cell, kw), hidden=96, networks=16, steps=T, seed=5)[T - 1]
+    theory = gru.chi_1(**kw) ** T if cell == "gru" else lstm.jacobian_mean(T, **kw)[T]
+    se = norms.std(ddof=1) / math.sqrt(norms.size)
+    assert abs(norms.mean() - theory) <= 3 * se + 0.02 * theory
+
+
+def test_module_growth_runs_on_torch_modules_and_refuses_others():
+    torch.manual_seed(0)
+    g = module_growth(torch.nn.GRU(4, 16).double(), 1.0, batch=2, burn_in=3, steps=4)
+    assert g["growth"] > 0 and g["one_step"] > 0 and g["per_step"].shape == (4,)
+    g = module_growth(torch.nn.LSTM(4, 16, num_layers=2), 1.0, batch=2, burn_in=3, steps=4)
+    assert g["growth"] > 0 and "one_step" not in g
+    with pytest.raises(RnnmfError, match="valid: a unidirectional torch.nn.GRU or torch.nn.LSTM"):
+        module_growth(torch.nn.RNN(4, 16), 1.0)
+
+
+@pytest.mark.parametrize("kw,fragment", [
+    (dict(cell="rnn"), "unknown gated cell 'rnn'"),
+    (dict(start="both"), "start='both' is invalid"),
+    (dict(hidden=0), "hidden=0 is invalid"),
+    (dict(sigma12=[1.5]), "sigma12=[1.5] is invalid"),
+])
+def test_bad_arguments(kw, fragment):
+    args = dict(cell="gru", sigma12=[1.0], hidden=8, networks=2)
+    args.update(kw)
+    cell = args.pop("cell")
+    with pytest.raises(RnnmfError, match=fragment.replace("[", r"\[")):
+        simulate_gated(cell, _p("gru", GRU), **args)
