@@ -59,7 +59,8 @@ COLUMNS = ["panel", "cell", "weights", "sigma_w", "sigma_v", "mu_b", "T", "seed"
            "loss", "tau", "R", "status", "wall_s"]
 KEY_COLUMNS = ["panel", "sigma_w", "sigma_v", "mu_b", "T", "seed"]
 BOUNDARY_COLUMNS = ["panel", "cell", "weights", "param", "value", "tau", "T_lo", "T_hi", "T_max", "censored",
-                    "n_points", "k", "r2", "rho", "within_1p5", "n_fit", "acc_sd", "metric", "threshold"]
+                    "T_first", "T_last", "n_points", "k", "r2", "rho", "within_1p5", "n_fit", "acc_sd", "metric",
+                    "threshold"]
 THEORY_COLUMNS = ["panel", "param", "value", "sigma_w", "sigma_v", "mu_b", "R", "tau"]
 INPUT_SIZE, NUM_CLASSES = 784, 10
 LABEL = {"sigma_w": "σ_w", "mu_b": "μ_b"}
@@ -399,6 +400,7 @@ def boundary_table(points, columns: list[dict[str, Any]], lattices: dict[str, li
             per_value.append({"panel": panel, "cell": col["cell"], "weights": col["weights"], "param": vary,
                               "value": col[vary], "tau": col["tau"], "T_lo": t_lo, "T_hi": t_hi,
                               "T_max": math.sqrt(t_lo * t_hi) if censored == "none" else math.nan, "censored": censored,
+                              "T_first": lattice[0], "T_last": lattice[-1],
                               "n_points": sum(len(v) for v in res.values()), "metric": metric,
                               "threshold": threshold})
         table = pd.DataFrame(per_value)
@@ -460,6 +462,8 @@ def plot(out_dir: str | Path, metric: str = "train_acc", rows_per_octave: int = 
     column's accuracy (mean over seeds) is interpolated linearly in log T between the depths its bisection trained
     and held constant beyond them. Over it: τ (white dashed), the fitted k·τ (white dotted) and T_max with its
     bracket (black; ▲ trainable at the deepest depth, ▼ at none). Top row untied, bottom row tied, as in the paper."""
+    from matplotlib.ticker import NullLocator
+
     from rnnmf import plots
     from rnnmf.io import read_rows
 
@@ -471,7 +475,7 @@ def plot(out_dir: str | Path, metric: str = "train_acc", rows_per_octave: int = 
     order = [p for p in "acegbdfh" if p in panels]
     cols = {c: i for i, c in enumerate(sorted({p if p in "aceg" else chr(ord(p) - 1) for p in panels}))}
     nrows = 2 if any(p in "bdfh" for p in panels) and any(p in "aceg" for p in panels) else 1
-    fig, axes = plots.figure(nrows, len(cols), width=2.6, height=2.3)
+    fig, axes = plots.figure(nrows, len(cols), width=3.0, height=2.6)
     image = None
     for panel in order:
         row = 0 if nrows == 1 or panel in "aceg" else 1
@@ -479,7 +483,10 @@ def plot(out_dir: str | Path, metric: str = "train_acc", rows_per_octave: int = 
         df = pts[pts["panel"] == panel].assign(_acc=lambda d: d[metric].fillna(0.1))  # diverged: chance level
         vary = PANELS[panel]["vary"]
         values = np.sort(df[vary].unique())
-        t_lo, t_hi = float(df["T"].min()), float(df["T"].max())
+        th = theory[theory["panel"] == panel] if not theory.empty else theory
+        b = bound[bound["panel"] == panel] if not bound.empty else bound
+        t_lo = float(b["T_first"].min()) if len(b) else float(df["T"].min())  # the lattice's ends
+        t_hi = float(b["T_last"].max()) if len(b) else float(df["T"].max())
         n_rows = max(2, int(round(rows_per_octave * math.log2(t_hi / t_lo))) if t_hi > t_lo else 2)
         edges_T = np.geomspace(t_lo / 2 ** (0.5 / rows_per_octave), t_hi * 2 ** (0.5 / rows_per_octave), n_rows + 1)
         centres = np.sqrt(edges_T[1:] * edges_T[:-1])
@@ -490,8 +497,6 @@ def plot(out_dir: str | Path, metric: str = "train_acc", rows_per_octave: int = 
         image = ax.pcolormesh(_edges(values), edges_T, grid, cmap=plots.HEATMAP_CMAP, vmin=0.1, vmax=1.0,
                               shading="flat")
         ax.set_yscale("log")
-        th = theory[theory["panel"] == panel] if not theory.empty else theory
-        b = bound[bound["panel"] == panel] if not bound.empty else bound
         if len(th):
             ax.plot(th["value"], th["tau"], label="τ", **plots.THEORY_STYLE)
             k = float(b["k"].iloc[0]) if len(b) else math.nan
@@ -500,22 +505,28 @@ def plot(out_dir: str | Path, metric: str = "train_acc", rows_per_octave: int = 
         if len(b):
             cens = b["censored"].astype(str)
             ok = b[np.isfinite(b["T_max"])]
-            ax.errorbar(ok["value"], ok["T_max"], yerr=[ok["T_max"] - ok["T_lo"], ok["T_hi"] - ok["T_max"]],
-                        fmt="o", ms=2.5, lw=0.8, color="black", label="T_max")
+            if len(ok):
+                ax.errorbar(ok["value"], ok["T_max"], yerr=[ok["T_max"] - ok["T_lo"], ok["T_hi"] - ok["T_max"]],
+                            fmt="o", ms=2.5, lw=0.8, color="black", label="T_max [T_lo, T_hi]")
             up, down = b[cens == "above"], b[cens == "below"]
-            ax.plot(up["value"], np.full(len(up), edges_T[-1]), "^", ms=3, color="black", clip_on=False)
-            ax.plot(down["value"], np.full(len(down), edges_T[0]), "v", ms=3, color="black", clip_on=False)
+            ax.plot(up["value"], np.full(len(up), edges_T[-1] / 1.1), "^", ms=3, color="black")
+            ax.plot(down["value"], np.full(len(down), edges_T[0] * 1.1), "v", ms=3, color="black")
         ax.set_ylim(edges_T[0], edges_T[-1])
+        ticks = [t for t in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000) if t_lo <= t <= t_hi]
+        ax.set_yticks(ticks, [str(t) for t in ticks])
+        ax.yaxis.set_minor_locator(NullLocator())
         ax.set_xlim(_edges(values)[0], _edges(values)[-1])
         ax.set_xlabel(LABEL[vary])
-        ax.set_ylabel("T")
+        if cols[panel if panel in "aceg" else chr(ord(panel) - 1)] == 0:
+            ax.set_ylabel("T")
         r2 = float(b["r2"].iloc[0]) if len(b) else math.nan
         fit = f", R²={r2:.2f}" if math.isfinite(r2) else ""
         ax.set_title(f"{PANELS[panel]['weights']}{fit}", fontsize=8, loc="right")
         plots.panel_label(ax, panel)
         if panel == order[0]:
-            ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.25), ncols=3, fontsize=7, facecolor="0.6",
-                      frameon=True)
+            handles, labels = ax.get_legend_handles_labels()
+            fig.legend(handles, labels, loc="outside lower center", ncols=4, fontsize=7, facecolor="0.6",
+                       frameon=True)
     for ax in axes.flat:
         if not ax.has_data():
             ax.set_visible(False)
