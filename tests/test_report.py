@@ -116,3 +116,24 @@ def test_gated_rows_are_filled_from_the_job(tmp_path, monkeypatch):
     assert "max \\|Δc\\| =" in rows[0] and ("**PASS**" in rows[0] or "**FAIL**" in rows[0])
     assert "bias 2: 0.987" in rows[5] and "**PASS**" in rows[5]
     assert "**PASS**" in rows[4] and "1.0e-15" in rows[4]
+
+
+def test_fig2_row_states_k_and_r2_per_panel_with_the_profile_and_fails_below_r2_0_8(tmp_path):
+    from experiments import trainability as tr
+    from experiments.config import compose_config, to_yaml
+
+    run = tmp_path / "results" / "trainability" / "quick-test"
+    fits = {"a": (2.5, 0.91, 0.9), "c": (3.1, 0.85, 1.0), "e": (1.8, 0.62, 0.7), "g": (2.2, float("nan"), 1.0),
+            "b": (1.5, 0.4, 0.5)}
+    rows = [{"panel": p, "value": v, "k": k, "r2": r2, "rho": 0.8, "within_1p5": w, "n_fit": 3, "censored": "none"}
+            for p, (k, r2, w) in fits.items() for v in (1.0, 2.0)]
+    append_rows(run / "boundary.csv", rows, [c for c in tr.BOUNDARY_COLUMNS if c in rows[0]])
+    (run / "config.yaml").write_text(to_yaml(compose_config("trainability", ["profile=quick"])))
+    (run / "meta.json").write_text('{"status": "done", "profile": "quick", "end_time": "2026-01-01T00:00:00+00:00"}')
+    text = write_report(tmp_path / "results").read_text()
+    line = next(x for x in text.splitlines() if "the trainable depth follows τ" in x)
+    assert "profile quick: (a) k=2.5, R²=0.91, 90% within 1.5×, 3 fitted" in line
+    assert "(e) k=1.8, R²=0.62" in line and "(g) k=2.2, R²=—" in line
+    assert "R² below 0.8: e, g" in line and "**FAIL**" in line and "R² ≥ 0.8" in line
+    settings = next(x for x in text.splitlines() if x.startswith("Settings: N = 32"))
+    assert "minimalRNN" in settings and "T_max by bisection on vanilla T 10–640 in 27 geometric steps" in settings

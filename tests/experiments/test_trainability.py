@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from omegaconf import OmegaConf
 from typer.testing import CliRunner
 
 from cli.main import app
@@ -70,15 +71,20 @@ def test_profiles_compose_and_the_paper_profile_has_the_papers_grids():
     assert (min(a["values"]), max(a["values"]), a["sigma_v"], a["steps"]) == (0.5, 1.5, 0.025, 1000)
     assert (min(c["values"]), max(c["values"]), c["sigma_w"], c["sigma_v"], c["steps"]) == (-4.0, 8.0, 6.88, 1.39, 100)
     assert (min(e["values"]), max(e["values"]), e["mu_b"], g["mu_b"]) == (0.5, 10.0, 4.0, 6.0)
-    assert min(paper.grid.T.vanilla) == 10 and max(paper.grid.T.minimal) == 1000
+    lattice = tr.depths(paper.grid.T.minimal)
+    assert (lattice[0], lattice[-1]) == (10, 1000)  # Sec. 4.1: T between 10 and 1000
     quick = compose_config("trainability", ["profile=quick"])
-    assert len(tr.grid_points(quick)) == 2 * 11 * 5 + 6 * 7 * 6  # 8 panels, coarser grids
+    assert len(tr.grid_columns(quick)) == 2 * 11 + 6 * 7  # 8 panels, coarser grids
+    for cfg in (paper, quick):  # neighbouring depths close enough for T_max to +-10 %
+        for cell in ("vanilla", "minimal"):
+            ratio = np.exp(np.diff(np.log(tr.depths(cfg.grid.T[cell]))))
+            assert np.sqrt(ratio.max()) <= 1.10 and (ratio > 1).all()
     assert tr._spec(quick)["threads"] == 1 and tr._spec(paper)["threads"] is None  # run.threads, to the workers
 
 
 def test_each_point_carries_tau_from_the_theory_with_the_inputs_R():
     cfg = compose_config("trainability", ["profile=smoke", "task.sigma_x=0.5", "init.sigma_wx=2.0"])
-    pts = tr.grid_points(cfg)
+    pts = tr.grid_columns(cfg)
     van = [p for p in pts if p["cell"] == "vanilla"]
     mini = [p for p in pts if p["cell"] == "minimal"]
     assert all(p["R"] == 0.25 for p in van)  # sigma_x^2: V acts on the raw noise
@@ -107,36 +113,90 @@ def test_member_seeds_depend_on_the_point_only():
 
 
 # ----------------------------------------------------------------------------------------------------- boundary
-def test_boundary_is_the_deepest_trainable_T_and_the_fit_recovers_k():
-    Ts = [10, 20, 40, 80, 160]
-    taus = {0.6: 5.0, 0.8: 10.0, 1.0: 20.0, 1.2: 200.0, 1.4: 1.0}
-    rows = []
-    for sw, tau in taus.items():
-        for T in Ts:
-            ok = T <= 2 * tau  # trainable exactly up to 2 tau: T_max = 10, 20, 40 for tau = 5, 10, 20
-            rows.append({"panel": "a", "cell": "vanilla", "weights": "untied", "sigma_w": sw, "mu_b": 0.0, "T": T,
-                         "tau": tau, "train_acc": 0.9 if ok else 0.1, "test_acc": 0.5})
-    rows[0]["train_acc"] = math.nan  # a diverged point counts as untrainable (sigma_w = 0.6, T = 10)
-    rows[1]["train_acc"] = 0.9
-    b = tr.boundary_table(pd.DataFrame(rows), threshold=0.3).set_index("value")
-    assert b.loc[0.6, "T_max"] == 20 and b.loc[0.8, "T_max"] == 20 and b.loc[1.0, "T_max"] == 40
-    assert b.loc[1.2, "censored"] and np.isnan(b.loc[1.4, "T_max"])  # beyond the grid / never trainable
-    assert b["n_fit"].iloc[0] == 3  # 0.6, 0.8, 1.0: finite tau, T_max inside the grid
-    k, r2 = b["k"].iloc[0], b["r2"].iloc[0]
-    assert k == pytest.approx((5 * 20 + 10 * 20 + 20 * 40) / (25 + 100 + 400), rel=1e-12)
-    from scipy.stats import spearmanr
+def test_decide_uses_more_seeds_only_near_the_threshold():
+    assert tr.decide({}, 0.3, 0.1, 3) == (None, [0])
+    assert tr.decide({0: 0.8}, 0.3, 0.1, 3) == (True, [])
+    assert tr.decide({0: float("nan")}, 0.3, 0.1, 3) == (False, [])  # diverged: untrainable
+    assert tr.decide({0: 0.35}, 0.3, 0.1, 3) == (None, [1, 2])
+    assert tr.decide({0: 0.35, 1: 0.2, 2: 0.3}, 0.3, 0.1, 3) == (False, [])  # mean 0.283
+    assert tr.decide({0: 0.35}, 0.3, 0.1, 1) == (True, [])
 
-    assert b["rho"].iloc[0] == pytest.approx(spearmanr([5, 10, 20], [20, 20, 40]).statistic, rel=1e-12)
-    exact = tr.fit_k(np.array([5.0, 10.0, 20.0]), np.array([10.0, 20.0, 40.0]))
-    assert exact == pytest.approx((2.0, 1.0), rel=1e-12)
-    assert r2 < 1.0
+
+def _search(lattice, trainable, **kw):
+    """Run the bisection against an oracle as the sweep would, round by round; return (lo, hi, depths trained)."""
+    results, trained = {}, []
+    while True:
+        need, lo, hi = tr.bisect_depths(lattice, results, 0.3, 0.1, 3, **kw)
+        if not need:
+            return lo, hi, trained
+        for T, s in need:
+            trained.append(T)
+            results.setdefault(T, {})[s] = trainable(T, s)
+
+
+def test_bisection_brackets_the_boundary_in_log2_rounds_and_marks_censored_columns():
+    lattice = tr.depths(OmegaConf.create({"start": 10, "stop": 1000, "num": 30}))
+    for boundary in (10.5, 37.0, 100.0, 999.0):
+        lo, hi, trained = _search(lattice, lambda T, s, b=boundary: 0.9 if T <= b else 0.1)
+        assert lattice[lo] <= boundary < lattice[hi] and hi == lo + 1
+        assert len(trained) <= math.ceil(math.log2(len(lattice) + 1))
+        assert math.sqrt(lattice[lo] * lattice[hi]) / boundary == pytest.approx(1.0, abs=0.10 + 0.09)
+    assert _search(lattice, lambda T, s: 0.1)[:2] == (-1, 0)  # untrainable everywhere: censored below
+    assert _search(lattice, lambda T, s: 0.9)[:2] == (len(lattice) - 1, len(lattice))  # censored above
+    # Near the threshold a depth is decided by the mean of 3 seeds: seed 0 alone would say trainable here.
+    lo, hi, trained = _search(lattice, lambda T, s: (0.9 if T < 100 else 0.35 - 0.1 * s if T < 200 else 0.1))
+    assert lattice[hi] < 200 and lattice[hi] >= 100 and trained.count(lattice[hi]) == 3
+
+
+def _rows_from(columns, lattices, trainable):
+    rows = []
+    for col in columns:
+        lo, hi, _ = None, None, None
+        results = {}
+        while True:
+            need, lo, hi = tr.bisect_depths(lattices[col["cell"]], results, 0.3, 0.1, 3)
+            if not need:
+                break
+            for T, s in need:
+                acc = trainable(col, T)
+                results.setdefault(T, {})[s] = acc
+                rows.append({**tr.point_at(col, T, s), "train_acc": acc, "test_acc": acc})
+    return pd.DataFrame(rows)
+
+
+def test_boundary_table_recovers_k_in_log_space_and_leaves_censored_columns_out():
+    cfg = compose_config("trainability", ["profile=quick", "panels=[a,g]"])
+    columns, lattices = tr.grid_columns(cfg), tr.lattices(cfg)
+    rows = _rows_from(columns, lattices, lambda col, T: 0.9 if T <= 3.0 * col["tau"] else 0.1)
+    b = tr.boundary_table(rows, columns, lattices, threshold=0.3, margin=0.1, seeds=3)
+    a = b[b.panel == "a"]
+    fitted = a[a.censored == "none"]
+    assert set(a.censored) <= {"none", "below"} and (a[a.censored == "below"].tau * 3 < 10).all()  # 3τ under T = 10
+    assert ((fitted.T_lo <= 3 * fitted.tau) & (3 * fitted.tau < fitted.T_hi)).all()
+    assert a.k.iloc[0] == pytest.approx(3.0, rel=0.10) and a.r2.iloc[0] > 0.95 and a.within_1p5.iloc[0] == 1.0
+    assert a.rho.iloc[0] > 0.9 and a.n_fit.iloc[0] == len(fitted) >= 4
+    g = b[b.panel == "g"]  # 3τ ≈ 400 for every σ_w: T_max flat, inside the lattice
+    assert (g.censored == "none").all() and g.within_1p5.iloc[0] == 1.0
+    assert b.columns.tolist() == tr.BOUNDARY_COLUMNS
+
+
+def test_fit_k_is_a_slope_one_fit_in_log_space():
+    k, r2, within = tr.fit_k(np.array([5.0, 10.0, 40.0]), np.array([10.0, 20.0, 80.0]))
+    assert (k, r2, within) == pytest.approx((2.0, 1.0, 1.0), rel=1e-12)
+    tau, t = np.array([10.0, 10.0, 100.0, 100.0]), np.array([20.0, 40.0, 200.0, 400.0])
+    k, r2, within = tr.fit_k(tau, t)
+    y, x = np.log(t), np.log(tau)
+    assert k == pytest.approx(math.sqrt(8.0), rel=1e-12)
+    assert r2 == pytest.approx(1 - np.sum((y - x - np.log(k)) ** 2) / np.sum((y - y.mean()) ** 2), rel=1e-12)
+    assert within == 1.0  # every point within sqrt(2) of k·τ
+    assert math.isnan(tr.fit_k(np.array([5.0]), np.array([10.0]))[1])
 
 
 # ------------------------------------------------------------------------------------------------------ training
 def test_a_point_trains_to_the_same_result_alone_or_in_an_ensemble(blocks):
     cfg = compose_config("trainability", smoke(blocks, "minimal.steps=5"))
     spec = tr._spec(cfg)
-    pts = [p for p in tr.grid_points(cfg) if p["cell"] == "minimal" and p["weights"] == "untied" and p["T"] == 2]
+    pts = [tr.point_at(c, 2, 0) for c in tr.grid_columns(cfg) if c["cell"] == "minimal" and c["weights"] == "untied"]
     together = {(r["panel"], r["sigma_w"], r["mu_b"]): r for r in tr.train_group(pts, spec=spec)}
     assert len(together) == len(pts) == 6  # panels c, e, g share one ensemble
     for p in pts[::2]:
@@ -148,7 +208,7 @@ def test_a_point_trains_to_the_same_result_alone_or_in_an_ensemble(blocks):
 
 def test_a_diverging_member_is_recorded_not_fatal(blocks):
     cfg = compose_config("trainability", smoke(blocks, "train.optimizer=sgd", "vanilla.lr=1e38", "panels=[b]"))
-    rows = tr.train_group([p for p in tr.grid_points(cfg) if p["T"] == 2], spec=tr._spec(cfg))
+    rows = tr.train_group([tr.point_at(c, 2, 0) for c in tr.grid_columns(cfg)], spec=tr._spec(cfg))
     assert {r["status"] for r in rows} == {"diverged"}
     assert all(math.isnan(r["train_acc"]) and math.isnan(r["loss"]) for r in rows)
 
@@ -156,29 +216,49 @@ def test_a_diverging_member_is_recorded_not_fatal(blocks):
 # ----------------------------------------------------------------------------------------------------- the CLI
 def test_cli_smoke_sweep_writes_every_output_and_a_rerun_resumes(blocks, tmp_path):
     out = tmp_path / "run"
-    res = runner.invoke(app, ["sweep", "trainability", "--out", str(out), "--quiet", *smoke(blocks)])
+    args = ["sweep", "trainability", "--out", str(out), "--quiet", *smoke(blocks)]
+    res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
     pts = read_rows(out / "points.csv")
-    assert len(pts) == 32 and set(pts["status"]) == {"ok"} and not pts.duplicated(tr.KEY_COLUMNS).any()
+    assert set(pts["status"]) == {"ok"} and not pts.duplicated(tr.KEY_COLUMNS).any()
     assert list(pts.columns) == tr.COLUMNS
     assert pts["train_acc"].between(0, 1).all() and np.isfinite(pts["tau"]).all()
     bound = read_rows(out / "boundary.csv")
     assert len(bound) == 16 and set(bound["panel"]) == set("abcdefgh")
+    assert not (bound["censored"] == "open").any() and bound["n_points"].sum() == len(pts)  # every search finished
     assert (out / "fig2.png").stat().st_size > 10_000 and (out / "fig2.pdf").exists()
     assert len(read_rows(out / "theory.csv")) == 8 * 200
-    again = runner.invoke(app, ["sweep", "trainability", "--out", str(out), "--quiet", *smoke(blocks)])
-    assert again.exit_code == 0 and "skipped       32" in again.stdout and "ran           0" in again.stdout
-    assert len(read_rows(out / "points.csv")) == 32
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0 and f"skipped       {len(pts)}" in again.stdout and "ran           0" in again.stdout
+    assert len(read_rows(out / "points.csv")) == len(pts)
+
+
+def test_each_column_trains_the_deeper_depth_only_when_the_shallower_one_trains(blocks, tmp_path):
+    out = tmp_path / "run"
+    res = runner.invoke(app, ["sweep", "trainability", "--out", str(out), "--quiet",
+                              *smoke(blocks, "boundary.threshold=0.05", "boundary.seeds=1")])
+    assert res.exit_code == 0, res.output
+    pts = read_rows(out / "points.csv")
+    bound = read_rows(out / "boundary.csv").set_index(["panel", "value"])
+    for (panel, sw, mb), col in pts.groupby(["panel", "sigma_w", "mu_b"]):
+        first = col[col["T"] == 2]["train_acc"].iloc[0]
+        want = [2, 4] if first > 0.05 else [2]  # bisection over the 2-depth lattice starts at its shallower end
+        assert sorted(col["T"]) == want
+        b = bound.loc[(panel, sw if tr.PANELS[panel]["vary"] == "sigma_w" else mb)]
+        deeper = col[col["T"] == 4]["train_acc"]
+        assert b["censored"] == ("below" if first <= 0.05 else "above" if deeper.iloc[0] > 0.05 else "none")
 
 
 def test_panels_key_selects_panels():
     cfg = compose_config("trainability", ["profile=smoke", "panels=[a,c]"])
-    assert {p["panel"] for p in tr.grid_points(cfg)} == {"a", "c"}
+    assert {p["panel"] for p in tr.grid_columns(cfg)} == {"a", "c"}
 
 
 @pytest.mark.parametrize("args, fragment", [
     (["--panels", "a,z"], "panels=['a', 'z'] is invalid"),
-    (["grid.T.vanilla=[0,5]"], "grid.T.vanilla=[0, 5] is invalid"),
+    (["grid.T.vanilla.start=0"], "grid.T.vanilla={'start': 0, 'stop': 4, 'num': 2} is invalid"),
+    (["boundary.seeds=0"], "boundary.seeds=0, boundary.margin=0.05 is invalid"),
+    (["train.trainable=bias"], "train.trainable='bias' is invalid"),
     (["boundary.threshold=1.5"], "boundary.threshold=1.5 is invalid"),
     (["boundary.metric=loss"], "boundary.metric='loss' is invalid"),
     (["init.weights=uniform"], "init.weights='uniform' is invalid"),
@@ -245,7 +325,7 @@ def test_real_mnist_minimal_rnn_trains_at_large_mu_b_and_not_at_negative_mu_b(da
     tr._data.cache_clear()
     cfg = compose_config("trainability", ["profile=quick", f"data.root={data_root}", "panels=[c]",
                                           "grid.minimal_mu_b.stop=6.0", "grid.minimal_mu_b.num=2"])
-    pts = [p for p in tr.grid_points(cfg) if p["T"] == 40]
+    pts = [tr.point_at(c, 40, 0) for c in tr.grid_columns(cfg)]
     rows = {r["mu_b"]: r for r in tr.train_group(pts, spec=tr._spec(cfg))}
     assert rows[-4.0]["tau"] < 1 < 100 < rows[6.0]["tau"]
     # Measured (hidden 32, 100 Adam steps, this seed): 0.64 at mu_b = 6, 0.10 at mu_b = -4; the sd of a 500-example
