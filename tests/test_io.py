@@ -114,7 +114,7 @@ def test_execute_writes_a_run_folder(tmp_path, monkeypatch):
         return {"points": 1}
 
     _fake_job(monkeypatch, run)
-    summary, path = runner.execute("lm", ["seed=3"])
+    summary, path = runner.execute("lm", ["profile=quick", "seed=3"])
     assert summary == {"points": 1}
     assert path.resolve().parent == tmp_path / "results" / "lm" and path.name.startswith("quick-")
     meta = json.loads((path / "meta.json").read_text())

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from cli.main import app
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-CALCULATORS = ("theory vanilla", "theory minimal", "theory critical")
+CALCULATORS = ("theory vanilla", "theory minimal", "theory critical", "theory gru", "theory lstm")
 
 
 def readme_commands() -> list[str]:

@@ -173,7 +173,7 @@ def test_a_folder_of_the_previous_code_resumes_and_gets_its_hash(tmp_path, monke
     (path / "epochs.csv").write_text("cell,epoch\nminimal,1\n")
     (path / "meta.json").write_text(json.dumps({"job": "lm", "profile": "quick", "status": "interrupted",
                                                 "attempts": 3, "command": "rnnmf lm --cell minimal"}))
-    summary, same = runner.execute("lm", ["cell=minimal"])
+    summary, same = runner.execute("lm", ["profile=quick", "cell=minimal"])
     assert same == path and summary == {"ok": 1}
     meta = json.loads((path / "meta.json").read_text())
     assert meta["attempts"] == 4 and meta["config_hash"] == path.name.split("-")[1] and meta["status"] == "done"

@@ -256,8 +256,9 @@ def test_panels_key_selects_panels():
 
 @pytest.mark.parametrize("args, fragment", [
     (["--panels", "a,z"], "panels=['a', 'z'] is invalid"),
-    (["grid.T.vanilla.start=0"], "grid.T.vanilla={'start': 0, 'stop': 4, 'num': 2} is invalid"),
-    (["boundary.seeds=0"], "boundary.seeds=0, boundary.margin=0.05 is invalid"),
+    (["grid.T.vanilla.start=0"], "grid.T.vanilla.start=0 is invalid; valid: an integer >= 1"),
+    (["grid.T.vanilla.start=8", "grid.T.vanilla.stop=4"], "valid: start <= stop"),
+    (["boundary.seeds=0"], "boundary.seeds=0 is invalid; valid: an integer >= 1"),
     (["train.trainable=bias"], "train.trainable='bias' is invalid"),
     (["boundary.threshold=1.5"], "boundary.threshold=1.5 is invalid"),
     (["boundary.metric=loss"], "boundary.metric='loss' is invalid"),
