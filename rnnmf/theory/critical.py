@@ -190,7 +190,8 @@ def _gated_chi_1(cell: str, R: float, params: dict, warm: dict | None = None) ->
     from rnnmf.theory.gated import as_float_dict, resolve
 
     if cell == "gru":
-        return float(gru.chi_1(R=R, **params)), float(gru.fixed_point(R=R, **params).Q_star)
+        d = gru.diagonal(R=R, **params)
+        return float(d["chi_1"]), float(d["Q_star"])
     pp = as_float_dict(resolve("lstm", R=R, **params)[0])
     law = lstm._fixed(pp, None if warm is None else warm.get("Q"))
     if warm is not None:

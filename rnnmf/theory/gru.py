@@ -125,7 +125,6 @@ def _diag(p: dict):
     after = pos[:, :-1] & ~pos[:, 1:]
     has = after.any(axis=1)
     j = np.argmax(after, axis=1) + 1
-    rows = np.arange(size)
     lo = np.where(has, grid[j - 1], 0.0)
     hi = np.where(has, grid[j], 0.0)
     Q = np.zeros(size)
@@ -144,7 +143,6 @@ def _diag(p: dict):
             return g0, (_G(x + h, sub) - g0) / h
 
         Q[live] = newton_bracketed(fun, lo_l, hi_l, xtol=1e-13, xfloor=0.0)
-    del rows
     return Q, _moments(Q, p)
 
 

@@ -423,9 +423,8 @@ class FixedPoint(NamedTuple):
     sd_c: float  # its standard deviation
 
 
-def _points(shape_check: bool = True, **params):
-    p, shape, sc = resolve("lstm", **params)
-    return p, shape, sc
+def _points(**params):
+    return resolve("lstm", **params)
 
 
 def _each(p: dict):
@@ -498,10 +497,6 @@ def c_trajectory(sigma12_schedule, start: str = "same", population: int = POPULA
     return _population_run(pp, _fixed(pp), sched, int(population), int(seed), start)
 
 
-def _pair_quantities(pp, law, chi1, S, population, seed, max_steps):
-    return _pair_fixed(pp, law, chi1, S, int(population), int(seed), int(max_steps))
-
-
 def c_star(population: int = POPULATION, seed: int = 0, max_steps: int = 2000, **params):
     """c* at constant Sigma12 (``sigma12``, default 1): 1 in the ordered phase at Sigma12 = 1, else from the
     population (statistical error ~1/sqrt(population))."""
@@ -528,7 +523,7 @@ def summary(population: int = POPULATION, seed: int = 0, max_steps: int = 2000, 
         law = _fixed(pp)
         chi1 = _leading(_tangent(pp, law))
         a_f, w_f = _nodes(gate_var(pp, "f", law.Q), pp["mu_f"], SIGMOID_POLE)
-        c, chi, se = _pair_quantities(pp, law, chi1, pp["sigma12"], population, seed, max_steps)
+        c, chi, se = _pair_fixed(pp, law, chi1, pp["sigma12"], int(population), int(seed), int(max_steps))
         for k, v in (("Q_star", law.Q), ("E_c", law.mu), ("sd_c", law.sd), ("E_f", w_f @ sigmoid_parts(a_f)[0]),
                      ("chi_1", chi1), ("c_star", c), ("chi_c_star", chi), ("c_star_se", se)):
             out[k][i] = v
