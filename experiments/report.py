@@ -195,7 +195,7 @@ def fig2(results: Path) -> list[Claim]:
     for p, r in fits.iterrows():
         within = f", {r.within_1p5:.0%} within 1.5×" if "within_1p5" in fits and np.isfinite(r.within_1p5) else ""
         n = f", {int(r.n_fit)} fitted" if "n_fit" in fits else ""
-        shown.append(f"({p}) k={_fmt(r.k)}, R²={_fmt(r.r2, 2)}{within}{n}")
+        shown.append(f"({p}) k={_fmt(r.k)}, R²={_fmt(r.r2, 3)}{within}{n}")
     claims[0].ours = f"profile {profile}: " + "; ".join(shown)
     untied = fits.loc[[p for p in "aceg" if p in fits.index], "r2"]
     if len(untied):
