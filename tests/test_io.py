@@ -120,12 +120,12 @@ def test_execute_writes_a_run_folder(tmp_path, monkeypatch):
     meta = json.loads((path / "meta.json").read_text())
     assert meta["status"] == "done" and meta["summary"] == {"points": 1} and meta["attempts"] == 1
     assert {"git_commit", "versions", "cpu", "start_time", "end_time"} <= set(meta)
-    assert (path / "overrides.txt").read_text() == "seed=3\n"
+    assert (path / "overrides.txt").read_text() == "profile=quick\nseed=3\n"
     assert "seed: 3" in (path / "config.yaml").read_text()
     # the same command again resumes in the same folder; run-only keys do not change it
-    assert runner.execute("lm", ["seed=3", "run.quiet=true"])[1] == path
+    assert runner.execute("lm", ["profile=quick", "seed=3", "run.quiet=true"])[1] == path
     assert json.loads((path / "meta.json").read_text())["attempts"] == 2
-    assert runner.execute("lm", ["seed=3"], fresh=True)[1] == path
+    assert runner.execute("lm", ["profile=quick", "seed=3"], fresh=True)[1] == path
     assert json.loads((path / "meta.json").read_text())["attempts"] == 1
 
 

@@ -179,7 +179,7 @@ def test_a_folder_of_the_previous_code_resumes_and_gets_its_hash(tmp_path, monke
     assert meta["attempts"] == 4 and meta["config_hash"] == path.name.split("-")[1] and meta["status"] == "done"
     assert (path / "epochs.csv").read_text() == "cell,epoch\nminimal,1\n"
     with pytest.raises(RnnmfError, match=r"another config \(clip: 4.0 here, 5.0 there\)"):
-        runner.execute("lm", ["cell=minimal", "clip=4.0"], out=path)
+        runner.execute("lm", ["profile=quick", "cell=minimal", "clip=4.0"], out=path)
 
 
 # ------------------------------------------------------------------------------------------- one writer
