@@ -463,8 +463,11 @@ def special_cases() -> list[tuple[Case, dict]]:
     for sig, name in ((signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "SIGINT")):
         box = Path(tempfile.mkdtemp(prefix="hostile-sig-"))
         case = C("seqmnist", f"seqmnist ... --out run, then {name} while it trains", "interrupted", "resume")
+        # a shell without job control starts background jobs with SIGINT ignored, and rnnmf (rightly) keeps an
+        # ignored SIGINT ignored: give the process the default disposition, as a terminal would
         proc = subprocess.Popen(RNNMF + LONG + ["--out", "run"], cwd=box, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+                                stderr=subprocess.PIPE, text=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         ok = _wait_running(box / "run" / "meta.json")
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=300)
