@@ -113,9 +113,9 @@ def test_gated_rows_are_filled_from_the_job(tmp_path, monkeypatch):
     text = write_report(tmp_path / "results").read_text()
     rows = [line for line in text.splitlines() if line.startswith("| GRU (beyond the paper)")]
     assert len(rows) == 7 and all("| — |" in r for r in rows)
-    assert "max \\|Δc\\| =" in rows[0] and ("**PASS**" in rows[0] or "**FAIL**" in rows[0])
-    assert "bias 2: 0.987" in rows[5] and "**PASS**" in rows[5]
-    assert "**PASS**" in rows[4] and "1.0e-15" in rows[4]
+    assert "max \\|Δc\\| =" in rows[0] and "**INFO**" in rows[0]  # a smoke run is shown, never graded
+    assert "bias 2: 0.987" in rows[5] and "**INFO**" in rows[5]
+    assert "**INFO**" in rows[4] and "1.0e-15" in rows[4]
 
 
 def test_fig2_row_states_k_and_r2_per_panel_with_the_profile_and_fails_below_r2_0_8(tmp_path):
