@@ -333,8 +333,8 @@ def preflight(cfg) -> None:
     for cell in cells(cfg):
         if "critical" in list(cfg.inits):
             crit = cfg.critical[cell]
-            require_feasible(cell, float(crit.q_star), float(crit.mu_b),
-                             f"critical.{cell}.q_star={crit.q_star}, critical.{cell}.mu_b={crit.mu_b}")
+            require_feasible(cell, float(crit.q_star), mu_b=float(crit.mu_b),
+                             what=f"critical.{cell}.q_star={crit.q_star}, critical.{cell}.mu_b={crit.mu_b}")
     check_mnist(cfg.data.root)
 
 

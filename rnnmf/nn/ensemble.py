@@ -42,13 +42,13 @@ import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
+from rnnmf.draws import WEIGHTS, gaussian, recurrent_matrix
 from rnnmf.errors import RnnmfError
 from rnnmf.nn.base import check_positive_int
 from rnnmf.nn.minimal import MinimalRNN, UntiedMinimalRNN
 from rnnmf.nn.vanilla import UntiedVanillaRNN, VanillaRNN
 
 CELLS = ("vanilla", "minimal")
-WEIGHTS = ("gaussian", "orthogonal")
 
 
 @dataclass(frozen=True)
@@ -80,16 +80,6 @@ class MemberInit:
         if self.weights not in WEIGHTS:
             raise RnnmfError(f"weights={self.weights!r} is invalid; valid: {', '.join(WEIGHTS)}")
         return self
-
-
-def _recurrent(g: torch.Generator, shape: tuple[int, ...], sigma: float, weights: str) -> torch.Tensor:
-    """(..., N, N) recurrent matrices: Gaussian N(0, σ²/N), or σ·O with O Haar-orthogonal (QR with sign fix)."""
-    n = shape[-1]
-    a = torch.randn(shape, generator=g, dtype=torch.float64)
-    if weights == "gaussian":
-        return a * (sigma / math.sqrt(n))
-    q, r = torch.linalg.qr(a)
-    return sigma * q * torch.sign(torch.diagonal(r, dim1=-2, dim2=-1)).unsqueeze(-2)
 
 
 class EnsembleRecurrence(torch.autograd.Function):
@@ -226,17 +216,18 @@ class RNNEnsemble(nn.Module):
             m.check()
             g = torch.Generator().manual_seed(int(m.seed))
             # A fixed draw order per member, independent of K and of the other members.
-            w = _recurrent(g, (*lead, N, N), m.sigma_w, m.weights)
-            w_in = torch.randn(*self.weight_ih.shape[:-3], N, M, generator=g, dtype=torch.float64)
-            v = torch.randn(*lead, N, N, generator=g, dtype=torch.float64) if self.cell == "minimal" else None
-            b = m.mu_b + m.sigma_b * torch.randn(*lead, N, generator=g, dtype=torch.float64)
-            r = torch.randn(C, N, generator=g, dtype=torch.float64) / math.sqrt(N)
+            w = recurrent_matrix((*lead, N, N), m.sigma_w, m.weights, g)
+            in_std = (m.sigma_v if self.cell == "vanilla" else m.sigma_wx) / math.sqrt(M)  # V, or the minimal's W_x
+            w_in = gaussian((*self.weight_ih.shape[:-3], N, M), in_std, generator=g)
+            v = gaussian((*lead, N, N), m.sigma_v / math.sqrt(N), generator=g) if self.cell == "minimal" else None
+            b = gaussian((*lead, N), m.sigma_b, m.mu_b, g)
+            r = gaussian((C, N), generator=g) / math.sqrt(N)
             self.weight_hh[..., k, :, :] = w
             if self.cell == "vanilla":
-                self.weight_ih[..., k, :, :] = w_in * (m.sigma_v / math.sqrt(M))
+                self.weight_ih[..., k, :, :] = w_in
             else:
-                self.weight_ih[k] = w_in * (m.sigma_wx / math.sqrt(M))
-                self.weight_zh[..., k, :, :] = v * (m.sigma_v / math.sqrt(N))
+                self.weight_ih[k] = w_in
+                self.weight_zh[..., k, :, :] = v
             self.bias[..., k, :] = b
             self.readout_weight[k] = r
             self.readout_bias[k] = 0.0
