@@ -32,6 +32,7 @@ from torch import nn
 
 from rnnmf.data.ptb import batchify, get_batch
 from rnnmf.errors import InfeasibleError, RnnmfError
+from rnnmf.nn import make_rnn
 from rnnmf.progress import progress
 from rnnmf.train import FitResult, fit
 
@@ -101,18 +102,6 @@ def solve_hidden(cell: str, budget: int, vocab_size: int) -> tuple[int, int]:
     return H, count_params(cell, vocab_size, H)
 
 
-def _recurrent(cell: str, hidden: int, fused: bool) -> nn.Module:
-    from rnnmf.nn import MinimalRNN, VanillaRNN
-
-    if cell == "lstm":
-        return nn.LSTM(hidden, hidden)
-    if cell == "gru":
-        return nn.GRU(hidden, hidden)
-    if cell == "minimal":
-        return MinimalRNN(hidden, hidden, fused=fused)
-    return VanillaRNN(hidden, hidden)
-
-
 class RNNLM(nn.Module):
     """``logits, state = model(tokens, state)``: tokens (T, B) int64 → logits (T, B, vocabulary).
 
@@ -123,7 +112,7 @@ class RNNLM(nn.Module):
         super().__init__()
         self.cell, self.vocab_size, self.hidden = check_cell(cell), int(vocab_size), int(hidden)
         self.embedding = nn.Embedding(vocab_size, hidden)
-        self.rnn = _recurrent(cell, hidden, fused)
+        self.rnn = make_rnn(cell, hidden, hidden, fused=fused)
         self.decoder = nn.Linear(hidden, vocab_size)
         self.drop = nn.Dropout(dropout)
 

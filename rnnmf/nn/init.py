@@ -158,9 +158,10 @@ def estimate_R(module: nn.Module, x: torch.Tensor) -> float:
     the module expects. For the minimalRNN that is x̃ = tanh(W_x x) with the current W_x; for the vanilla RNN, x.
 
     The theory assumes the inputs' norm is the same at every step (Sec. 3.2: R^t = R); this averages over steps too.
+    The mean is taken in float64 (``rnnmf.data.second_moment``): a float32 sum over millions of inputs drifts.
     """
+    from rnnmf.data import second_moment
+
     (c, *_) = _check_module(module, "estimate_R").cells()
     x = x.to(dtype=c.W.dtype, device=c.W.device)
-    if c.W_x is None:
-        return float(x.square().mean())
-    return float(torch.tanh(x @ c.W_x.t()).square().mean())
+    return second_moment(x if c.W_x is None else torch.tanh(x @ c.W_x.t()))
