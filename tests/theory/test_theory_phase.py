@@ -9,7 +9,6 @@ from rnnmf.errors import RnnmfError
 from rnnmf.theory import minimal as M
 from rnnmf.theory import phase_map
 from rnnmf.theory import vanilla as V
-from rnnmf.theory.bench import bench_tau_map
 
 
 @pytest.mark.parametrize("sigma12", [0.0, 0.99, 1.0])
@@ -57,12 +56,3 @@ def test_phase_map_rejects_bad_requests(args, fragment):
     with pytest.raises(RnnmfError, match=None) as err:
         phase_map(*args[:5], fixed=args[5])
     assert fragment in str(err.value)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("cell", ["minimal", "vanilla"])
-def test_bench_rows_and_speedup(cell):
-    rows = bench_tau_map(n=30, n_reference=1, cell=cell, sigma12=0.5)
-    assert [r["points"] for r in rows] == [900, 900]
-    assert rows[1]["max_rel_diff"] < 1e-8
-    assert rows[1]["ratio"] > 100  # at n = 200 the measured ratio is in the report

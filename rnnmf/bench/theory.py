@@ -81,5 +81,6 @@ def bench_tau_map(n: int = 200, n_reference: int = 6, cell: str = "minimal", sig
             "measured_points": len(picks),
             "measured_seconds": t_ref,
             "max_rel_diff": max(diffs) if diffs else math.nan,
+            "headline": "theory_tau_map_speedup",
         },
     ]
