@@ -112,7 +112,7 @@ class RNNLM(nn.Module):
         super().__init__()
         self.cell, self.vocab_size, self.hidden = check_cell(cell), int(vocab_size), int(hidden)
         self.embedding = nn.Embedding(vocab_size, hidden)
-        self.rnn = make_rnn(cell, hidden, hidden, fused=fused)
+        self.rnn = make_rnn(cell, hidden, hidden, **({"fused": fused} if cell == "minimal" else {}))
         self.decoder = nn.Linear(hidden, vocab_size)
         self.drop = nn.Dropout(dropout)
 

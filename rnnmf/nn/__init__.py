@@ -29,19 +29,16 @@ def make_rnn(
     num_layers: int = 1,
     batch_first: bool = False,
     dropout: float = 0.0,
-    fused: bool = True,
     **kwargs,
 ) -> nn.Module:
     """A recurrent module by name; minimal and vanilla are `rnnmf.nn`'s, gru and lstm are torch's own.
 
-    ``fused`` picks the minimalRNN's fused kernel (the other cells have one implementation each); kwargs go to the
-    constructor. The one place that builds a cell by name (`rnnmf.lm.RNNLM`, the jobs).
+    kwargs go to the constructor (e.g. fused=False for the minimalRNN); a keyword a cell does not take is an error.
+    The one place that builds a cell by name (`rnnmf.lm.RNNLM`, the jobs).
     """
     classes = {"minimal": MinimalRNN, "vanilla": VanillaRNN, "gru": nn.GRU, "lstm": nn.LSTM}
     if cell not in classes:
         raise RnnmfError(f"unknown cell {cell!r}; valid: {', '.join(CELLS)}")
-    if cell == "minimal":
-        kwargs["fused"] = fused
     try:
         return classes[cell](
             input_size, hidden_size, num_layers=num_layers, batch_first=batch_first, dropout=dropout, **kwargs

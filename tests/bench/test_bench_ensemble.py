@@ -12,6 +12,7 @@ def test_bench_ensemble_reports_both_ways_and_a_headline_ratio():
                                            "quick sweep (weighted)"]
     for r in rows:
         assert r["ensemble_s"] > 0 and r["one_by_one_s"] > 0
-        assert r["ratio"] == pytest.approx(r["one_by_one_s"] / r["ensemble_s"], rel=0.02)  # timings never asserted
+        # timings never asserted; the ratio is rounded to 2 decimals
+        assert r["ratio"] == pytest.approx(r["one_by_one_s"] / r["ensemble_s"], rel=0.02, abs=0.0051)
     assert rows[-1]["headline"] == "ensemble_speedup"
     assert rows[0]["one_by_one_as"] == "ensemble K=1"  # untied vanilla: rnnmf.nn's V_t per step is another model
