@@ -14,16 +14,9 @@ import time
 from omegaconf import OmegaConf
 
 from experiments.schema import ListOf, OneOf
+from rnnmf.bench import SUITES
 from rnnmf.io import append_rows, read_rows, write_text_atomic
 from rnnmf.runtime import flush_denormals
-
-SUITES = {
-    "theory": ("rnnmf.theory.bench", "bench_tau_map"),
-    "rnn": ("rnnmf.nn.bench", "bench_rnns"),
-    "sim": ("rnnmf.sim.bench", "bench_untied"),
-    "ensemble": ("rnnmf.nn.ensemble", "bench_ensemble"),
-    "lm": ("rnnmf.lm", "bench_lm"),
-}
 
 
 def _headlines(suite: str, rows: list[dict]) -> dict:

@@ -36,8 +36,9 @@ from rnnmf.errors import RnnmfError
 from rnnmf.io import append_rows, finished_keys, read_rows, row_key
 from rnnmf.progress import progress
 from rnnmf.runtime import pick_device
+from rnnmf.seeds import derive_seed
 from rnnmf.sim.gated import jacobian_norms, module_growth, simulate_gated
-from rnnmf.sim.montecarlo import DTYPES, derive_seed, fit_timescale, linear_regime
+from rnnmf.sim.montecarlo import DTYPES, fit_timescale, linear_regime
 from rnnmf.theory import gru, lstm
 from rnnmf.theory.critical import critical_gated
 from rnnmf.theory.gated import CELLS, MEMORY_GATE, as_float_dict, param_names, resolve

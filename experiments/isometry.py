@@ -33,19 +33,19 @@ from rnnmf.errors import RnnmfError
 from rnnmf.io import append_rows, finished_keys, read_rows, row_key, write_text_atomic
 from rnnmf.progress import progress
 from rnnmf.runtime import flush_denormals, pick_device
+from rnnmf.seeds import derive_seed
 from rnnmf.sim.jacobian import (
     CELLS,
     WEIGHTS,
     RandomRNN,
     log_density,
-    minimal_theory,
     pooled_stats,
     singular_values,
     spectral_moments,
     sv_quantiles,
-    vanilla_theory,
 )
-from rnnmf.sim.montecarlo import derive_seed
+from rnnmf.stats import delete_one_means, jackknife_se
+from rnnmf.theory.jacobian import minimal_theory, vanilla_theory
 
 INITS = ("critical", "off_critical")
 TYINGS = ("untied", "tied")
@@ -116,16 +116,16 @@ def _hyper(cfg, cell: str, init: str, mu_b: float) -> dict:
 
     R = float(cfg.R)
     if init == "critical" and cell == "minimal":
-        c = critical_minimal(float(cfg.minimal.q_star), mu_b, R)  # Algorithm 1; InfeasibleError if sigma_v^2 < 0
+        c = critical_minimal(float(cfg.minimal.q_star), mu_b=mu_b, R=R)  # Algorithm 1; InfeasibleError if sigma_v^2 < 0
         return {"sigma_w": math.sqrt(c.sigma_w_sq), "sigma_v": math.sqrt(c.sigma_v_sq), "sigma_b": 0.0,
                 "h0_var": float(c.Q_star), "Q_star_stable": bool(c.Q_star_stable)}
     if init == "critical":
         q = float(cfg.vanilla.q_star)
-        c = critical_vanilla(q, R)
+        c = critical_vanilla(q, R=R)
         return {"sigma_w": math.sqrt(c.sigma_w_sq), "sigma_v": math.sqrt(c.sigma_v_sq), "sigma_b": 0.0, "h0_var": q,
                 "Q_star_stable": True}
     # Sec. 4.2: sigma_w^2 = sigma_v^2 = 1, sigma_b^2 = 0 (and mu_b = 0)
-    h0 = mt.Q_star(1.0, 1.0, R, 0.0).Q_star if cell == "minimal" else vt.q_star(1.0, 1.0, R)
+    h0 = mt.Q_star(1.0, 1.0, R, mu_b=0.0).Q_star if cell == "minimal" else vt.q_star(1.0, 1.0, R)
     return {"sigma_w": 1.0, "sigma_v": 1.0, "sigma_b": 0.0, "h0_var": float(h0), "Q_star_stable": True}
 
 
@@ -177,9 +177,9 @@ def validate(cfg) -> None:
 def _theory(cond: Condition, hp: dict, R: float, T: int, N: int | None):
     """The untied theory at width N (None: N → ∞)."""
     if cond.cell == "minimal":
-        return minimal_theory(hp["sigma_w"], hp["sigma_v"], R, cond.mu_b, T, cond.weights, hp["sigma_b"], N=N,
-                              Q_star=hp["h0_var"])
-    return vanilla_theory(hp["sigma_w"], hp["sigma_v"], R, T, cond.weights, hp["sigma_b"], N=N)
+        return minimal_theory(hp["sigma_w"], hp["sigma_v"], R, mu_b=cond.mu_b, T=T, weights=cond.weights,
+                              sigma_b=hp["sigma_b"], N=N, Q_star=hp["h0_var"])
+    return vanilla_theory(hp["sigma_w"], hp["sigma_v"], R, T=T, weights=cond.weights, sigma_b=hp["sigma_b"], N=N)
 
 
 def _z(x: float, ref: float, se: float) -> float:
@@ -209,10 +209,9 @@ def _slope_row(sv: dict, th, thN, Ts: list[int]) -> dict:
         return (pp - mm**2) / mm**2
 
     slope = _slope(T, nvar(m.mean(1), p.mean(1)))
-    mj = (m.sum(1, keepdims=True) - m) / (k - 1)
-    pj = (p.sum(1, keepdims=True) - p) / (k - 1)
+    mj, pj = delete_one_means(m, axis=1), delete_one_means(p, axis=1)
     sj = np.array([_slope(T, nvar(mj[:, i], pj[:, i])) for i in range(k)])
-    se = float(math.sqrt((k - 1) / k * np.sum((sj - sj.mean()) ** 2))) if len(Ts) > 1 else float("nan")
+    se = jackknife_se(sj) if len(Ts) > 1 else float("nan")
     idx = np.array(Ts)
     s_inf, s_N = _slope(T, th.nvar[idx]), _slope(T, thN.nvar[idx])
     s_eq = _slope(T, th.eq12_centered[idx] / th.mean[idx] ** 2)

@@ -32,6 +32,7 @@ from rnnmf.lm import (
     PAPER_PPL,
     RNNLM,
     evaluate_lm,
+    median_tokens_per_s,
     n_params,
     solve_hidden,
     train_lm,
@@ -205,7 +206,7 @@ def run(cfg, out_dir: Path) -> dict:
             paper = PAPER_PPL[(cell, size)]
             append_rows(summary_csv, [pick({
                 **out, "paper_valid_ppl": paper["valid"], "paper_test_ppl": paper["test"],
-                "tokens_per_s": float(mine["tokens_per_s"].median()),
+                "tokens_per_s": median_tokens_per_s(mine["tokens_per_s"]),
                 "wall_s": float(mine["wall_s"].sum()) + out["eval_s"]}, SUMMARY_COLUMNS)], SUMMARY_COLUMNS)
     write_table(out_dir)
     plot(out_dir)

@@ -33,7 +33,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from rnnmf.io import append_rows, finished_keys, read_rows, row_key
-from rnnmf.lm import BUDGETS, CELLS, PAPER_CELLS, lr_at
+from rnnmf.lm import BUDGETS, CELLS, PAPER_CELLS, lr_at, median_tokens_per_s
 
 HYPER = ("lr", "max_epoch", "lr_decay", "dropout")  # the SI F grid
 SWEEP_KEY = ["cell", "size", *HYPER, "rung"]
@@ -87,10 +87,9 @@ def train_rung(cfg_yaml: str, out_dir: str, batch: list[dict]) -> list[dict]:
         epoch_rows: list[dict] = []
         out = train_one(cfg, corpus, device, point["cell"], point["size"], hp, checkpoint(Path(out_dir), point),
                         epoch_rows.append, test=point["rung"] == FINAL)
-        tps = sorted(r["tokens_per_s"] for r in epoch_rows)
         rows.append({**point, "epochs": out["epochs"], "hidden": out["hidden"], "params": out["params"],
                      "valid_ppl": out["valid_ppl"], "test_ppl": out["test_ppl"], "shared_with": "",
-                     "tokens_per_s": tps[len(tps) // 2] if tps else math.nan,
+                     "tokens_per_s": median_tokens_per_s(r["tokens_per_s"] for r in epoch_rows),
                      "wall_s": sum(r["wall_s"] for r in epoch_rows) + out["eval_s"], "seed": out["seed"],
                      "status": out["status"]})
     return rows

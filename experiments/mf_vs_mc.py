@@ -30,7 +30,8 @@ from rnnmf.errors import RnnmfError
 from rnnmf.io import append_rows, finished_keys, read_rows, row_key
 from rnnmf.progress import progress
 from rnnmf.runtime import pick_device
-from rnnmf.sim.montecarlo import CHUNK_BYTES, DTYPES, derive_seed, fit_timescale, linear_regime, simulate_minimal
+from rnnmf.seeds import derive_seed
+from rnnmf.sim.montecarlo import CHUNK_BYTES, DTYPES, fit_timescale, linear_regime, simulate_minimal
 from rnnmf.theory import check_domain, minimal
 
 DYNAMICS = ["mu_b", "t", "source", "c", "c_se"]
@@ -139,8 +140,10 @@ def theory_rows(cfg) -> dict[str, list[dict]]:
     p = _model(cfg)
     mu = np.array(theory_grid(cfg))
     sig = np.array(timescale_sigmas(cfg))
-    s = minimal.summary(p["sigma_w"], p["sigma_v"], p["R"], mu[None, :], p["sigma_b"], sigma12=sig[:, None])
-    after = minimal.c_star(p["sigma_w"], p["sigma_v"], p["R"], mu, p["sigma_b"], sigma12=float(cfg.schedule.after))
+    s = minimal.summary(p["sigma_w"], p["sigma_v"], p["R"], mu_b=mu[None, :], sigma_b=p["sigma_b"],
+                        sigma12=sig[:, None])
+    after = minimal.c_star(p["sigma_w"], p["sigma_v"], p["R"], mu_b=mu, sigma_b=p["sigma_b"],
+                           sigma12=float(cfg.schedule.after))
     fixed = [{"mu_b": float(m), "source": "theory", "c_star": float(c), "c_star_se": 0.0, "converged": True}
              for m, c in zip(mu, np.atleast_1d(after), strict=True)]
     scales = [{"mu_b": float(mu[j]), "sigma12": float(sig[i]), "source": "theory", "observable": "c",
@@ -165,10 +168,11 @@ def _timescale_rows(cfg, mu_b: float, device, dtype: str) -> list[dict]:
     t = np.arange(1, steps + 1, dtype=float)
     rows = []
     for S in [float(s) for s in ts.sigma12]:
-        s = minimal.summary(p["sigma_w"], p["sigma_v"], R, mu_b, p["sigma_b"], sigma12=S)
+        s = minimal.summary(p["sigma_w"], p["sigma_v"], R, mu_b=mu_b, sigma_b=p["sigma_b"], sigma12=S)
         Q, q, c_star, chi = s["Q_star"], s["q_star"], s["c_star"], s["chi_c_star"]
         C0 = 0.0 if c_star > 0.5 else 1.0
-        c_th = minimal.c_trajectory(np.full(steps + 1, S), p["sigma_w"], p["sigma_v"], R, mu_b, p["sigma_b"], C0=C0)
+        c_th = minimal.c_trajectory(np.full(steps + 1, S), p["sigma_w"], p["sigma_v"], R, mu_b=mu_b,
+                                    sigma_b=p["sigma_b"], C0=C0)
         sim = simulate_minimal(Q_star=Q, sigma_w=p["sigma_w"], sigma_v=p["sigma_v"], sigma_b=p["sigma_b"], mu_b=mu_b,
                                R=R, sigma12=[S] * steps, C0=C0, hidden=int(ts.hidden), networks=int(ts.networks),
                                seed=derive_seed(cfg.seed, "timescale", mu_b, S), dtype=dtype, device=device)
@@ -191,9 +195,10 @@ def mu_rows(cfg, mu_b: float, device) -> dict[str, list[dict]]:
     """All rows of one μ_b: the Fig. 1 schedule (theory, untied, tied), c* from each simulation, fitted τ."""
     p, sizes, dtype = _model(cfg), _sizes(cfg), str(cfg.sim.dtype)
     sched = schedule(cfg)
-    Q = minimal.Q_star(p["sigma_w"], p["sigma_v"], p["R"], mu_b, p["sigma_b"]).Q_star
-    c_th = minimal.c_trajectory(sched, p["sigma_w"], p["sigma_v"], p["R"], mu_b, p["sigma_b"], C0=1.0)
-    c_star = minimal.c_star(p["sigma_w"], p["sigma_v"], p["R"], mu_b, p["sigma_b"], sigma12=float(cfg.schedule.after))
+    Q = minimal.Q_star(p["sigma_w"], p["sigma_v"], p["R"], mu_b=mu_b, sigma_b=p["sigma_b"]).Q_star
+    c_th = minimal.c_trajectory(sched, p["sigma_w"], p["sigma_v"], p["R"], mu_b=mu_b, sigma_b=p["sigma_b"], C0=1.0)
+    c_star = minimal.c_star(p["sigma_w"], p["sigma_v"], p["R"], mu_b=mu_b, sigma_b=p["sigma_b"],
+                            sigma12=float(cfg.schedule.after))
     common = dict(Q_star=Q, mu_b=mu_b, sigma12=sched, dtype=dtype, device=device, sigma_w=p["sigma_w"],
                   sigma_v=p["sigma_v"], sigma_b=p["sigma_b"], R=p["R"])
     sims = {

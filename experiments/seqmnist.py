@@ -134,9 +134,9 @@ class SequenceClassifier(nn.Module):
 
     def __init__(self, cell: str, input_size: int, hidden: int, h0_std: float = 0.0):
         super().__init__()
-        from rnnmf.nn import MinimalRNN, VanillaRNN
+        from rnnmf.nn import make_rnn
 
-        self.rnn = MinimalRNN(input_size, hidden) if cell == "minimal" else VanillaRNN(input_size, hidden)
+        self.rnn = make_rnn(cell, input_size, hidden)
         self.readout = nn.Linear(hidden, 10)
         self.h0_std = float(h0_std)
 
@@ -149,15 +149,6 @@ class SequenceClassifier(nn.Module):
         return self.readout(h_n[-1])
 
 
-@torch.no_grad()
-def input_moment(model: SequenceClassifier, x: torch.Tensor) -> float:
-    """R = (1/N) E[x̃·x̃] with x̃ = tanh(W_x x) for the minimalRNN, (1/M) E[x·x] for the vanilla RNN (Sec. 3)."""
-    from rnnmf.data import second_moment
-
-    W_x = model.rnn.cells()[0].W_x
-    return second_moment(x if W_x is None else torch.tanh(x @ W_x.t()))
-
-
 def initialise(model: SequenceClassifier, cell: str, init: str, weights: str, cfg, x_sample: torch.Tensor,
                seed: int) -> dict:
     """Initialise ``model.rnn`` for one condition and return what was used (σ's as variances, q*, Q*, R, χ₁).
@@ -166,14 +157,14 @@ def initialise(model: SequenceClassifier, cell: str, init: str, weights: str, cf
     from the same seed (off-critical: always feasible) fixes W_x and R is measured on ``x_sample``; the condition is
     then drawn from that seed again, which gives the same W_x (N(0, σ_x²/M) whatever q*, μ_b).
     """
-    from rnnmf.nn import init_critical, init_off_critical
+    from rnnmf.nn import estimate_R, init_critical, init_off_critical
     from rnnmf.theory import minimal as mt
     from rnnmf.theory import vanilla as vt
 
     sigma_x = float(cfg.model.sigma_x)
     if cell == "minimal":
         init_off_critical(model.rnn, weights=weights, sigma_x=sigma_x, generator=torch.Generator().manual_seed(seed))
-    R = input_moment(model, x_sample)
+    R = estimate_R(model.rnn, x_sample)
     gen = torch.Generator().manual_seed(seed)
     if init == "critical":
         crit = cfg.critical[cell]
@@ -201,23 +192,6 @@ def make_optimizer(params, cfg, cell: str) -> torch.optim.Optimizer:
     if cfg.train.optimizer == "adam":
         return torch.optim.Adam(params, lr=lr)
     return torch.optim.SGD(params, lr=lr, momentum=0.9)
-
-
-class EpochBatches:
-    """``next_batch(step)``: batches of shuffled epochs, a pure function of the step (so a resumed run gets the same
-    batches without restoring any iterator). Every condition with the same seed sees the same batches."""
-
-    def __init__(self, data, batch_size: int, seed: int):
-        self.data, self.batch_size, self.seed = data, batch_size, seed
-        self.per_epoch = len(data) // batch_size
-        self.epoch, self.order = -1, None
-
-    def __call__(self, step: int):
-        epoch, k = divmod(step, self.per_epoch)
-        if epoch != self.epoch:
-            g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-            self.epoch, self.order = epoch, torch.randperm(len(self.data), generator=g)
-        return self.data.batch(self.order[k * self.batch_size:(k + 1) * self.batch_size])
 
 
 def accuracy(model: SequenceClassifier, x: torch.Tensor, y: torch.Tensor, batch_size: int, seed: int) -> float:
@@ -299,7 +273,7 @@ def train_unit(cfg, u: dict, device, out_dir: Path, step_bar: bool = True) -> di
     eval_bs, steps = int(cfg.eval.batch_size), int(cfg.train.steps)
     if not step_bar and not cfg.run.quiet:
         say(f"seqmnist: {unit_name(u)}: training (budget {steps} steps)")
-    res = fit(model, optimizer, EpochBatches(train, int(cfg.train.batch_size), u["seed"]),
+    res = fit(model, optimizer, train.batches(int(cfg.train.batch_size), u["seed"]),
               lambda m, b: F.cross_entropy(m(b[0]), b[1]), steps,
               evaluate=lambda m: {"test_acc": accuracy(m, x_test, y_test, eval_bs, seed=u["seed"])},
               eval_every=int(cfg.train.eval_every), checkpoint_path=out_dir / "checkpoints" / f"{unit_name(u)}.pt",
@@ -333,8 +307,8 @@ def preflight(cfg) -> None:
     for cell in cells(cfg):
         if "critical" in list(cfg.inits):
             crit = cfg.critical[cell]
-            require_feasible(cell, float(crit.q_star), float(crit.mu_b),
-                             f"critical.{cell}.q_star={crit.q_star}, critical.{cell}.mu_b={crit.mu_b}")
+            require_feasible(cell, float(crit.q_star), mu_b=float(crit.mu_b),
+                             what=f"critical.{cell}.q_star={crit.q_star}, critical.{cell}.mu_b={crit.mu_b}")
     check_mnist(cfg.data.root)
 
 

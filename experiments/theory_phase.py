@@ -51,7 +51,7 @@ def validate(cfg) -> None:
     # the quadrature resolves) on a 2 x 2 corner grid, cheaply: the domain's bound grows towards the corners
     try:
         phase_map(cfg.cell, cfg.x.name, [cfg.x.start, cfg.x.stop], cfg.y.name, [cfg.y.start, cfg.y.stop],
-                  _fixed(cfg), sigma12=cfg.sigma12)
+                  fixed=_fixed(cfg), sigma12=cfg.sigma12)
     except RnnmfError as exc:  # say which keys the grid's corners came from
         raise RnnmfError(f"the grid {cfg.x.name} = x.start..x.stop = {cfg.x.start}..{cfg.x.stop}, {cfg.y.name} = "
                          f"y.start..y.stop = {cfg.y.start}..{cfg.y.stop}: {exc}") from None
@@ -61,7 +61,7 @@ def run(cfg, out_dir):
     xs = np.linspace(cfg.x.start, cfg.x.stop, cfg.num)
     ys = np.linspace(cfg.y.start, cfg.y.stop, cfg.num)
     t0 = time.time()
-    maps = phase_map(cfg.cell, cfg.x.name, xs, cfg.y.name, ys, _fixed(cfg), sigma12=cfg.sigma12)
+    maps = phase_map(cfg.cell, cfg.x.name, xs, cfg.y.name, ys, fixed=_fixed(cfg), sigma12=cfg.sigma12)
     seconds = time.time() - t0
     import pandas as pd
 

@@ -32,7 +32,6 @@ drawn over them.
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
 import time
 from pathlib import Path
@@ -45,6 +44,7 @@ from omegaconf import OmegaConf
 from experiments.schema import Int, ListOf, Num, OneOf, check_memory
 from experiments.sweep import run_sweep
 from rnnmf.errors import RnnmfError
+from rnnmf.seeds import derive_seed
 
 PANELS: dict[str, dict[str, Any]] = {
     "a": {"cell": "vanilla", "weights": "untied", "vary": "sigma_w"},
@@ -111,8 +111,7 @@ def theory_tau(cell: str, sigma_w, sigma_v, mu_b, R):
 
 def member_seed(seed: int, panel: str, sigma_w: float, mu_b: float, T: int) -> int:
     """A point's own init seed, from its key alone (stable across runs, processes and batchings)."""
-    text = f"{seed}|{panel}|{sigma_w!r}|{mu_b!r}|{T}"
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:7], "little")
+    return derive_seed(seed, panel, float(sigma_w), float(mu_b), T, scheme="fig2")
 
 
 def depths(spec) -> list[int]:
@@ -197,33 +196,6 @@ def validate(cfg) -> None:
 
 
 # ------------------------------------------------------------------------------------------ training one batch
-def _seed_of(*parts) -> int:
-    return int.from_bytes(hashlib.sha256("|".join(map(str, parts)).encode()).digest()[:7], "little")
-
-
-class NoisyMNIST:
-    """The task's batches as pure functions of the step: epoch permutations seeded by (seed, T, epoch) and one noise
-    seed per (seed, T, step). Every member of every ensemble with this (seed, T) sees the same stream."""
-
-    def __init__(self, images, labels, T: int, sigma_x: float, batch_size: int, seed: int):
-        from rnnmf.data import NoisySequence
-
-        self._seq = NoisySequence
-        self.images, self.labels, self.T, self.sigma_x = images, labels, T, sigma_x
-        self.batch_size, self.seed = min(batch_size, len(images)), seed
-        self._perm: tuple[int, torch.Tensor] | None = None
-
-    def __call__(self, step: int):
-        per_epoch = len(self.images) // self.batch_size
-        epoch, i = divmod(step, per_epoch)
-        if self._perm is None or self._perm[0] != epoch:
-            g = torch.Generator().manual_seed(_seed_of(self.seed, self.T, "epoch", epoch))
-            self._perm = (epoch, torch.randperm(len(self.images), generator=g))
-        idx = self._perm[1][i * self.batch_size:(i + 1) * self.batch_size].to(self.images.device)
-        x = self._seq(self.images[idx], self.T, self.sigma_x, _seed_of(self.seed, self.T, "step", step)).materialize()
-        return x, self.labels[idx]
-
-
 @torch.no_grad()
 def evaluate(model, images, labels, T: int, sigma_x: float, seed: int, max_floats: float = 2.5e7):
     """Accuracy (K,) and mean loss (K,) on ``images`` with fixed noise, in chunks of at most ``max_floats`` inputs."""
@@ -232,7 +204,8 @@ def evaluate(model, images, labels, T: int, sigma_x: float, seed: int, max_float
     chunk = max(1, min(len(images), int(max_floats // ((T + 1) * images.shape[1]))))
     correct = loss = 0.0
     for start in range(0, len(images), chunk):
-        x = NoisySequence(images[start:start + chunk], T, sigma_x, _seed_of(seed, T, "eval", start)).materialize()
+        noise_seed = derive_seed(seed, T, "eval", start, scheme="fig2")
+        x = NoisySequence(images[start:start + chunk], T, sigma_x, noise_seed).materialize()
         y = labels[start:start + chunk]
         logits = model(x)
         n = len(y)
@@ -275,6 +248,7 @@ def train_group(points: list[dict[str, Any]], *, spec: dict[str, Any]) -> list[d
 
 
 def _train_group(points, spec, t0):
+    from rnnmf.data import NoisyMNISTBatches
     from rnnmf.nn.ensemble import MemberInit, RNNEnsemble
     from rnnmf.runtime import pick_device
     from rnnmf.train import fit
@@ -297,11 +271,12 @@ def _train_group(points, spec, t0):
         opt = torch.optim.Adam(params, lr=lr)
     else:
         opt = torch.optim.SGD(params, lr=lr, momentum=0.9)
-    batches = NoisyMNIST(xtr, ytr, T, spec["sigma_x"], spec["batch_size"], seed)
+    batches = NoisyMNISTBatches(xtr, ytr, T, spec["sigma_x"], spec["batch_size"], seed)
     res = fit(model, opt, batches, lambda m, b: m.member_loss(m(b[0]), b[1]), steps, eval_every=steps,
               device=device)
-    train_acc, train_loss = evaluate(model, etr_x, etr_y, T, spec["sigma_x"], _seed_of(seed, "train-eval"))
-    test_acc, _ = evaluate(model, ete_x, ete_y, T, spec["sigma_x"], _seed_of(seed, "test-eval"))
+    train_acc, train_loss = evaluate(model, etr_x, etr_y, T, spec["sigma_x"],
+                                     derive_seed(seed, "train-eval", scheme="fig2"))
+    test_acc, _ = evaluate(model, ete_x, ete_y, T, spec["sigma_x"], derive_seed(seed, "test-eval", scheme="fig2"))
     wall = (time.perf_counter() - t0) / len(points)
     rows = []
     for k, p in enumerate(points):

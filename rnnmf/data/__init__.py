@@ -16,11 +16,12 @@ from rnnmf.data.mnist import (
     second_moment,
 )
 from rnnmf.data.mnist_tasks import (
+    EpochBatches,
+    NoisyMNISTBatches,
     NoisySequence,
     SequentialMNIST,
-    batch_indices,
+    SequentialMNISTBatches,
     check_seq_len,
-    noisy_mnist_batches,
     valid_seq_lengths,
 )
 from rnnmf.data.ptb import Corpus, Dictionary, batchify, check_ptb, get_batch, load_ptb, ptb_dir
@@ -29,10 +30,12 @@ from rnnmf.data.root import resolve_root
 __all__ = [
     "Corpus",
     "Dictionary",
+    "EpochBatches",
+    "NoisyMNISTBatches",
     "NoisySequence",
     "SequentialMNIST",
+    "SequentialMNISTBatches",
     "Standardizer",
-    "batch_indices",
     "batchify",
     "check_mnist",
     "check_ptb",
@@ -44,7 +47,6 @@ __all__ = [
     "load_ptb",
     "mnist_raw_dir",
     "mnist_standardizer",
-    "noisy_mnist_batches",
     "ptb_dir",
     "read_idx",
     "resolve_root",

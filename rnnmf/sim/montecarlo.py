@@ -32,7 +32,6 @@ depend on the chunk size.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,7 +39,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from rnnmf.draws import gaussian, recurrent_matrix
 from rnnmf.errors import RnnmfError
+from rnnmf.seeds import derive_seed
 
 CELLS = ("minimal", "vanilla")
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -74,12 +75,6 @@ class SimResult:
 
 
 # ------------------------------------------------------------------------------------------------------ helpers
-def derive_seed(seed: int, *keys: object) -> int:
-    """A 63-bit seed from a base seed and any keys (e.g. μ_b and a run name): stable across runs and platforms."""
-    text = "/".join([str(int(seed))] + [repr(k) for k in keys])
-    return int(hashlib.sha256(text.encode()).hexdigest()[:15], 16)
-
-
 def _generator(seed: int, device: torch.device) -> torch.Generator:
     return torch.Generator(device=device).manual_seed(int(seed))
 
@@ -249,9 +244,9 @@ def _run_tied(*, cell, sigma_w, sigma_v, sigma_b, mu_b, R, sigma12, h0_var, C0, 
     X = torch.empty((T, count, 2, n), dtype=dtype, device=device)    # all inputs, drawn up front
     for j in range(count):
         gen = _generator(derive_seed(seed, "tied-network", first + j), device)
-        W[j].normal_(0.0, sigma_w / math.sqrt(n), generator=gen)
-        V[j].normal_(0.0, sigma_v / math.sqrt(n), generator=gen)
-        b[j].normal_(0.0, 1.0, generator=gen)
+        W[j] = recurrent_matrix((n, n), sigma_w, "gaussian", gen, dtype=dtype, device=device)
+        V[j] = gaussian((n, n), sigma_v / math.sqrt(n), generator=gen, dtype=dtype, device=device)
+        b[j] = gaussian((1, n), generator=gen, dtype=dtype, device=device)
         H[j] = _initial_state(cell, (n,), h0_var, C0, mu_b, gen, dtype, device)
         for t, s12 in enumerate(sigma12):
             X[t, j] = correlated_pair((n,), R, s12, gen, dtype=dtype, device=device)

@@ -331,7 +331,7 @@ def test_critical_init_puts_the_minimal_layer_at_chi_1(ptb_root, tmp_path):
 
     ref = critical_minimal(q_star=5.0, mu_b=4.0, R=float(row["R"]))
     assert abs(row["sigma_w_sq"] - ref.sigma_w_sq) <= 1e-9 * ref.sigma_w_sq
-    assert abs(minimal.chi_1(row["sigma_w_sq"] ** 0.5, row["sigma_v_sq"] ** 0.5, row["R"], 4.0) - 1) < 1e-8
+    assert abs(minimal.chi_1(row["sigma_w_sq"] ** 0.5, row["sigma_v_sq"] ** 0.5, row["R"], mu_b=4.0) - 1) < 1e-8
     assert "minimal_small_critical_test_ppl" in summary
     result = invoke("lm", "--cell", "gru", *overrides(ptb_root, "init=critical"))
     assert_one_line_error(result, "init=critical is defined for the minimal and vanilla cells")

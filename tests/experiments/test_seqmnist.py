@@ -13,8 +13,10 @@ from cli.main import app
 from experiments import seqmnist as job
 from experiments.config import compose_config
 from experiments.runner import execute
+from rnnmf.data import EpochBatches
 from rnnmf.errors import RnnmfError
 from rnnmf.io import append_rows, read_rows
+from rnnmf.nn import estimate_R
 
 
 def smoke(data_root, *extra):
@@ -64,29 +66,6 @@ def test_steps_to_target():
     assert job.steps_to([(0, 0.1), (100, 0.5)], 0.9, 1000) == (1000, False)
 
 
-class FakeData:
-    def __init__(self, n):
-        self.images = torch.arange(n, dtype=torch.float32)[:, None].expand(n, 8).contiguous()
-
-    def __len__(self):
-        return self.images.shape[0]
-
-    def batch(self, idx):
-        return self.images[idx], idx
-
-
-def test_epoch_batches_are_a_pure_function_of_the_step():
-    data = FakeData(50)
-    seq = job.EpochBatches(data, 16, seed=3)
-    batches = [seq(s)[1] for s in range(9)]  # 3 batches per epoch, 3 epochs
-    fresh = job.EpochBatches(data, 16, seed=3)
-    assert torch.equal(fresh(7)[1], batches[7]) and torch.equal(fresh(1)[1], batches[1])  # any order, same batch
-    epoch = torch.cat(batches[:3])
-    assert len(set(epoch.tolist())) == 48  # without replacement within an epoch
-    assert not torch.equal(batches[0], batches[3])  # reshuffled every epoch
-    assert not torch.equal(job.EpochBatches(data, 16, seed=4)(0)[1], batches[0])
-
-
 @pytest.mark.parametrize("cell", ["vanilla", "minimal"])
 @pytest.mark.parametrize("weights", ["orthogonal", "gaussian"])
 def test_initialise_is_critical_with_the_measured_R(cell, weights):
@@ -96,7 +75,7 @@ def test_initialise_is_critical_with_the_measured_R(cell, weights):
     model = job.SequenceClassifier(cell, 4, 128)
     used = job.initialise(model, cell, "critical", weights, cfg, x, seed=0)
     assert used["chi_1"] == pytest.approx(1.0, abs=1e-6)  # eq. 4 / eq. 13 at the measured R
-    assert used["R"] == pytest.approx(job.input_moment(model, x), rel=1e-12)  # the R of the W_x actually drawn
+    assert used["R"] == pytest.approx(estimate_R(model.rnn, x), rel=1e-12)  # the R of the W_x actually drawn
     assert used["q_star"] == cfg.critical[cell].q_star and used["Q_star"] > 0
     W = model.rnn.cells()[0].W.detach().double()
     sv = torch.linalg.svdvals(W)
@@ -152,7 +131,7 @@ def test_interrupted_run_resumes_onto_the_same_rows(data_root, tmp_path, monkeyp
                  "train.checkpoint_every=4")  # checkpoints at steps 0 and 4 only: step 2's row is written twice
     execute("seqmnist", args, out=tmp_path / "ref")
 
-    original = job.EpochBatches.__call__
+    original = EpochBatches.__call__
     calls = {"n": 0}
 
     def dying(self, step):  # the second unit (minimal) dies at its step 3, after step 2's row went out
@@ -161,12 +140,12 @@ def test_interrupted_run_resumes_onto_the_same_rows(data_root, tmp_path, monkeyp
             raise Interrupt
         return original(self, step)
 
-    monkeypatch.setattr(job.EpochBatches, "__call__", dying)
+    monkeypatch.setattr(EpochBatches, "__call__", dying)
     with pytest.raises(Interrupt):
         execute("seqmnist", args, out=tmp_path / "cut")
     cut = read_rows(tmp_path / "cut" / "curves.csv")
     assert len(read_rows(tmp_path / "cut" / "summary.csv")) == 1 and len(cut) == 3 + 2
-    monkeypatch.setattr(job.EpochBatches, "__call__", original)
+    monkeypatch.setattr(EpochBatches, "__call__", original)
     execute("seqmnist", args, out=tmp_path / "cut")
 
     def table(name, drop=("wall_s",)):
