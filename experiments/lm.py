@@ -76,18 +76,13 @@ SCHEMA = {
 
 
 def validate(cfg) -> None:
-    """Beyond SCHEMA: the cell and size names, init=critical only where Algorithm 1 applies, the search's rungs, the
-    memory of a model, and the PTB files."""
-    cells = names(cfg.cell, CELLS, PAPER_CELLS, "cell")
+    """Beyond SCHEMA: the cell and size names, the search's rungs, the memory of a model, and the PTB files."""
+    names(cfg.cell, CELLS, PAPER_CELLS, "cell")
     for size in names(cfg.size, tuple(BUDGETS), tuple(BUDGETS), "size"):
         hp = cfg.sizes[size]
         # float32 weights, gradients and two more copies, and ~3 (bptt, batch, 10,000-word vocabulary) logit tensors
         check_memory(4 * (4 * hp.params + 3 * hp.bptt * (cfg.batch_size or 1) * 10_000), f"a {size} model",
                      f"sizes.{size}.params, sizes.{size}.bptt or batch_size")
-    bad = [c for c in cells if c not in ("minimal", "vanilla")]
-    if cfg.init == "critical" and bad:
-        raise RnnmfError(f"init=critical is defined for the minimal and vanilla cells, not {', '.join(bad)}; "
-                         "valid: --cell minimal or vanilla with init=critical")
     rungs = list(cfg.sweep.rungs)
     if rungs != sorted(set(rungs)):
         raise RnnmfError(f"sweep.rungs={rungs!r} is invalid; valid: increasing integers >= 1 (epochs)")
@@ -129,7 +124,7 @@ def train_one(cfg, corpus, device, cell: str, size: str, hp: dict, ckpt: Path, o
     model = RNNLM(cell, vocab, hidden, dropout=float(hp["dropout"]), fused=bool(cfg.fused)).to(device)
     model.init_uniform_(float(hp["init_scale"]))
     critical: dict = {}
-    if cfg.init == "critical":  # Algorithm 1 at R measured on the first 20 training windows
+    if cfg.init == "critical":  # chi_1 = 1 at R measured on the first 20 training windows
         from rnnmf.lm import init_critical_
 
         sample = batchify(corpus.train, int(cfg.batch_size), device)[: 20 * int(hp["bptt"])]

@@ -133,24 +133,39 @@ class RNNLM(nn.Module):
 
 def init_critical_(model: RNNLM, tokens: torch.Tensor, *, q_star: float, mu_b: float,
                    weights: str = "orthogonal") -> dict:
-    """Put the recurrent layer of a minimalRNN (or vanilla RNN) language model at the mean-field critical point.
+    """Put the recurrent layer of a language model at the mean-field critical point χ₁ = 1.
 
-    Φ's W_x is drawn with σ_x = 1/rms(embedding output), so that tanh's pre-activation has unit variance; R, the
-    input power the recurrent layer sees (x̃ = tanh(W_x x) for the minimalRNN, eq. 5; x for the vanilla RNN, eq. 1), is
-    measured on ``tokens`` through the embedding and its dropout as in training; then W, V, b follow Algorithm 1
-    (eq. 4 for the vanilla RNN) with χ₁ = 1, σ_b² = 0 and bias mean ``mu_b`` (:func:`rnnmf.nn.init_critical`, which
-    raises :class:`~rnnmf.errors.InfeasibleError` for a request with no solution). The embedding and the softmax keep
-    their own initialisation. Returns what was used: σ_x, R and the theory's σ_w², σ_v², Q*.
+    R, the input power the recurrent layer sees, is measured on ``tokens`` through the embedding and its dropout as in
+    training. ``mu_b`` is the mean bias of the cell's memory gate, the gate whose opening keeps the state: the
+    minimalRNN's u (eq. 5), the GRU's update gate z, the LSTM's forget gate f; a larger ``mu_b`` means a longer memory.
+
+    - minimalRNN: Φ's W_x is drawn with σ_x = 1/rms(embedding output), so that tanh's pre-activation has unit
+      variance; R is then that of x̃ = tanh(W_x x) (eq. 5), and W, V, b follow Algorithm 1 with χ₁ = 1, σ_b² = 0,
+      Q* from ``q_star``.
+    - vanilla RNN: eq. 4 with R = E[x²], σ_b² = 0 and bias mean ``mu_b``.
+    - GRU and LSTM (torch's modules; docs/gated-mean-field.md): every gate's input weights have σ_v = 1/√R, so that
+      each input pre-activation has unit variance as the minimalRNN's; the memory gate's bias is ``mu_b``, the other
+      biases 0 (σ_b = 0); the common scale σ_w of the recurrent weights is solved for χ₁ = 1 (eq. 26).
+      ``q_star`` does not apply: the state's second moment Q* is what the theory gives there.
+
+    Raises :class:`~rnnmf.errors.InfeasibleError` for a request with no solution. The embedding and the softmax keep
+    their own initialisation. Returns what was used: σ_x (minimalRNN), R, σ_w², σ_v² and Q*.
     """
     from rnnmf.nn import estimate_R, init_critical, init_explicit
 
-    if model.cell not in ("minimal", "vanilla"):
-        raise RnnmfError(f"init=critical is defined for the minimal and vanilla cells, not {model.cell!r}; "
-                         "valid: init=uniform for lstm and gru")
     was_training = model.training
     model.train()  # R as training sees it: through the embedding's dropout
     with torch.no_grad():
         x = model.drop(model.embedding(tokens))
+        if model.cell in ("gru", "lstm"):
+            R = float(x.square().mean())
+            sigma_v = 1.0 / max(math.sqrt(R), 1e-12)
+            gate = {"gru": "mu_z", "lstm": "mu_f"}[model.cell]
+            (res,) = init_critical(model.rnn, R=R, weights=weights, solve_for="sigma_w", sigma_v=sigma_v,
+                                   sigma_b=0.0, **{gate: float(mu_b)})
+            model.train(was_training)
+            return {"sigma_x": None, "R": R, "sigma_w_sq": float(res.value) ** 2, "sigma_v_sq": sigma_v ** 2,
+                    "Q_star": float(res.Q_star)}
         sigma_x = 1.0 / max(float(x.square().mean().sqrt()), 1e-12)
         if model.cell == "minimal":  # W_x first, then R through it; init_critical keeps that W_x (sigma_x=None)
             init_explicit(model.rnn, sigma_w=1.0, sigma_v=1.0, sigma_b=0.0, mu_b=mu_b, weights=weights,

@@ -49,7 +49,16 @@ def test_table1_puts_a_users_run_beside_the_reference_and_judges_the_gru_claim(t
                        ("minimal-small-critical", [("minimal", "critical", 104.0)])):
         append_rows(ref / "lm" / name / "summary.csv", [dict(zip(columns, (c, "small", i, 16, t, t + 4),
                                                                  strict=True)) for c, i, t in rows], columns)
+        curve = [dict(cell=c, size="small", init=i, epoch=e, valid_ppl=t + 4 + 16 - e)
+                 for c, i, t in rows for e in range(1, 17)]
+        append_rows(ref / "lm" / name / "epochs.csv", curve,
+                    ["cell", "size", "init", "epoch", "valid_ppl"])
         (ref / "lm" / name / "meta.json").write_text('{"status": "done", "profile": "paper"}')
+    # a critical GRU still training (3 epochs, no summary yet): compared with the uniform GRU at epoch 3
+    append_rows(ref / "lm" / "gru-small-critical" / "epochs.csv",
+                [dict(cell="gru", size="small", init="critical", epoch=e, valid_ppl=200.0 - e) for e in (1, 2, 3)],
+                ["cell", "size", "init", "epoch", "valid_ppl"])
+    (ref / "lm" / "gru-small-critical" / "meta.json").write_text('{"status": "running", "profile": "paper"}')
     monkeypatch.setattr(report, "REFERENCE_DIR", ref)
     mine = tmp_path / "results" / "lm" / "quick-x"
     append_rows(mine / "summary.csv", [dict(zip(columns, ("minimal", "small", "uniform", 1, 300.0, 310.0),
@@ -63,8 +72,11 @@ def test_table1_puts_a_users_run_beside_the_reference_and_judges_the_gru_claim(t
     assert "**PASS**" in next(x for x in text.splitlines() if "gru small (5M) test perplexity" in x)
     gap = next(x for x in text.splitlines() if "small: minimalRNN within 5% of the GRU" in x)
     assert "108.0 vs 99.0 (reference)" in gap and "+9.1%" in gap and "**FAIL**" in gap
-    crit = next(x for x in text.splitlines() if "critical initialisation (Algorithm 1)" in x)
-    assert "104.0 vs 108.0" in crit and "**INFO**" in crit
+    crit = next(x for x in text.splitlines() if "minimal small: critical initialisation (χ₁ = 1) vs U(±0.1)" in x)
+    assert "at epoch 16: 108.0 critical vs 112.0 uniform; test 104.0 vs 108.0" in crit and "**INFO**" in crit
+    assert "-3.6%" in crit
+    gru = next(x for x in text.splitlines() if "gru small: critical initialisation (χ₁ = 1) vs U(±0.1)" in x)
+    assert "at epoch 3: 197.0 critical vs 116.0 uniform" in gru and "; test" not in gru  # unfinished: no test ppl
 
 
 def test_fig3_rows_mark_unreached_runs_and_state_the_settings(tmp_path):

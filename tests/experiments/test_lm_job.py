@@ -333,8 +333,24 @@ def test_critical_init_puts_the_minimal_layer_at_chi_1(ptb_root, tmp_path):
     assert abs(row["sigma_w_sq"] - ref.sigma_w_sq) <= 1e-9 * ref.sigma_w_sq
     assert abs(minimal.chi_1(row["sigma_w_sq"] ** 0.5, row["sigma_v_sq"] ** 0.5, row["R"], mu_b=4.0) - 1) < 1e-8
     assert "minimal_small_critical_test_ppl" in summary
-    result = invoke("lm", "--cell", "gru", *overrides(ptb_root, "init=critical"))
-    assert_one_line_error(result, "init=critical is defined for the minimal and vanilla cells")
+
+
+@pytest.mark.parametrize("cell,gate", [("gru", "mu_z"), ("lstm", "mu_f")])
+def test_critical_init_puts_torch_gated_layers_at_chi_1(ptb_root, tmp_path, cell, gate):
+    """Beyond the paper (issue 19): torch's GRU/LSTM at chi_1 = 1 (eq. 26 of docs/gated-mean-field.md) for the R the
+    embedding gives, the memory gate's bias at critical.mu_b and every input pre-activation at unit variance."""
+    summary, out = execute("lm", overrides(ptb_root, f"cell={cell}", "init=critical", "critical.mu_b=2.0"),
+                           out=tmp_path / "crit")
+    row = read_rows(out / "summary.csv").iloc[0]
+    assert row["init"] == "critical" and row["status"] == "ok" and 0 < row["R"] < 1
+    assert abs(row["sigma_v_sq"] * row["R"] - 1) < 1e-12  # unit input power per gate
+    from rnnmf.theory.critical import _gated_chi_1
+
+    chi_1, Q_star = _gated_chi_1(cell, float(row["R"]), {"sigma_w": row["sigma_w_sq"] ** 0.5,
+                                                          "sigma_v": row["sigma_v_sq"] ** 0.5, "sigma_b": 0.0,
+                                                          gate: 2.0})
+    assert abs(chi_1 - 1) < 1e-8 and abs(Q_star - row["Q_star"]) <= 1e-8 * Q_star
+    assert f"{cell}_small_critical_test_ppl" in summary
 
 
 # ---------------------------------------------------------------------------------------------- real data
