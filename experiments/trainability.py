@@ -26,7 +26,7 @@ for the minimalRNN (its input is x̃ = tanh(W_x x) with (W_x)_ij ~ N(0, σ_x̃²
 Outputs: ``points.csv`` (one row per trained point), ``theory.csv`` (dense τ curves), ``boundary.csv`` (per column
 the bracket [T_lo, T_hi], T_max and whether it is censored, beside τ; per panel the log-space fit T_max = k·τ with
 R², Spearman ρ and the fraction within a factor 1.5) and ``fig2.png/pdf``: accuracy heat maps with τ, k·τ and T_max
-drawn over them.
+drawn over them, from the CSVs alone by ``experiments.figures.fig2``.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
+from experiments.figures import draw
 from experiments.schema import Int, ListOf, Num, OneOf, check_memory
 from experiments.sweep import run_sweep
 from rnnmf.errors import RnnmfError
@@ -64,7 +66,6 @@ BOUNDARY_COLUMNS = ["panel", "cell", "weights", "param", "value", "tau", "T_lo",
                     "threshold"]
 THEORY_COLUMNS = ["panel", "param", "value", "sigma_w", "sigma_v", "mu_b", "R", "tau"]
 INPUT_SIZE, NUM_CLASSES = 784, 10
-LABEL = {"sigma_w": "σ_w", "mu_b": "μ_b"}
 
 
 # ------------------------------------------------------------------------------------------------------- the grid
@@ -478,94 +479,6 @@ def theory_curves(cfg, num: int = 200):
     return pd.DataFrame(rows, columns=THEORY_COLUMNS)
 
 
-# ------------------------------------------------------------------------------------------------------ the figure
-def plot(out_dir: str | Path, metric: str = "train_acc", rows_per_octave: int = 8) -> list[Path]:
-    """Fig. 2 from the CSVs: per panel a heat map of ``metric`` over (hyper-parameter, T), T on a log axis; each
-    column's accuracy (mean over seeds) is interpolated linearly in log T between the depths its bisection trained
-    and held constant beyond them. Over it: τ (white dashed), the fitted k·τ (white dotted) and T_max with its
-    bracket (black; ▲ trainable at the deepest depth, ▼ at none). Top row untied, bottom row tied, as in the paper."""
-    from matplotlib.ticker import NullLocator
-
-    from rnnmf import plots
-    from rnnmf.io import read_rows
-
-    out_dir = Path(out_dir)
-    pts, theory, bound = (read_rows(out_dir / f) for f in ("points.csv", "theory.csv", "boundary.csv"))
-    if pts.empty:
-        return []
-    panels = sorted(set(pts["panel"]))
-    order = [p for p in "acegbdfh" if p in panels]
-    cols = {c: i for i, c in enumerate(sorted({p if p in "aceg" else chr(ord(p) - 1) for p in panels}))}
-    nrows = 2 if any(p in "bdfh" for p in panels) and any(p in "aceg" for p in panels) else 1
-    fig, axes = plots.figure(nrows, len(cols), width=3.0, height=2.6)
-    image = None
-    for panel in order:
-        row = 0 if nrows == 1 or panel in "aceg" else 1
-        ax = axes[row, cols[panel if panel in "aceg" else chr(ord(panel) - 1)]]
-        df = pts[pts["panel"] == panel].assign(_acc=lambda d: d[metric].fillna(0.1))  # diverged: chance level
-        vary = PANELS[panel]["vary"]
-        values = np.sort(df[vary].unique())
-        th = theory[theory["panel"] == panel] if not theory.empty else theory
-        b = bound[bound["panel"] == panel] if not bound.empty else bound
-        t_lo = float(b["T_first"].min()) if len(b) else float(df["T"].min())  # the lattice's ends
-        t_hi = float(b["T_last"].max()) if len(b) else float(df["T"].max())
-        n_rows = max(2, int(round(rows_per_octave * math.log2(t_hi / t_lo))) if t_hi > t_lo else 2)
-        edges_T = np.geomspace(t_lo / 2 ** (0.5 / rows_per_octave), t_hi * 2 ** (0.5 / rows_per_octave), n_rows + 1)
-        centres = np.sqrt(edges_T[1:] * edges_T[:-1])
-        grid = np.full((n_rows, len(values)), np.nan)
-        for j, v in enumerate(values):
-            mean = df[df[vary] == v].groupby("T")["_acc"].mean()
-            grid[:, j] = np.interp(np.log(centres), np.log(mean.index.to_numpy(float)), mean.to_numpy())
-        image = ax.pcolormesh(_edges(values), edges_T, grid, cmap=plots.HEATMAP_CMAP, vmin=0.1, vmax=1.0,
-                              shading="flat")
-        ax.set_yscale("log")
-        if len(th):
-            ax.plot(th["value"], th["tau"], label="τ", **plots.THEORY_STYLE)
-            k = float(b["k"].iloc[0]) if len(b) else math.nan
-            if math.isfinite(k):
-                ax.plot(th["value"], k * th["tau"], label="k·τ (fit)", **{**plots.THEORY_STYLE, "linestyle": ":"})
-        if len(b):
-            cens = b["censored"].astype(str)
-            ok = b[np.isfinite(b["T_max"])]
-            if len(ok):
-                ax.errorbar(ok["value"], ok["T_max"], yerr=[ok["T_max"] - ok["T_lo"], ok["T_hi"] - ok["T_max"]],
-                            fmt="o", ms=2.5, lw=0.8, color="black", label="T_max [T_lo, T_hi]")
-            up, down = b[cens == "above"], b[cens == "below"]
-            ax.plot(up["value"], np.full(len(up), edges_T[-1] / 1.1), "^", ms=3, color="black")
-            ax.plot(down["value"], np.full(len(down), edges_T[0] * 1.1), "v", ms=3, color="black")
-        ax.set_ylim(edges_T[0], edges_T[-1])
-        ticks = [t for t in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000) if t_lo <= t <= t_hi]
-        ax.set_yticks(ticks, [str(t) for t in ticks])
-        ax.yaxis.set_minor_locator(NullLocator())
-        ax.set_xlim(_edges(values)[0], _edges(values)[-1])
-        ax.set_xlabel(LABEL[vary])
-        if cols[panel if panel in "aceg" else chr(ord(panel) - 1)] == 0:
-            ax.set_ylabel("T")
-        r2 = float(b["r2"].iloc[0]) if len(b) else math.nan
-        fit = f", R²={r2:.2f}" if math.isfinite(r2) else ""
-        ax.set_title(f"{PANELS[panel]['weights']}{fit}", fontsize=8, loc="right")
-        plots.panel_label(ax, panel)
-        if panel == order[0]:
-            handles, labels = ax.get_legend_handles_labels()
-            fig.legend(handles, labels, loc="outside lower center", ncols=4, fontsize=7, facecolor="0.6",
-                       frameon=True)
-    for ax in axes.flat:
-        if not ax.has_data():
-            ax.set_visible(False)
-    if image is not None:
-        fig.colorbar(image, ax=axes, shrink=0.8, label=metric.replace("_", " "))
-    return plots.save(fig, out_dir / "fig2")
-
-
-def _edges(centres: np.ndarray) -> np.ndarray:
-    """Cell edges around sorted centres (midpoints; half a step beyond the ends)."""
-    c = np.asarray(centres, dtype=float)
-    if len(c) == 1:
-        return np.array([c[0] - 0.5, c[0] + 0.5])
-    mid = (c[1:] + c[:-1]) / 2
-    return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
-
-
 # ------------------------------------------------------------------------------------------------------------ run
 def _spec(cfg) -> dict[str, Any]:
     return {"root": None if cfg.data.root is None else str(cfg.data.root), "device": str(cfg.run.device),
@@ -640,10 +553,29 @@ def run(cfg, out_dir):
     pts = _own_rows(out_dir, columns)
     bound = _boundary(cfg, pts, columns)
     write_text_atomic(out_dir / "boundary.csv", bound.to_csv(index=False))
-    plot(out_dir, str(b.metric))
-    summary: dict[str, Any] = {"points": len(pts), **totals}
-    for panel, g in bound.groupby("panel", sort=True):
-        for name in ("k", "r2", "rho", "within_1p5"):
-            summary[f"{name}_{panel}"] = round(float(g[name].iloc[0]), 3)
-    summary["wall_s"] = round(time.perf_counter() - t0, 1)
-    return summary
+    draw("trainability", out_dir)
+    fits = {k: round(v, 3) for k, v in summarize(out_dir).items() if re.fullmatch(r"(k|r2|rho|within_1p5)_[a-h]", k)}
+    return {"points": len(pts), **totals, **fits, "wall_s": round(time.perf_counter() - t0, 1)}
+
+
+def summarize(out_dir) -> dict[str, Any]:
+    """Per panel p the fit T_max = k·τ (``k_p``, ``r2_p``, ``rho_p``, ``within_1p5_p``, ``n_fit_p``: columns fitted)
+    from ``boundary.csv``, unrounded; and the two numbers Fig. 2's claims are judged on: ``r2_untied_min``, the
+    smallest R² of the untied panels a, c, e, g (NaN if any is undefined), and ``rho_min``, the smallest Spearman ρ of
+    the panels with at least 3 fitted columns (absent when none has)."""
+    from rnnmf.io import read_rows
+
+    b = read_rows(Path(out_dir) / "boundary.csv")
+    if b.empty or not {"panel", "k", "r2"} <= set(b.columns):
+        return {}
+    fits = b.groupby("panel")[[c for c in ("k", "r2", "rho", "within_1p5", "n_fit") if c in b.columns]].first()
+    out: dict[str, Any] = {f"{name}_{p}": (int(v) if name == "n_fit" else float(v))
+                           for p, r in fits.iterrows() for name, v in r.items()}
+    untied = fits.loc[[p for p in "aceg" if p in fits.index], "r2"]
+    if len(untied):
+        out["r2_untied_min"] = float(untied.min()) if untied.notna().all() else math.nan
+    if {"rho", "n_fit"} <= set(fits.columns):
+        ranked = fits[(fits.n_fit >= 3) & fits.rho.notna()]
+        if len(ranked):
+            out["rho_min"] = float(ranked.rho.min())
+    return out
