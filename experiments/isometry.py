@@ -88,10 +88,6 @@ class Condition:
     def key(self) -> tuple:
         return (self.cell, self.init, self.weights, self.tying, self.mu_b, self.hidden)
 
-    def label(self) -> str:
-        mu = f" mu_b={self.mu_b:g}" if self.cell == "minimal" and self.init == "critical" else ""
-        return f"{self.cell} {self.init}{mu} {self.weights} {self.tying} N={self.hidden}"
-
 
 # ------------------------------------------------------------------------------------------------ the config
 def _conditions(cfg) -> list[Condition]:
@@ -285,14 +281,11 @@ def _missing(cfg, cond: Condition, done: dict) -> bool:
 
 def write_conditions(out_dir: Path, conditions: list[Condition], mu_b_ref: float) -> None:
     """``conditions.csv``: the grid, one row per condition, with ``shown``: whether the figures' single-μ_b panels
-    (density, tied against untied) show it, i.e. μ_b = ``minimal.mu_b_ref`` for the critical minimalRNN. Rewritten
-    whole at every (re)start."""
-    import pandas as pd
-
-    rows = [{**dict(zip(COND, c.key(), strict=True)), "networks": c.networks,
-             "shown": (c.cell, c.init) != ("minimal", "critical") or c.mu_b == mu_b_ref} for c in conditions]
-    write_text_atomic(out_dir / "conditions.csv", pd.DataFrame(rows, columns=[*COND, "networks", "shown"])
-                      .to_csv(index=False))
+    (density, tied against untied) show it (μ_b = ``minimal.mu_b_ref`` for the critical minimalRNN)."""
+    rows = [[*c.key(), c.networks, (c.cell, c.init) != ("minimal", "critical") or c.mu_b == mu_b_ref]
+            for c in conditions]
+    write_text_atomic(out_dir / "conditions.csv", "".join(",".join(map(str, r)) + "\n"
+                                                          for r in [[*COND, "networks", "shown"], *rows]))
 
 
 def run(cfg, out_dir) -> dict:
