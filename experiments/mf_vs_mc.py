@@ -255,10 +255,8 @@ def unfinished_mu(cfg, out_dir: Path) -> list[float]:
 def write_schedule(out_dir: Path, cell: str, sigma12: np.ndarray) -> None:
     """``schedule.csv``: Σ12^t of the Fig. 1 schedule, one row per step (cell, t, sigma12), for the figures; rewritten
     whole at every (re)start, so it is the same file whether the run resumed or not."""
-    import pandas as pd
-
-    table = pd.DataFrame({"cell": cell, "t": np.arange(1, len(sigma12) + 1), "sigma12": sigma12})
-    write_text_atomic(out_dir / "schedule.csv", table.to_csv(index=False))
+    rows = "".join(f"{cell},{t},{s!r}\n" for t, s in enumerate(map(float, sigma12), start=1))
+    write_text_atomic(out_dir / "schedule.csv", "cell,t,sigma12\n" + rows)
 
 
 def run(cfg, out_dir) -> dict:

@@ -92,7 +92,8 @@ def check_run_dir(path: str | Path) -> tuple[Path, str]:
     if not run_dir.is_dir():
         raise RnnmfError(f"run folder {text!r} is a file; {example}")
     if not (run_dir / "meta.json").exists() and not (run_dir / "config.yaml").exists():  # old runs: config only
-        runs = sorted({p.parent.name for p in [*run_dir.glob("*/meta.json"), *run_dir.glob("*/config.yaml")]})
+        runs = sorted({str(p.parent.relative_to(run_dir)) for pattern in ("*/meta.json", "*/*/meta.json")
+                       for p in run_dir.glob(pattern)})
         if runs:
             raise RnnmfError(f"{text!r} is a folder of runs ({', '.join(runs[:3])}{', ...' if len(runs) > 3 else ''})"
                              f", not one run; valid: one of them, e.g. {str(run_dir / runs[0])!r}")
@@ -113,6 +114,10 @@ def redraw(path: str | Path) -> list[Path]:
     drawing = FIGURES[job]
     for name in drawing.reads:
         csv = run_dir / name
+        if not csv.exists():
+            raise RnnmfError(f"run folder {str(run_dir)!r} ({job}) has no {name}, which its figures are drawn from; "
+                             "valid: a run that has written it (run the command in its meta.json again: finished "
+                             "work is kept, and a run made before the file existed gains it)")
         try:
             empty = read_rows(csv).empty
         except Exception as exc:  # noqa: BLE001 - random bytes, a broken quote: one line, not a traceback
