@@ -282,10 +282,11 @@ def _missing(cfg, cond: Condition, done: dict) -> bool:
 def write_conditions(out_dir: Path, conditions: list[Condition], mu_b_ref: float) -> None:
     """``conditions.csv``: the grid, one row per condition, with ``shown``: whether the figures' single-μ_b panels
     (density, tied against untied) show it (μ_b = ``minimal.mu_b_ref`` for the critical minimalRNN)."""
-    rows = [[*c.key(), c.networks, (c.cell, c.init) != ("minimal", "critical") or c.mu_b == mu_b_ref]
-            for c in conditions]
-    write_text_atomic(out_dir / "conditions.csv", "".join(",".join(map(str, r)) + "\n"
-                                                          for r in [[*COND, "networks", "shown"], *rows]))
+    rows = [[*COND, "networks", "shown"], *([*c.key(), c.networks, (c.cell, c.init) != ("minimal", "critical")
+                                              or c.mu_b == mu_b_ref] for c in conditions)]
+    text = "".join(",".join(map(str, r)) + "\n" for r in rows)
+    if not (out_dir / "conditions.csv").exists() or (out_dir / "conditions.csv").read_text() != text:
+        write_text_atomic(out_dir / "conditions.csv", text)  # a resumed run leaves it untouched
 
 
 def run(cfg, out_dir) -> dict:

@@ -253,10 +253,11 @@ def unfinished_mu(cfg, out_dir: Path) -> list[float]:
 
 
 def write_schedule(out_dir: Path, cell: str, sigma12: np.ndarray) -> None:
-    """``schedule.csv``: Σ12^t of the Fig. 1 schedule, one row per step (cell, t, sigma12), for the figures; rewritten
-    whole at every (re)start, so it is the same file whether the run resumed or not."""
-    rows = "".join(f"{cell},{t},{s!r}\n" for t, s in enumerate(map(float, sigma12), start=1))
-    write_text_atomic(out_dir / "schedule.csv", "cell,t,sigma12\n" + rows)
+    """``schedule.csv``: Σ12^t of the Fig. 1 schedule, one row per step (cell, t, sigma12), for the figures; written
+    whole when missing or different (a resumed run leaves it untouched)."""
+    text = "cell,t,sigma12\n" + "".join(f"{cell},{t},{s!r}\n" for t, s in enumerate(map(float, sigma12), start=1))
+    if not (out_dir / "schedule.csv").exists() or (out_dir / "schedule.csv").read_text() != text:
+        write_text_atomic(out_dir / "schedule.csv", text)
 
 
 def run(cfg, out_dir) -> dict:
@@ -329,9 +330,8 @@ def summarize(out_dir: Path, tolerance: float = 0.02, switch: int | None = None)
 
 
 def _claims(fp, ts, out: dict) -> dict:
-    """The numbers Fig. 1's claims are judged on (experiments.claims), unrounded: c* of the theory against untied
-    Monte Carlo over the μ_b both have; the tied-vs-untied c* gap deep in the chaotic phase over the gap where c* ≈ 1;
-    the μ_b ≤ 3 where τ(Σ12 = 1) of the theory peaks, and how many grid steps that is from μ_b = 0."""
+    """Fig. 1's claim numbers (experiments.claims): theory c* against untied MC; the tied-vs-untied c* gap, chaotic
+    over c* ≈ 1; the μ_b ≤ 3 where the theory's τ(Σ12 = 1) peaks, and how many grid steps that is from 0."""
     claims: dict = {}
     piv = fp.pivot_table(index="mu_b", columns="source", values="c_star").dropna()
     if {"theory", "mc_untied"} <= set(piv.columns) and len(piv):

@@ -61,6 +61,9 @@ def test_smoke_writes_the_csvs_and_the_figure(tmp_path):
     sched = read_rows(out / "schedule.csv")  # what the figure needs beyond the measurements: the Sigma12 schedule
     assert list(sched.t) == list(range(1, T + 1)) and list(sched.sigma12) == list(job.schedule(cfg))
     assert fig1.switch_step(out) == int(cfg.schedule.switch) and set(sched.cell) == {"minimal"}
+    before = (out / "schedule.csv").stat().st_mtime_ns
+    job.write_schedule(out, "minimal", job.schedule(cfg))  # as a resumed run does: the same file is left untouched
+    assert (out / "schedule.csv").stat().st_mtime_ns == before
     # the figure is drawn from the CSVs alone
     (out / "fig1.png").unlink()
     (out / "config.yaml").unlink()
