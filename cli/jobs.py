@@ -109,7 +109,8 @@ def bench(overrides: Overrides = None, out: Out = None, quiet: Quiet = False,
 @app.command("report")
 def report(results: Annotated[str, typer.Option(help="results folder to read (it must exist)")] = "results"):
     """Write results/REPORT.md: every reproduced number beside the paper's, from the CSVs only."""
-    from experiments.report import check_results_dir, write_report
+    from experiments.report import write_report
+    from experiments.runs import check_results_dir
 
     path, warnings = write_report(check_results_dir(results), with_warnings=True)
     for warning in warnings:

@@ -17,8 +17,9 @@ round trip, and torch's own ``nn.GRU``/``nn.LSTM`` of width ``critical.hidden`` 
 ``rnnmf.nn.init_critical`` and driven by inputs of second moment R: the exact one-step mean squared singular value
 (GRU) and the per-step growth of back-propagated gradients at stationarity (both).
 
-Outputs: ``dynamics.csv``, ``fixed_points.csv``, ``timescales.csv``, ``jacobian.csv``, ``critical.csv`` and
-``gated.png/pdf`` (panels like Fig. 1 a-c plus the Jacobian check), drawn from the CSVs by :func:`plot`.
+Outputs: ``dynamics.csv``, ``fixed_points.csv``, ``timescales.csv``, ``jacobian.csv``, ``critical.csv``,
+``schedule.csv`` (the cell and its Σ12^t) and ``gated.png/pdf`` (panels like Fig. 1 a-c plus the Jacobian check),
+drawn from the CSVs alone by ``experiments.figures.gated``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from experiments.mf_vs_mc import _window_mean, schedule  # the Fig. 1 job's schedule and c* estimator
+from experiments.figures import draw
+from experiments.mf_vs_mc import _window_mean, schedule, write_schedule  # the Fig. 1 job's schedule and c* estimator
 from rnnmf.errors import RnnmfError
 from rnnmf.io import append_rows, finished_keys, read_rows, row_key
 from rnnmf.progress import progress
@@ -269,13 +271,14 @@ def run(cfg, out_dir) -> dict:
     out_dir = Path(out_dir)
     device = pick_device(cfg.run.device)
     start = time.perf_counter()
+    write_schedule(out_dir, str(cfg.cell), schedule(cfg))
     done = finished_points(out_dir)
     todo = [pt for pt in grid(cfg) if row_key(dict(zip(POINT, pt, strict=True)), POINT) not in done]
     for point in progress(todo, desc=f"mf-vs-mc {cfg.cell}", quiet=cfg.run.quiet):
         _append_new(out_dir, point_rows(cfg, point, device))
     if not (out_dir / "critical.csv").exists() and len(cfg.critical.bias):
         _append_new(out_dir, {"critical.csv": critical_rows(cfg)})
-    plot(out_dir, cell=cfg.cell, switch=int(cfg.schedule.switch))
+    draw("gated_mf_vs_mc", out_dir)
     out = summarize(out_dir, tolerance=float(cfg.tolerance))
     out["points_computed"] = len(todo)
     out["wall_s"] = round(time.perf_counter() - start, 1)
@@ -284,7 +287,9 @@ def run(cfg, out_dir) -> dict:
 
 # ------------------------------------------------------------------------------------------------------ summary
 def summarize(out_dir: Path, tolerance: float = 0.02) -> dict:
-    """Headline numbers from the CSVs only (the report reads these)."""
+    """Headline numbers from the CSVs only; the report judges them (experiments.claims). ``critical_module``: per
+    bias of ``critical_biases``, the value torch's module should have at 1 (the GRU's one-step mean squared singular
+    value, the LSTM's gradient growth per step), ``critical_module_max_dev`` its largest distance from 1."""
     out_dir = Path(out_dir)
     dyn = read_rows(out_dir / "dynamics.csv")
     c = dyn.pivot_table(index=["sigma_w", "bias", "t"], columns="source", values="c")
@@ -331,58 +336,8 @@ def summarize(out_dir: Path, tolerance: float = 0.02) -> dict:
             if cr.one_step.notna().any():
                 out["critical_one_step_max_dev"] = round(float((cr.one_step - 1).abs().max()), 4)
             out["critical_growth_max_dev"] = round(float((cr.growth - 1).abs().max()), 4)
+            module = cr.one_step if cr.one_step.notna().any() else cr.growth  # GRU: one step; LSTM: gradient growth
+            out.update(critical_biases=[float(b) for b in cr.bias], critical_module=[float(v) for v in module],
+                       critical_module_max_dev=float((module - 1).abs().max(skipna=False)),
+                       critical_hidden=int(cr.hidden.iloc[0]), critical_weights=str(cr.weights.iloc[0]))
     return out
-
-
-# --------------------------------------------------------------------------------------------------------- plot
-def plot(out_dir, cell: str | None = None, switch: int | None = None) -> list[Path]:
-    """(a) c^t theory vs untied MC, (b) tied vs untied, (c) c* against the bias, (d) Jacobian mean vs theory."""
-    import matplotlib as mpl
-    from omegaconf import OmegaConf
-
-    from rnnmf.plots import SEQUENTIAL_CMAP, THEORY_STYLE, figure, panel_label, save
-
-    out_dir = Path(out_dir)
-    if cell is None or switch is None:
-        cfg = OmegaConf.load(out_dir / "config.yaml")
-        cell, switch = cfg.cell, int(cfg.schedule.switch)
-    dyn = read_rows(out_dir / "dynamics.csv")
-    fp = read_rows(out_dir / "fixed_points.csv")
-    jac = read_rows(out_dir / "jacobian.csv")
-    biases = sorted(dyn.bias.unique())
-    norm = mpl.colors.Normalize(min(biases), max(biases) if max(biases) > min(biases) else min(biases) + 1)
-    cmap = mpl.colormaps[SEQUENTIAL_CMAP]
-    gate = MEMORY_GATE[cell]
-    fig, axes = figure(1, 4, width=3.3, height=2.8)
-    ax_a, ax_b, ax_c, ax_d = axes.ravel()
-    sw0 = sorted(dyn.sigma_w.unique())[-1]
-    for b in biases:
-        col = cmap(norm(b))
-        sel = dyn[(dyn.bias == b) & (dyn.sigma_w == sw0)]
-        for source, ax, style in (("mc_untied", ax_a, dict(color=col, lw=2.4)), ("theory", ax_a, THEORY_STYLE),
-                                  ("mc_untied", ax_b, dict(color=col)), ("mc_tied", ax_b, dict(color=col, ls="--"))):
-            d = sel[sel.source == source].sort_values("t")
-            ax.plot(d.t, d.c, **style)
-    for ax, label in ((ax_a, "a"), (ax_b, "b")):
-        ax.set(xlabel="t", ylabel="$c^t$ (hidden-state cosine)", title=f"{cell.upper()}, $\\sigma_w$ = {sw0:g}")
-        ax.axvline(switch, color="0.85", lw=0.8, zorder=0)
-        panel_label(ax, label)
-    for i, sw in enumerate(sorted(fp.sigma_w.unique())):
-        for source, style in (("theory", dict(ls="-", marker="")), ("mc_untied", dict(ls="", marker="o")),
-                              ("mc_tied", dict(ls="", marker="s", mfc="white"))):
-            d = fp[(fp.sigma_w == sw) & (fp.source == source)].sort_values("bias")
-            ax_c.plot(d.bias, d.c_star, color=f"C{i}", label=f"{source}, $\\sigma_w$={sw:g}", **style)
-    ax_c.set(xlabel=f"$\\mu_{gate}$", ylabel="$c^*$")
-    ax_c.legend(fontsize=6)
-    panel_label(ax_c, "c")
-    if len(jac):
-        for tied, marker in ((False, "o"), (True, "s")):
-            d = jac[jac.tied.astype(str).str.lower().eq(str(tied).lower())]
-            ax_d.errorbar(d.theory, d["mean"], 3 * d.mean_se, fmt=marker, ms=3, mfc="white" if tied else None,
-                          label="tied" if tied else "untied (±3 SE)")
-        lim = [float(jac.theory.min()) * 0.8, float(jac.theory.max()) * 1.25]
-        ax_d.plot(lim, lim, **THEORY_STYLE)
-        ax_d.set(xscale="log", yscale="log", xlabel="theory mean eigenvalue of $JJ^T$", ylabel="measured")
-        ax_d.legend(fontsize=7)
-    panel_label(ax_d, "d")
-    return save(fig, out_dir / "gated")

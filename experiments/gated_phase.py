@@ -13,7 +13,7 @@ import time
 import numpy as np
 from omegaconf import OmegaConf
 
-from experiments.theory_phase import plot
+from experiments.figures import draw
 from rnnmf.errors import RnnmfError
 from rnnmf.io import write_text_atomic
 from rnnmf.theory import gru, lstm
@@ -78,7 +78,7 @@ def run(cfg, out_dir):
     table = pd.DataFrame({"cell": cfg.cell, "sigma12": 1.0, "x_name": cfg.x.name, "y_name": cfg.y.name,
                           "x": m[cfg.x.name].ravel(), "y": m[cfg.y.name].ravel(), **{k: m[k].ravel() for k in KEYS}})
     write_text_atomic(out_dir / "phase.csv", table.to_csv(index=False))
-    plot(out_dir)
+    draw("gated_phase", out_dir)
     chi = m["chi_1"]
     tau = m["tau"]
     finite = np.isfinite(tau)

@@ -13,8 +13,9 @@ Two input sequences with Σ12^t = 0 for t < 10 and 1 from t = 10 enter one rando
   (σ_w² Q*/q*)(C^{t−1} − C*) in mean field (eq. 38), so it has the same τ, and it keeps a signal where that
   prefactor is tiny (μ_b ≥ 5, where Q* → 0 and c barely moves).
 
-Outputs in the run folder: ``dynamics.csv`` (mu_b, t, source, c, c_se), ``fixed_points.csv``, ``timescales.csv`` and
-``fig1.png``/``fig1.pdf`` with panels (a)-(e) as in the paper, drawn from the CSVs by :func:`plot`.
+Outputs in the run folder: ``dynamics.csv`` (mu_b, t, source, c, c_se), ``fixed_points.csv``, ``timescales.csv``,
+``schedule.csv`` (Σ12^t) and ``fig1.png``/``fig1.pdf`` with panels (a)-(e) as in the paper, drawn from the CSVs alone
+by ``experiments.figures.fig1``.
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments.figures import draw
+from experiments.figures.fig1 import switch_step
 from experiments.schema import Int, ListOf, Num, OneOf, check_memory
 from rnnmf.errors import RnnmfError
-from rnnmf.io import append_rows, finished_keys, read_rows, row_key
+from rnnmf.io import append_rows, finished_keys, read_rows, row_key, write_text_atomic
 from rnnmf.progress import progress
 from rnnmf.runtime import pick_device
 from rnnmf.seeds import derive_seed
@@ -254,15 +257,24 @@ def unfinished_mu(cfg, out_dir: Path) -> list[float]:
                    for r in rows)]
 
 
+def write_schedule(out_dir: Path, cell: str, sigma12: np.ndarray) -> None:
+    """``schedule.csv``: Σ12^t of the Fig. 1 schedule, one row per step (cell, t, sigma12), for the figures; written
+    whole when missing or different (a resumed run leaves it untouched)."""
+    text = "cell,t,sigma12\n" + "".join(f"{cell},{t},{s!r}\n" for t, s in enumerate(map(float, sigma12), start=1))
+    if not (out_dir / "schedule.csv").exists() or (out_dir / "schedule.csv").read_text() != text:
+        write_text_atomic(out_dir / "schedule.csv", text)
+
+
 def run(cfg, out_dir) -> dict:
     out_dir = Path(out_dir)
     device = pick_device(cfg.run.device)
     start = time.perf_counter()
+    write_schedule(out_dir, "minimal", schedule(cfg))
     _append_new(out_dir, theory_rows(cfg))
     todo = unfinished_mu(cfg, out_dir)
     for mu_b in progress(todo, desc="mf-vs-mc mu_b", quiet=cfg.run.quiet):
         _append_new(out_dir, mu_rows(cfg, mu_b, device))
-    plot(out_dir, switch=int(cfg.schedule.switch))
+    draw("mf_vs_mc", out_dir)
     out = summarize(out_dir, tolerance=float(cfg.tolerance), switch=int(cfg.schedule.switch))
     out["mu_b_computed"] = len(todo)
     out["wall_s"] = round(time.perf_counter() - start, 1)
@@ -274,10 +286,13 @@ def _pivot(dyn, value: str):
     return dyn.pivot_table(index=["mu_b", "t"], columns="source", values=value)
 
 
-def summarize(out_dir: Path, tolerance: float = 0.02, switch: int = 1) -> dict:
+def summarize(out_dir: Path, tolerance: float = 0.02, switch: int | None = None) -> dict:
     """Headline numbers, from the CSVs only. Tied against untied is compared from the switch on (the approach to c*
-    and c* itself), split into μ_b where the theory's c* ≈ 1 and the rest (the chaotic phase)."""
+    and c* itself; default: the switch ``schedule.csv`` shows, else step 1), split into μ_b where the theory's c* ≈ 1
+    and the rest (the chaotic phase)."""
     out_dir = Path(out_dir)
+    if switch is None:
+        switch = switch_step(out_dir) if (out_dir / "schedule.csv").exists() else 1
     dyn, fp, ts = (read_rows(out_dir / name) for name in FILES)
     c, se = _pivot(dyn, "c"), _pivot(dyn, "c_se")
     diff = (c["theory"] - c["mc_untied"]).abs()
@@ -316,117 +331,25 @@ def summarize(out_dir: Path, tolerance: float = 0.02, switch: int = 1) -> dict:
         rel = (sel.tau / sel.tau_theory - 1).abs()
         out[f"tau_fits_{obs}"] = f"{len(sel)}/{int((mc.observable == obs).sum())}"
         out[f"tau_median_rel_err_{obs}"] = round(float(rel.median()), 3) if len(sel) else None
-    return out
+    return {**out, **_claims(fp, ts, out)}
 
 
-# --------------------------------------------------------------------------------------------------------- plot
-def _switch_from_config(out_dir: Path) -> int:
-    from omegaconf import OmegaConf
-
-    return int(OmegaConf.load(out_dir / "config.yaml").schedule.switch)
-
-
-def _legend(ax, entries) -> None:
-    import matplotlib as mpl
-
-    ax.legend(handles=[mpl.lines.Line2D([], [], label=label, **style) for label, style in entries], loc="best")
-
-
-def plot(out_dir, switch: int | None = None) -> list[Path]:
-    """Fig. 1 (a)-(e) from the three CSVs (``switch``: the step where Σ12 changes; default from config.yaml)."""
-    import matplotlib as mpl
-
-    from rnnmf.plots import SEQUENTIAL_CMAP, THEORY_STYLE, figure, panel_label, save
-
-    out_dir = Path(out_dir)
-    switch = _switch_from_config(out_dir) if switch is None else switch
-    dyn, fp, ts = (read_rows(out_dir / name) for name in FILES)
-    mus = sorted(dyn.mu_b.unique())
-    norm = mpl.colors.Normalize(min(mus), max(mus) if max(mus) > min(mus) else min(mus) + 1)
-    cmap = mpl.colormaps[SEQUENTIAL_CMAP]
-    fig, axes = figure(2, 3, width=3.3, height=2.8)
-    ax_a, ax_b, ax_c, ax_d, ax_e, ax_bar = axes.ravel()
-
-    def curve(mu, source):
-        d = dyn[(dyn.mu_b == mu) & (dyn.source == source)].sort_values("t")
-        return d.t.to_numpy(), d.c.to_numpy(), d.c_se.to_numpy()
-
-    for mu in mus:  # (a) theory (white dashed) over untied MC (solid); (b) tied (dashed) against untied (solid)
-        col = cmap(norm(mu))
-        t, cu, _ = curve(mu, "mc_untied")
-        ax_a.plot(t, cu, color=col, lw=2.4)
-        ax_a.plot(*curve(mu, "theory")[:2], **THEORY_STYLE)
-        ax_b.plot(t, cu, color=col)
-        ax_b.plot(*curve(mu, "mc_tied")[:2], color=col, ls="--")
-    _legend(ax_a, [("MC untied", dict(color="0.4", lw=2.4)), ("theory", {**THEORY_STYLE, "color": "0.75"})])
-    _legend(ax_b, [("untied", dict(color="0.4")), ("tied", dict(color="0.4", ls="--"))])
-    for ax, label in ((ax_a, "a"), (ax_b, "b")):
-        ax.set(xlabel="t", ylabel="$c^t$")
-        ax.axvline(switch, color="0.85", lw=0.8, zorder=0)
-        panel_label(ax, label)
-
-    th = fp[fp.source == "theory"].sort_values("mu_b")  # (c) c* against mu_b
-    ax_c.plot(th.mu_b, th.c_star, color="0.6", lw=3.0, label="theory")
-    ax_c.plot(th.mu_b, th.c_star, **THEORY_STYLE)
-    for source, color, ls, marker in (("mc_untied", "black", "-", "o"), ("mc_tied", "0.5", "--", "s")):
-        d = fp[fp.source == source].sort_values("mu_b")
-        conv = d.converged.astype(str).str.lower().eq("true").to_numpy()
-        ax_c.plot(d.mu_b, d.c_star, color=color, ls=ls, lw=1.0, label=source.replace("mc_", "MC "))
-        ax_c.errorbar(d.mu_b[conv], d.c_star[conv], d.c_star_se[conv], fmt=marker, color=color, ms=3.5)
-        ax_c.plot(d.mu_b[~conv], d.c_star[~conv], marker, mfc="white", color=color, ms=3.5)
-    ax_c.set(xlabel=r"$\mu_b$", ylabel="$c^*$")
-    ax_c.legend(loc="lower left", title="open: not converged by T", title_fontsize=7)
-    panel_label(ax_c, "c")
-
-    by_sigma = ts[ts.source == "theory"].groupby("sigma12")  # (d) |c^t - c*| after the switch, vs A e^{-t/tau}
-    tau_after = by_sigma.get_group(max(by_sigma.groups)).set_index("mu_b")["tau"]
-    star_of = th.set_index("mu_b").c_star
-    picked = []
-    for mu in mus:
-        tau, star = float(tau_after.get(mu, np.nan)), float(star_of.get(mu, np.nan))
-        t, cu, se = curve(mu, "mc_untied")
-        start = np.abs(cu[t == switch] - star)
-        if 1.0 < tau < (t.max() - switch) / 3 and start.size and start[0] > 0.05:  # decays visibly within the run
-            picked.append((mu, tau, star))
-    if len(picked) > 5:
-        picked = [picked[i] for i in np.linspace(0, len(picked) - 1, 5).round().astype(int)]
-    for mu, tau, star in picked:
-        col = cmap(norm(mu))
-        t, cu, se = curve(mu, "mc_untied")
-        eps = np.abs(cu - star)
-        keep = (t >= switch) & (eps > np.maximum(3 * se, 1e-6))  # above the MC noise and float32 rounding
-        if not keep.any():
-            continue
-        ax_d.semilogy(t[keep] - switch, eps[keep], color=col, lw=2.0)
-        tt, ct, _ = curve(mu, "theory")
-        eps_th = np.abs(ct - star)
-        late = np.flatnonzero((tt >= switch) & (eps_th > 1e-6))
-        if late.size:
-            k = late[-1]  # A from the theory trajectory where it is deepest in the linear regime
-            A = eps_th[k] * math.exp((tt[k] - switch) / tau)
-            x = np.linspace(0, (t[keep] - switch).max(), 50)
-            ax_d.semilogy(x, A * np.exp(-x / tau), color=col, ls="--", lw=1.0)
-    ax_d.set(xlabel=f"t - {switch}", ylabel=r"$|c^t - c^*|$")
-    _legend(ax_d, [("MC untied", dict(color="0.4", lw=2.0)), (r"$A e^{-t/\tau}$", dict(color="0.4", ls="--"))])
-    panel_label(ax_d, "d")
-
-    colors = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple")
-    handles = []
-    for i, (s12, g) in enumerate(ts[ts.source == "theory"].groupby("sigma12", sort=False)):  # (e) tau against mu_b
-        col = colors[i % len(colors)]
-        g = g.sort_values("mu_b")
-        handles += ax_e.semilogy(g.mu_b, g.tau, color=col, label=rf"$\Sigma_{{12}}$ = {s12:g}")
-        mc = ts[(ts.source == "mc_untied") & (ts.sigma12 == s12)]
-        for obs, mfc, ms in (("C", "white", 6.0), ("c", col, 3.0)):  # a dot inside a ring where both fits exist
-            d = mc[mc.observable == obs]
-            ax_e.plot(d.mu_b, d.tau, "o", color=col, mfc=mfc, ms=ms)
-    handles += [mpl.lines.Line2D([], [], color="0.4", ls="", marker="o", ms=3.0, label="MC fit on $c^t$"),
-                mpl.lines.Line2D([], [], color="0.4", ls="", marker="o", mfc="white", ms=6.0, label="MC fit on $C^t$")]
-    ax_e.set(xlabel=r"$\mu_b$", ylabel=r"$\tau$")
-    ax_e.legend(handles=handles, loc="upper left")
-    panel_label(ax_e, "e")
-
-    ax_bar.axis("off")
-    fig.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax_bar, location="left", label=r"$\mu_b$ (a, b, d)",
-                 fraction=0.12)
-    return save(fig, out_dir / "fig1")
+def _claims(fp, ts, out: dict) -> dict:
+    """Fig. 1's claim numbers (experiments.claims): theory c* against untied MC; the tied-vs-untied c* gap, chaotic
+    over c* ≈ 1; the μ_b ≤ 3 where the theory's τ(Σ12 = 1) peaks, and how many grid steps that is from 0."""
+    claims: dict = {}
+    piv = fp.pivot_table(index="mu_b", columns="source", values="c_star").dropna()
+    if {"theory", "mc_untied"} <= set(piv.columns) and len(piv):
+        claims["max_abs_c_star_theory_minus_untied"] = float((piv.theory - piv.mc_untied).abs().max())
+        claims["c_star_mu_b_compared"] = len(piv)
+    near, deep = out["tied_vs_untied_c_star_gap_near_one"], out["tied_vs_untied_c_star_gap_chaotic"]
+    if near is not None and deep is not None:
+        claims["tied_vs_untied_c_star_gap_ratio"] = deep / near if near > 0 else math.inf if deep > 0 else math.nan
+    th = ts[(ts.source == "theory") & np.isclose(ts.sigma12, 1.0) & (ts.get("observable", "c") == "c")
+            & (ts.mu_b <= 3.0)].sort_values("mu_b")
+    if len(th) > 1:
+        at = float(th.mu_b.iloc[int(np.argmax(th.tau.replace(np.inf, 1e300).to_numpy()))])
+        step = float(np.diff(th.mu_b.to_numpy()).min())
+        claims.update(tau_peak_mu_b=at, tau_peak=float(th.tau.max()),
+                      tau_peak_grid_steps_from_zero=round(abs(at) / step, 6))  # rounding: the grid's own 1e-10
+    return claims

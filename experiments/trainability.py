@@ -12,8 +12,9 @@ the paper (top row untied weights, bottom row tied):
 T_max per column: every (panel, swept value) is a column; its depth lattice (``grid.T``, geometric, neighbours a factor
 ≤ 1.2 apart) is searched by geometric bisection for the deepest T whose training accuracy passes ``boundary.threshold``
 (a depth near the threshold is decided by the mean of ``boundary.seeds`` seeds), so T_max is known to ±10 % after
-about log2(lattice size) trained depths. The search runs in rounds: each round asks every unfinished column for its
-next depth, replayed from ``points.csv``, and trains those points through ``experiments.sweep.run_sweep``. Every
+about log2(lattice size) trained depths (``experiments.depth_search``). The search runs in rounds: each round asks
+every unfinished column for its next depth, replayed from ``points.csv``, and trains those points through
+``experiments.sweep.run_sweep``. Every
 point is one small network; points of equal (cell, weights, T, seed) train together as one ``RNNEnsemble`` (one noise
 draw, one input GEMM and one time loop for all members). A member's weights depend only on its own seed and the data
 stream only on (seed, T), so a point gets the same result whichever batch it runs in, and a killed run resumes point
@@ -26,13 +27,14 @@ for the minimalRNN (its input is x̃ = tanh(W_x x) with (W_x)_ij ~ N(0, σ_x̃²
 Outputs: ``points.csv`` (one row per trained point), ``theory.csv`` (dense τ curves), ``boundary.csv`` (per column
 the bracket [T_lo, T_hi], T_max and whether it is censored, beside τ; per panel the log-space fit T_max = k·τ with
 R², Spearman ρ and the fraction within a factor 1.5) and ``fig2.png/pdf``: accuracy heat maps with τ, k·τ and T_max
-drawn over them.
+drawn over them, from the CSVs alone by ``experiments.figures.fig2``.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,8 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
+from experiments.depth_search import bisect_depths, boundary_table, column_key, column_results
+from experiments.figures import draw
 from experiments.schema import Int, ListOf, Num, OneOf, check_memory
 from experiments.sweep import run_sweep
 from rnnmf.errors import RnnmfError
@@ -59,12 +63,8 @@ PANELS: dict[str, dict[str, Any]] = {
 COLUMNS = ["panel", "cell", "weights", "sigma_w", "sigma_v", "mu_b", "T", "seed", "steps", "train_acc", "test_acc",
            "loss", "tau", "R", "status", "wall_s"]
 KEY_COLUMNS = ["panel", "sigma_w", "sigma_v", "mu_b", "T", "seed"]
-BOUNDARY_COLUMNS = ["panel", "cell", "weights", "param", "value", "tau", "T_lo", "T_hi", "T_max", "censored",
-                    "T_first", "T_last", "n_points", "k", "r2", "rho", "within_1p5", "n_fit", "acc_sd", "metric",
-                    "threshold"]
 THEORY_COLUMNS = ["panel", "param", "value", "sigma_w", "sigma_v", "mu_b", "R", "tau"]
 INPUT_SIZE, NUM_CLASSES = 784, 10
-LABEL = {"sigma_w": "σ_w", "mu_b": "μ_b"}
 
 
 # ------------------------------------------------------------------------------------------------------- the grid
@@ -320,122 +320,6 @@ def group_cost(batch: list[dict[str, Any]]) -> float:
     return p["steps"] * (p["T"] + 1) * (1 + 0.05 * len(batch))
 
 
-# ------------------------------------------------------------------------------------------------- the boundary
-def decide(accs: dict[int, float], threshold: float, margin: float, seeds: int) -> tuple[bool | None, list[int]]:
-    """Is one depth trainable? ``accs`` maps a seed offset (0, 1, ...) to its accuracy (NaN: diverged, counts 0).
-
-    Seed 0 decides alone when it is more than ``margin`` from ``threshold``; nearer, the depth is trained with
-    ``seeds`` seeds and their mean decides. Returns (decision, seed offsets still to train); decision None while
-    some are missing."""
-    acc = {s: 0.0 if not math.isfinite(a) else float(a) for s, a in accs.items()}
-    if 0 not in acc:
-        return None, [0]
-    if seeds == 1 or abs(acc[0] - threshold) > margin:
-        return acc[0] > threshold, []
-    missing = [s for s in range(seeds) if s not in acc]
-    if missing:
-        return None, missing
-    return float(np.mean([acc[s] for s in range(seeds)])) > threshold, []
-
-
-def bisect_depths(lattice: list[int], results: dict[int, dict[int, float]], threshold: float, margin: float,
-                  seeds: int) -> tuple[list[tuple[int, int]], int, int]:
-    """Geometric bisection for the deepest trainable depth of one column, replayed from the results so far.
-
-    ``lattice`` is the sorted depth lattice (geometric, so the middle index is the geometric midpoint), ``results``
-    maps a depth to {seed offset: accuracy}. Starting from the bracket (lo, hi) = (−1, len), the middle depth is
-    decided (:func:`decide`) and replaces lo if trainable, else hi, until hi = lo + 1. Returns (the (depth, seed
-    offset) pairs to train next, lo, hi): an empty list when the search is done; lo = −1 when even the shallowest
-    depth is untrainable, hi = len(lattice) when the deepest one trains (censored below / above). The search is a
-    pure function of the CSV, so a killed sweep resumes it point by point."""
-    lo, hi = -1, len(lattice)
-    while hi - lo > 1:
-        i = (lo + hi) // 2
-        ok, missing = decide(results.get(lattice[i], {}), threshold, margin, seeds)
-        if ok is None:
-            return [(lattice[i], s) for s in missing], lo, hi
-        lo, hi = (i, hi) if ok else (lo, i)
-    return [], lo, hi
-
-
-def column_key(row) -> tuple[str, float, float]:
-    return (str(row["panel"]), float(row["sigma_w"]), float(row["mu_b"]))
-
-
-def column_results(points, metric: str, base_seed: int) -> dict[tuple, dict[int, dict[int, float]]]:
-    """{column key: {T: {seed offset: metric}}} from the rows of ``points.csv``."""
-    out: dict[tuple, dict[int, dict[int, float]]] = {}
-    if len(points) == 0:
-        return out
-    for r in points.to_dict("records"):
-        out.setdefault(column_key(r), {}).setdefault(int(r["T"]), {})[int(r["seed"]) - base_seed] = float(r[metric])
-    return out
-
-
-def boundary_table(points, columns: list[dict[str, Any]], lattices: dict[str, list[int]], *, threshold: float,
-                   metric: str = "train_acc", margin: float = 0.1, seeds: int = 1, base_seed: int = 0):
-    """Per column: the bracket [T_lo, T_hi] of the bisection (adjacent lattice depths), T_max = √(T_lo·T_hi) beside
-    τ, and ``censored``: ``below`` (untrainable at the shallowest depth), ``above`` (trainable at the deepest),
-    ``open`` (search unfinished) or ``none``. Per panel, over the uncensored columns with finite τ, the fit
-    T_max = k·τ in log space (:func:`fit_k`: k, R², the fraction within a factor 1.5 of k·τ), Spearman ρ of T_max
-    and τ, and ``acc_sd``: the pooled seed-to-seed standard deviation of the metric at the depths trained with
-    several seeds (the sampling noise of a decision near the threshold)."""
-    import pandas as pd
-
-    results = column_results(points, metric, base_seed)
-    rows = []
-    for panel in sorted({c["panel"] for c in columns}):
-        per_value = []
-        for col in (c for c in columns if c["panel"] == panel):
-            lattice = lattices[col["cell"]]
-            res = results.get(column_key(col), {})
-            need, lo, hi = bisect_depths(lattice, res, threshold, margin, seeds)
-            t_lo = float(lattice[lo]) if lo >= 0 else math.nan
-            t_hi = float(lattice[hi]) if hi < len(lattice) else math.nan
-            censored = "open" if need else "below" if lo < 0 else "above" if hi >= len(lattice) else "none"
-            vary = PANELS[panel]["vary"]
-            per_value.append({"panel": panel, "cell": col["cell"], "weights": col["weights"], "param": vary,
-                              "value": col[vary], "tau": col["tau"], "T_lo": t_lo, "T_hi": t_hi,
-                              "T_max": math.sqrt(t_lo * t_hi) if censored == "none" else math.nan, "censored": censored,
-                              "T_first": lattice[0], "T_last": lattice[-1],
-                              "n_points": sum(len(v) for v in res.values()), "metric": metric,
-                              "threshold": threshold})
-        table = pd.DataFrame(per_value)
-        fit = table[np.isfinite(table["tau"]) & (table["tau"] > 0) & np.isfinite(table["T_max"])]
-        k, r2, within = fit_k(fit["tau"].to_numpy(), fit["T_max"].to_numpy())
-        rho = fit["tau"].corr(fit["T_max"], method="spearman") if len(fit) >= 3 else math.nan
-        table["k"], table["r2"], table["rho"], table["within_1p5"], table["n_fit"] = k, r2, rho, within, len(fit)
-        table["acc_sd"] = _seed_sd(results, [column_key(c) for c in columns if c["panel"] == panel])
-        rows.extend(table.to_dict("records"))
-    return pd.DataFrame(rows, columns=BOUNDARY_COLUMNS)
-
-
-def _seed_sd(results, keys) -> float:
-    """Pooled standard deviation over seeds of the metric at depths trained with more than one seed."""
-    ss, dof = 0.0, 0
-    for key in keys:
-        for accs in results.get(key, {}).values():
-            a = np.nan_to_num(np.array(list(accs.values()), dtype=float), nan=0.0)
-            if len(a) > 1:
-                ss, dof = ss + float(np.sum((a - a.mean()) ** 2)), dof + len(a) - 1
-    return math.sqrt(ss / dof) if dof else math.nan
-
-
-def fit_k(tau: np.ndarray, t_max: np.ndarray) -> tuple[float, float, float]:
-    """T_max = k·τ in log space: log k = mean(log T_max − log τ) (least squares with slope 1),
-    R² = 1 − Σ(log T_max − log kτ)² / Σ(log T_max − mean log T_max)², and the fraction of columns with T_max within
-    a factor 1.5 of k·τ. R² is NaN for fewer than 2 columns or no spread in T_max."""
-    if len(tau) < 1:
-        return math.nan, math.nan, math.nan
-    y, x = np.log(np.asarray(t_max, float)), np.log(np.asarray(tau, float))
-    log_k = float(np.mean(y - x))
-    resid = y - x - log_k
-    within = float(np.mean(np.abs(resid) <= math.log(1.5) + 1e-12))
-    ss_tot = float(np.sum((y - y.mean()) ** 2))
-    r2 = 1.0 - float(np.sum(resid ** 2)) / ss_tot if len(y) >= 2 and ss_tot > 0 else math.nan
-    return math.exp(log_k), r2, within
-
-
 def theory_curves(cfg, num: int = 200):
     """τ on a dense axis per panel (for the white curves of the figure)."""
     import pandas as pd
@@ -451,94 +335,6 @@ def theory_curves(cfg, num: int = 200):
         rows += [{"panel": panel, "param": s["vary"], "value": float(v), "sigma_w": float(w), "sigma_v": s["sigma_v"],
                   "mu_b": float(m), "R": R, "tau": float(t)} for v, w, m, t in zip(axis, sw, mb, taus, strict=True)]
     return pd.DataFrame(rows, columns=THEORY_COLUMNS)
-
-
-# ------------------------------------------------------------------------------------------------------ the figure
-def plot(out_dir: str | Path, metric: str = "train_acc", rows_per_octave: int = 8) -> list[Path]:
-    """Fig. 2 from the CSVs: per panel a heat map of ``metric`` over (hyper-parameter, T), T on a log axis; each
-    column's accuracy (mean over seeds) is interpolated linearly in log T between the depths its bisection trained
-    and held constant beyond them. Over it: τ (white dashed), the fitted k·τ (white dotted) and T_max with its
-    bracket (black; ▲ trainable at the deepest depth, ▼ at none). Top row untied, bottom row tied, as in the paper."""
-    from matplotlib.ticker import NullLocator
-
-    from rnnmf import plots
-    from rnnmf.io import read_rows
-
-    out_dir = Path(out_dir)
-    pts, theory, bound = (read_rows(out_dir / f) for f in ("points.csv", "theory.csv", "boundary.csv"))
-    if pts.empty:
-        return []
-    panels = sorted(set(pts["panel"]))
-    order = [p for p in "acegbdfh" if p in panels]
-    cols = {c: i for i, c in enumerate(sorted({p if p in "aceg" else chr(ord(p) - 1) for p in panels}))}
-    nrows = 2 if any(p in "bdfh" for p in panels) and any(p in "aceg" for p in panels) else 1
-    fig, axes = plots.figure(nrows, len(cols), width=3.0, height=2.6)
-    image = None
-    for panel in order:
-        row = 0 if nrows == 1 or panel in "aceg" else 1
-        ax = axes[row, cols[panel if panel in "aceg" else chr(ord(panel) - 1)]]
-        df = pts[pts["panel"] == panel].assign(_acc=lambda d: d[metric].fillna(0.1))  # diverged: chance level
-        vary = PANELS[panel]["vary"]
-        values = np.sort(df[vary].unique())
-        th = theory[theory["panel"] == panel] if not theory.empty else theory
-        b = bound[bound["panel"] == panel] if not bound.empty else bound
-        t_lo = float(b["T_first"].min()) if len(b) else float(df["T"].min())  # the lattice's ends
-        t_hi = float(b["T_last"].max()) if len(b) else float(df["T"].max())
-        n_rows = max(2, int(round(rows_per_octave * math.log2(t_hi / t_lo))) if t_hi > t_lo else 2)
-        edges_T = np.geomspace(t_lo / 2 ** (0.5 / rows_per_octave), t_hi * 2 ** (0.5 / rows_per_octave), n_rows + 1)
-        centres = np.sqrt(edges_T[1:] * edges_T[:-1])
-        grid = np.full((n_rows, len(values)), np.nan)
-        for j, v in enumerate(values):
-            mean = df[df[vary] == v].groupby("T")["_acc"].mean()
-            grid[:, j] = np.interp(np.log(centres), np.log(mean.index.to_numpy(float)), mean.to_numpy())
-        image = ax.pcolormesh(_edges(values), edges_T, grid, cmap=plots.HEATMAP_CMAP, vmin=0.1, vmax=1.0,
-                              shading="flat")
-        ax.set_yscale("log")
-        if len(th):
-            ax.plot(th["value"], th["tau"], label="τ", **plots.THEORY_STYLE)
-            k = float(b["k"].iloc[0]) if len(b) else math.nan
-            if math.isfinite(k):
-                ax.plot(th["value"], k * th["tau"], label="k·τ (fit)", **{**plots.THEORY_STYLE, "linestyle": ":"})
-        if len(b):
-            cens = b["censored"].astype(str)
-            ok = b[np.isfinite(b["T_max"])]
-            if len(ok):
-                ax.errorbar(ok["value"], ok["T_max"], yerr=[ok["T_max"] - ok["T_lo"], ok["T_hi"] - ok["T_max"]],
-                            fmt="o", ms=2.5, lw=0.8, color="black", label="T_max [T_lo, T_hi]")
-            up, down = b[cens == "above"], b[cens == "below"]
-            ax.plot(up["value"], np.full(len(up), edges_T[-1] / 1.1), "^", ms=3, color="black")
-            ax.plot(down["value"], np.full(len(down), edges_T[0] * 1.1), "v", ms=3, color="black")
-        ax.set_ylim(edges_T[0], edges_T[-1])
-        ticks = [t for t in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000) if t_lo <= t <= t_hi]
-        ax.set_yticks(ticks, [str(t) for t in ticks])
-        ax.yaxis.set_minor_locator(NullLocator())
-        ax.set_xlim(_edges(values)[0], _edges(values)[-1])
-        ax.set_xlabel(LABEL[vary])
-        if cols[panel if panel in "aceg" else chr(ord(panel) - 1)] == 0:
-            ax.set_ylabel("T")
-        r2 = float(b["r2"].iloc[0]) if len(b) else math.nan
-        fit = f", R²={r2:.2f}" if math.isfinite(r2) else ""
-        ax.set_title(f"{PANELS[panel]['weights']}{fit}", fontsize=8, loc="right")
-        plots.panel_label(ax, panel)
-        if panel == order[0]:
-            handles, labels = ax.get_legend_handles_labels()
-            fig.legend(handles, labels, loc="outside lower center", ncols=4, fontsize=7, facecolor="0.6",
-                       frameon=True)
-    for ax in axes.flat:
-        if not ax.has_data():
-            ax.set_visible(False)
-    if image is not None:
-        fig.colorbar(image, ax=axes, shrink=0.8, label=metric.replace("_", " "))
-    return plots.save(fig, out_dir / "fig2")
-
-
-def _edges(centres: np.ndarray) -> np.ndarray:
-    """Cell edges around sorted centres (midpoints; half a step beyond the ends)."""
-    c = np.asarray(centres, dtype=float)
-    if len(c) == 1:
-        return np.array([c[0] - 0.5, c[0] + 0.5])
-    mid = (c[1:] + c[:-1]) / 2
-    return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
 
 
 # ------------------------------------------------------------------------------------------------------------ run
@@ -560,7 +356,8 @@ def lattices(cfg) -> dict[str, list[int]]:
 
 def _boundary(cfg, pts, columns):
     b = cfg.boundary
-    return boundary_table(pts, columns, lattices(cfg), threshold=float(b.threshold), metric=str(b.metric),
+    return boundary_table(pts, columns, lattices(cfg), vary={p: s["vary"] for p, s in PANELS.items()},
+                          threshold=float(b.threshold), metric=str(b.metric),
                           margin=float(b.margin), seeds=int(b.seeds), base_seed=int(cfg.seed))
 
 
@@ -615,10 +412,29 @@ def run(cfg, out_dir):
     pts = _own_rows(out_dir, columns)
     bound = _boundary(cfg, pts, columns)
     write_text_atomic(out_dir / "boundary.csv", bound.to_csv(index=False))
-    plot(out_dir, str(b.metric))
-    summary: dict[str, Any] = {"points": len(pts), **totals}
-    for panel, g in bound.groupby("panel", sort=True):
-        for name in ("k", "r2", "rho", "within_1p5"):
-            summary[f"{name}_{panel}"] = round(float(g[name].iloc[0]), 3)
-    summary["wall_s"] = round(time.perf_counter() - t0, 1)
-    return summary
+    draw("trainability", out_dir)
+    fits = {k: round(v, 3) for k, v in summarize(out_dir).items() if re.fullmatch(r"(k|r2|rho|within_1p5)_[a-h]", k)}
+    return {"points": len(pts), **totals, **fits, "wall_s": round(time.perf_counter() - t0, 1)}
+
+
+def summarize(out_dir) -> dict[str, Any]:
+    """Per panel p the fit T_max = k·τ (``k_p``, ``r2_p``, ``rho_p``, ``within_1p5_p``, ``n_fit_p``: columns fitted)
+    from ``boundary.csv``, unrounded; and the two numbers Fig. 2's claims are judged on: ``r2_untied_min``, the
+    smallest R² of the untied panels a, c, e, g (NaN if any is undefined), and ``rho_min``, the smallest Spearman ρ of
+    the panels with at least 3 fitted columns (absent when none has)."""
+    from rnnmf.io import read_rows
+
+    b = read_rows(Path(out_dir) / "boundary.csv")
+    if b.empty or not {"panel", "k", "r2"} <= set(b.columns):
+        return {}
+    fits = b.groupby("panel")[[c for c in ("k", "r2", "rho", "within_1p5", "n_fit") if c in b.columns]].first()
+    out: dict[str, Any] = {f"{name}_{p}": (int(v) if name == "n_fit" else float(v))
+                           for p, r in fits.iterrows() for name, v in r.items()}
+    untied = fits.loc[[p for p in "aceg" if p in fits.index], "r2"]
+    if len(untied):
+        out["r2_untied_min"] = float(untied.min()) if untied.notna().all() else math.nan
+    if {"rho", "n_fit"} <= set(fits.columns):
+        ranked = fits[(fits.n_fit >= 3) & fits.rho.notna()]
+        if len(ranked):
+            out["rho_min"] = float(ranked.rho.min())
+    return out

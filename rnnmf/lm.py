@@ -41,18 +41,6 @@ CELLS = ("lstm", "gru", "minimal", "vanilla")
 PAPER_CELLS = ("lstm", "gru", "minimal")
 #: the paper's two model sizes, in parameters (Sec. 5)
 BUDGETS = {"small": 5_000_000, "medium": 20_000_000}
-#: Table 1 of the paper: test perplexity at 5M, valid and test at 20M (single-layer rows of the paper itself; the
-#: vanilla RNN row is Jozefowicz et al. (2015), quoted by the paper for reference)
-PAPER_PPL = {
-    ("lstm", "small"): {"valid": None, "test": 95.4},
-    ("gru", "small"): {"valid": None, "test": 99.5},
-    ("minimal", "small"): {"valid": None, "test": 101.4},
-    ("vanilla", "small"): {"valid": None, "test": 122.8},
-    ("lstm", "medium"): {"valid": 87.5, "test": 83.8},
-    ("gru", "medium"): {"valid": 93.9, "test": 89.8},
-    ("minimal", "medium"): {"valid": 94.4, "test": 89.9},
-    ("vanilla", "medium"): {"valid": 103.0, "test": 97.7},
-}
 
 
 def check_cell(cell: str) -> str:

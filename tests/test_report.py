@@ -141,15 +141,15 @@ def test_gated_rows_are_filled_from_the_job(tmp_path, monkeypatch):
 
 
 def test_fig2_row_states_k_and_r2_per_panel_with_the_profile_and_fails_below_r2_0_8(tmp_path):
-    from experiments import trainability as tr
     from experiments.config import compose_config, to_yaml
+    from experiments.depth_search import BOUNDARY_COLUMNS
 
     run = tmp_path / "results" / "trainability" / "quick-test"
     fits = {"a": (2.5, 0.91, 0.9), "c": (3.1, 0.85, 1.0), "e": (1.8, 0.62, 0.7), "g": (2.2, float("nan"), 1.0),
             "b": (1.5, 0.4, 0.5)}
     rows = [{"panel": p, "value": v, "k": k, "r2": r2, "rho": 0.8, "within_1p5": w, "n_fit": 3, "censored": "none"}
             for p, (k, r2, w) in fits.items() for v in (1.0, 2.0)]
-    append_rows(run / "boundary.csv", rows, [c for c in tr.BOUNDARY_COLUMNS if c in rows[0]])
+    append_rows(run / "boundary.csv", rows, [c for c in BOUNDARY_COLUMNS if c in rows[0]])
     (run / "config.yaml").write_text(to_yaml(compose_config("trainability", ["profile=quick"])))
     (run / "meta.json").write_text('{"status": "done", "profile": "quick", "end_time": "2026-01-01T00:00:00+00:00"}')
     text = write_report(tmp_path / "results").read_text()

@@ -8,14 +8,6 @@ Timings are reported as ratios measured in one process (DESIGN.md), seconds only
     ensemble  rnnmf.bench.ensemble.bench_ensemble  Fig. 2's sweep as batched ensembles against one by one
     lm        rnnmf.bench.lm.bench_lm              PTB training tokens/s per cell at one parameter budget
 
-``rnnmf bench`` (``experiments/bench.py``) runs them and writes their rows.
+``rnnmf bench`` runs them: ``experiments/bench.py`` holds the one table of suites (which function, which rows carry
+the claims' numbers) and writes their rows.
 """
-
-#: suite name -> (module, function), imported when a suite runs
-SUITES = {
-    "theory": ("rnnmf.bench.theory", "bench_tau_map"),
-    "rnn": ("rnnmf.bench.rnn", "bench_rnns"),
-    "sim": ("rnnmf.bench.sim", "bench_untied"),
-    "ensemble": ("rnnmf.bench.ensemble", "bench_ensemble"),
-    "lm": ("rnnmf.bench.lm", "bench_lm"),
-}

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from cli.main import app
 from experiments import seqmnist as job
 from experiments.config import compose_config
+from experiments.figures import fig3
 from experiments.runner import execute
 from rnnmf.data import EpochBatches
 from rnnmf.errors import RnnmfError
@@ -107,7 +108,7 @@ def test_plot_and_table_from_csv_only(tmp_path):
             for c in job.CELLS for T in (196, 784) for i in job.INITS for w in job.WEIGHTS
             for s, a in ((0, 0.1), (100, 0.95 if i == "critical" else 0.5))]
     append_rows(tmp_path / "curves.csv", rows, job.CURVE_COLUMNS)
-    paths = job.plot(tmp_path)
+    paths = fig3.plot(tmp_path)
     assert [p.name for p in paths] == ["fig3.png", "fig3.pdf"] and all(p.stat().st_size > 0 for p in paths)
 
 
