@@ -77,7 +77,7 @@ def trainability(overrides: Overrides = None, out: Out = None, fresh: Fresh = Fa
 
 @app.command("seqmnist")
 def seqmnist(overrides: Overrides = None, out: Out = None, fresh: Fresh = False, quiet: Quiet = False,
-             cell: Annotated[Optional[str], typer.Option(help="minimal | vanilla | all")] = None,
+             cell: Annotated[Optional[str], typer.Option(help="comma-separated: minimal, vanilla, or all")] = None,
              T: Annotated[Optional[int], typer.Option("--T", help="sequence length: 196 or 784")] = None):
     """Figure 3: critical against off-critical initialisation on sequential MNIST."""
     run_job("seqmnist", overrides, out, fresh, quiet, **{"cells": as_list(cell), "lengths": as_list(T)})
@@ -85,10 +85,11 @@ def seqmnist(overrides: Overrides = None, out: Out = None, fresh: Fresh = False,
 
 @app.command("lm")
 def lm(overrides: Overrides = None, out: Out = None, fresh: Fresh = False, quiet: Quiet = False,
-       cell: Annotated[Optional[str], typer.Option(help="lstm | gru | minimal | vanilla | all")] = None,
+       cell: Annotated[Optional[str], typer.Option(help="comma-separated cells: lstm, gru, minimal, vanilla, or all "
+                                                        "(= lstm, gru, minimal)")] = None,
        size: Annotated[Optional[str], typer.Option(help="small (5M parameters) | medium (20M) | all")] = None):
     """Table 1: PTB word-level language modelling."""
-    run_job("lm", overrides, out, fresh, quiet, **{"cell": cell, "size": size})
+    run_job("lm", overrides, out, fresh, quiet, **{"cells": as_list(cell), "size": size})
 
 
 @app.command("isometry")

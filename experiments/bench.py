@@ -13,7 +13,6 @@ import time
 
 from omegaconf import OmegaConf
 
-from experiments.schema import ListOf, OneOf
 from rnnmf.io import append_rows, read_rows, write_text_atomic
 from rnnmf.runtime import flush_denormals
 
@@ -43,9 +42,6 @@ def _headlines(suite: str, rows: list[dict]) -> dict:
             out[f"minimal_vs_gru_{shape}"] = row["ratio_to_gru"]
             out[f"minimal_vs_rnn_{shape}"] = row["ratio_to_rnn"]
     return out
-
-
-SCHEMA = {"suites": ListOf(item=OneOf(values=tuple(SUITES)))}
 
 
 def markdown_table(rows: list[dict]) -> str:

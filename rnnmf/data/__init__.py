@@ -3,8 +3,8 @@
 The data root is ``data.root`` (the ``root`` argument), else ``$RNNMF_DATA_DIR``, else ``./data``; below it
 ``MNIST/raw/`` holds torchvision's raw IDX files and ``ptb/`` the three PTB text files.
 
-Names are imported on first use (PEP 562), so that ``rnnmf.data.files`` (the file checks a job runs before it
-starts) does not import torch.
+Names are imported on first use (PEP 562), so that ``rnnmf.data.checks`` (what a job checks before it starts)
+does not import torch.
 """
 
 import importlib
@@ -13,9 +13,9 @@ _WHERE = {
     "read_idx": "idx", "write_idx": "idx",
     "Standardizer": "mnist", "clear_cache": "mnist", "fit_standardizer": "mnist", "load_mnist": "mnist",
     "mnist_standardizer": "mnist", "second_moment": "mnist",
-    "check_mnist": "files", "mnist_raw_dir": "files", "check_ptb": "files", "ptb_dir": "files",
+    "check_mnist": "checks", "mnist_raw_dir": "checks", "check_ptb": "checks", "ptb_dir": "checks",
     "NoisySequence": "mnist_tasks", "SequentialMNIST": "mnist_tasks", "batch_indices": "mnist_tasks",
-    "check_seq_len": "mnist_tasks", "noisy_mnist_batches": "mnist_tasks", "valid_seq_lengths": "mnist_tasks",
+    "check_seq_len": "checks", "noisy_mnist_batches": "mnist_tasks", "valid_seq_lengths": "checks",
     "Corpus": "ptb", "Dictionary": "ptb", "batchify": "ptb", "get_batch": "ptb", "load_ptb": "ptb",
     "resolve_root": "root",
 }

@@ -16,13 +16,12 @@ from pathlib import Path
 
 import torch
 
+from rnnmf.data.checks import FILES, PIXELS, SPLITS, _find, _missing_message, mnist_raw_dir
 from rnnmf.data.download import new_folder
-from rnnmf.data.files import FILES, SPLITS, _find, _missing_message, mnist_raw_dir
 from rnnmf.data.idx import read_idx
 from rnnmf.errors import DataError, RnnmfError
 
 MODES = ("global", "per_pixel")
-PIXELS = 784
 
 # Decoded tensors per process, keyed by file path, size and mtime so that a replaced file is re-read.
 _RAW_CACHE: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}

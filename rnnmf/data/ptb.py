@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from rnnmf.data.files import check_ptb
+from rnnmf.data.checks import check_ptb
 from rnnmf.errors import DataError, RnnmfError
 
 EOS = "<eos>"

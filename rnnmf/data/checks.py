@@ -1,5 +1,6 @@
-"""The data sets' files, checked without reading them and without torch (the jobs check them before a run starts,
-and before torch's import): MNIST's four IDX files and PTB's three text files, missing ones fetched on request."""
+"""What a job checks about its data before it starts, without torch (so before torch's import): MNIST's four IDX
+files and PTB's three text files, without reading them (missing ones fetched on request), and a sequence length T
+of sequential MNIST."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 from rnnmf.data.download import check_md5, fetch_url, new_folder
 from rnnmf.data.root import resolve_root
-from rnnmf.errors import DataError
+from rnnmf.errors import DataError, RnnmfError
 
 # ------------------------------------------------------------------------------------------------------- MNIST
 SPLITS = {
@@ -16,6 +17,7 @@ SPLITS = {
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 FILES = SPLITS["train"] + SPLITS["test"]
+PIXELS = 784
 
 
 def mnist_raw_dir(root: str | os.PathLike[str] | None = None) -> Path:
@@ -47,6 +49,18 @@ def check_mnist(root: str | os.PathLike[str] | None = None, download: bool = Tru
 
         _download(raw_dir, missing)
     return raw_dir
+
+
+def valid_seq_lengths(pixels: int = PIXELS) -> list[int]:
+    """Every T that divides the image into equal steps (for 784: 1, 2, 4, 7, ..., 196, 392, 784)."""
+    return [t for t in range(1, pixels + 1) if pixels % t == 0]
+
+
+def check_seq_len(T: int, pixels: int = PIXELS) -> int:
+    if not isinstance(T, int) or T < 1 or pixels % T:
+        valid = ", ".join(map(str, valid_seq_lengths(pixels)))
+        raise RnnmfError(f"sequential MNIST needs T dividing {pixels}, got T={T!r}; valid T: {valid}")
+    return T
 
 
 # --------------------------------------------------------------------------------------------------------- PTB
