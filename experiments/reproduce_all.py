@@ -19,7 +19,7 @@ from experiments.runner import execute
 
 #: (label, job, overrides) in the order the paper presents them; cheap ones first so the report fills early.
 PLAN: list[tuple[str, str, list[str]]] = [
-    ("theory map: minimalRNN tau over (mu_b, sigma_w)", "theory_phase", ["cells=[minimal]"]),
+    ("theory map: minimalRNN tau over (mu_b, sigma_w)", "theory_phase", ["cell=minimal"]),
     ("theory map: vanilla RNN tau over (sigma_w, sigma_v)", "theory_phase",
      ["cell=vanilla", "x.name=sigma_w", "x.start=0.5", "x.stop=1.5", "y.name=sigma_v", "y.start=0.01",
       "y.stop=1.0"]),
@@ -29,9 +29,9 @@ PLAN: list[tuple[str, str, list[str]]] = [
     ("Fig. 3: sequential MNIST, critical vs off-critical", "seqmnist", []),
     ("Table 1: PTB, LSTM, GRU and minimalRNN at 5M parameters", "lm", ["cells=[all]", "size=small"]),
     # beyond the paper (docs/gated-mean-field.md): torch's GRU and LSTM
-    ("beyond the paper: GRU chi_1 and tau map over (mu_z, sigma_w)", "gated_phase", ["cells=[gru]"]),
+    ("beyond the paper: GRU chi_1 and tau map over (mu_z, sigma_w)", "gated_phase", ["cell=gru"]),
     ("beyond the paper: LSTM chi_1 and tau map over (mu_f, sigma_w)", "gated_phase", ["cell=lstm", "x.name=mu_f"]),
-    ("beyond the paper: GRU mean field vs Monte Carlo, critical init of nn.GRU", "gated_mf_vs_mc", ["cells=[gru]"]),
+    ("beyond the paper: GRU mean field vs Monte Carlo, critical init of nn.GRU", "gated_mf_vs_mc", ["cell=gru"]),
     ("beyond the paper: LSTM mean field vs Monte Carlo, critical init of nn.LSTM", "gated_mf_vs_mc", ["cell=lstm"]),
     ("Speed: rnnmf bench (ratios measured in one process)", "bench", []),
 ]

@@ -113,10 +113,11 @@ def execute(job: str, overrides: Sequence[str] = (), *, out: str | Path | None =
     path = check_run_path(out) if out is not None else run_dir(cfg, job)
     if out is None:
         check_run_path(path)
-    module = job_module(job)  # after every check: the job's module may import torch
     folder = RunFolder(path, config_yaml=to_yaml(cfg), overrides=overrides, fresh=fresh, job=job,
                        profile=str(cfg.profile), view=hashed_view(cfg), load_view=stored_view)
-    with signals_as_interrupts(), torch_threads(cfg.run.get("threads")), folder:
+    # the folder's own refusals (another job's or config's, a second writer) come before torch's import too
+    with signals_as_interrupts(), folder, torch_threads(cfg.run.get("threads")):
+        module = job_module(job)  # the job's module may import torch
         summary = module.run(cfg, folder.path) or {}
         folder.update_meta(summary=summary)
     return summary, path

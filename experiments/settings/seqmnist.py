@@ -62,7 +62,7 @@ class Eval:
 @dataclass(frozen=True)
 class Settings(Common):
     cells: list[Literal["vanilla", "minimal", "all"]] = setting("cells to train ([all]: both; the CLI's --cell)")
-    lengths: list[int] = setting("T values, divisors of 784 (the CLI's --T)", min=1, empty=True)
+    lengths: list[int] = setting("T values, divisors of 784 (the CLI's --T; cross_check says which)", empty=True)
     inits: list[Literal["critical", "off_critical"]] = setting()
     weights: list[Literal["orthogonal", "gaussian"]] = setting()
     n_seeds: int = setting(min=1)

@@ -189,11 +189,12 @@ def test_sigkilled_process_resumes_to_identical_numbers(ptb_root, tmp_path):
 
 # ---------------------------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize("args,fragment", [
-    (["--cell", "rnn"], "unknown cell 'rnn'; valid: lstm, gru, minimal, vanilla, all"),
-    (["--size", "large"], "unknown size 'large'; valid: small, medium, all"),
+    (["--cell", "rnn"], "cells=['rnn'] is invalid ('rnn' is not); valid: a non-empty list from lstm, gru, minimal, "
+                        "vanilla, all"),
+    (["--size", "large"], "size='large' is invalid; valid: one of small, medium, all"),
     (["clip=0"], "clip=0 is invalid"),
     (["sizes.small.lr_decay=1.5"], "sizes.small.lr_decay=1.5 is invalid"),
-    (["clip=null"], "clip=null is invalid; valid: a number like 5.0"),  # issue 14 item 6: a traceback before
+    (["clip=null"], "clip=null is invalid; valid: a finite number > 0"),  # issue 14 item 6: a traceback before
     (["batch_size=null"], "batch_size=null is invalid"),
     (["sizes.small.params=1000000000000"], "a small model needs about"),
 ])
