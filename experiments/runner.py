@@ -16,9 +16,8 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from experiments import schema
 from experiments.config import compose_config, hashed_view, to_yaml
-from experiments.settings import for_job
+from experiments.settings import check_run, for_job
 from rnnmf.errors import Interrupted
 from rnnmf.io import RunFolder, check_run_path, run_dir_for
 
@@ -88,7 +87,7 @@ def check(job: str, overrides: Sequence[str] = ()) -> DictConfig:
     requests this machine cannot meet, then the job's ``cross_check(cfg)`` for what relates several keys, the
     numerical domain, the data files and the memory estimate. Nothing is written."""
     cfg = compose_config(job, overrides)
-    schema.check_run(cfg)
+    check_run(cfg)
     cross_check = getattr(for_job(job), "cross_check", None)
     if cross_check is not None:
         cross_check(cfg)

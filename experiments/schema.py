@@ -6,16 +6,13 @@ Each job declares its keys as a dataclass (``experiments.settings.<job>.Settings
 ``gt``/``lt`` open bounds; on a list they bound its items) and a line of documentation. :func:`check` walks a
 composed config against it: an unknown or missing key, a value of the wrong type (null included, unless the
 annotation allows it) or out of range is one :class:`~rnnmf.errors.RnnmfError` line naming the key, the value and
-what is valid, which the CLI prints with exit status 2. The job's ``cross_check(cfg)`` (same module as its
-``Settings``) keeps only what relates several keys. This module and the settings modules never import torch, so
-every refusal comes before torch's import (seconds and most of a GB).
+what is valid, which the CLI prints with exit status 2. The job's ``cross_check(cfg)`` (beside its ``Settings``)
+keeps only what relates several keys. Neither imports torch: every refusal comes before torch's import.
 
-The values themselves (every key's value at each profile) live in ``conf/<job>.yaml`` and ``conf/<job>/<profile>
-.yaml``; ``tests/test_settings.py`` checks that they and the settings classes name the same keys. Hydra's own
-structured-config merge is not used: it converts an integer written for a float key (``max_mb: 8192``) to a float,
-which would change the hashed config (run folder names) and what some CSVs record.
-
-The same module gives the memory estimate check (``check_memory``): a job's estimate against the machine's memory.
+The values (each key's at each profile) live in ``conf/``; ``tests/test_settings.py`` checks that they and the
+settings classes name the same keys. Hydra's structured-config merge is not used: it turns an integer written for a
+float key (``max_mb: 8192``) into a float, which would change the hashed config (run folder names) and what some
+CSVs record. ``check_memory`` checks a job's memory estimate against the machine's.
 """
 
 from __future__ import annotations
@@ -34,13 +31,7 @@ from rnnmf.errors import RnnmfError
 
 
 def _shown(value: Any) -> str:
-    if value is None:
-        return "null"
-    if hasattr(value, "_get_node"):  # an omegaconf container
-        from omegaconf import OmegaConf
-
-        value = OmegaConf.to_container(value, resolve=True)
-    return repr(value)
+    return "null" if value is None else repr(value)
 
 
 def setting(doc: str = "", *, min: float | None = None, max: float | None = None, gt: float | None = None,
@@ -329,20 +320,6 @@ def check_value(cls: type, key: str, value: Any) -> None:
         Rule.check(rule, key, value)  # a mapping (or null where allowed); its keys are checked once composed
     elif rule is not None:
         rule.check(key, value)
-
-
-def check_run(cfg) -> None:
-    """What the ``run.*`` rules cannot see alone: a CUDA device that is absent, submitit that is not installed."""
-    device = str(cfg.run.device)
-    if device.startswith("cuda"):
-        from rnnmf.runtime import pick_device
-
-        pick_device(device)
-    if cfg.run.executor == "submitit":
-        try:
-            import submitit  # noqa: F401
-        except ImportError:
-            raise RnnmfError("run.executor=submitit needs the submitit package: pip install 'rnnmf[slurm]'") from None
 
 
 # ------------------------------------------------------------------------------------------------------ memory

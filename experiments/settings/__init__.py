@@ -14,6 +14,7 @@ from types import ModuleType
 from typing import Literal
 
 from experiments.schema import setting
+from rnnmf.errors import RnnmfError
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,21 @@ class Common:
     seed: int = setting(min=0)
     data: Data = setting()
     run: Run = setting()
+
+
+def check_run(cfg) -> None:
+    """The cross-check of :class:`Common`, what the ``run.*`` rules cannot see alone: a CUDA device that is absent
+    (torch is what knows), submitit that is not installed."""
+    device = str(cfg.run.device)
+    if device.startswith("cuda"):
+        from rnnmf.runtime import pick_device
+
+        pick_device(device)
+    if cfg.run.executor == "submitit":
+        try:
+            import submitit  # noqa: F401
+        except ImportError:
+            raise RnnmfError("run.executor=submitit needs the submitit package: pip install 'rnnmf[slurm]'") from None
 
 
 def for_job(job: str) -> ModuleType:
