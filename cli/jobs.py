@@ -14,7 +14,8 @@ sweep_app = typer.Typer(help="Hyper-parameter sweeps that resume after a crash a
 app.add_typer(sweep_app, name="sweep")
 
 Overrides = Annotated[Optional[list[str]], typer.Argument(
-    help="hydra overrides key=value, e.g. profile=paper seed=1 (see conf/<job>.yaml)", show_default=False)]
+    help="hydra overrides key=value, e.g. profile=paper seed=1 (keys: experiments/settings/<job>.py, values: "
+         "conf/<job>.yaml)", show_default=False)]
 Out = Annotated[Optional[str], typer.Option("--out", help="run folder (default results/<job>/<profile>-<hash>/); a new "
                                                         "or empty folder, or one rnnmf made for this job and config")]
 Fresh = Annotated[bool, typer.Option("--fresh", help="delete the run folder's results and start over (only in a folder "

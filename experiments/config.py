@@ -78,7 +78,7 @@ def compose_config(job: str, overrides: Sequence[str] = ()) -> DictConfig:
                 for part in ov.key_or_group.split("."):
                     if not isinstance(node, dict) or part not in node:
                         raise RnnmfError(f"unknown config key {ov.key_or_group!r} for job {job!r}; "
-                                         f"see conf/{job}.yaml for the valid keys")
+                                         f"see experiments/settings/{job}.py for the valid keys")
                     node = node[part]
                 schema.check_value(settings.Settings, ov.key_or_group, ov.value())
             cfg = compose(config_name=job, overrides=list(overrides))
