@@ -104,13 +104,14 @@ def cross_check(cfg) -> None:
     """T divides 784, the memory, every critical initialisation (sigma_v^2 >= 0: its sign does not depend on the R
     measured later, see rnnmf.theory.require_feasible) and the MNIST files (downloaded here when possible)."""
     from rnnmf.data.checks import check_mnist, check_seq_len
-    from rnnmf.theory import require_feasible
 
     if not list(cfg.lengths):
         raise RnnmfError("lengths=[] is invalid; valid: T values dividing 784, e.g. [196, 784]")
     for T in cfg.lengths:
         check_seq_len(T)
     check_memory(memory_bytes(cfg), "one training run", "model.hidden, train.batch_size or eval.batch_size")
+    from rnnmf.theory import require_feasible  # numpy and scipy: after the checks that need neither
+
     for cell in cells(cfg):
         if "critical" in list(cfg.inits):
             crit = cfg.critical[cell]
