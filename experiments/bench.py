@@ -17,7 +17,6 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from experiments.schema import ListOf, OneOf
 from rnnmf.io import append_rows, read_rows, write_text_atomic
 from rnnmf.runtime import flush_denormals
 
@@ -61,7 +60,6 @@ SUITES = (  # the library's suites (rnnmf.bench), and which of their rows carry 
                            lambda r: "fraction_of_peak" in r))),
 )
 BY_NAME = {s.name: s for s in SUITES}
-SCHEMA = {"suites": ListOf(item=OneOf(values=tuple(BY_NAME)))}
 
 
 def headlines(suite: str, rows: list[dict]) -> dict:

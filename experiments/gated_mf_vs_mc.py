@@ -34,16 +34,15 @@ import torch
 
 from experiments.figures import draw
 from experiments.mf_vs_mc import _window_mean, schedule, write_schedule  # the Fig. 1 job's schedule and c* estimator
-from rnnmf.errors import RnnmfError
+from experiments.settings.gated_mf_vs_mc import axis, params
 from rnnmf.io import append_rows, finished_keys, read_rows, row_key
 from rnnmf.progress import progress
 from rnnmf.runtime import pick_device
 from rnnmf.seeds import derive_seed
 from rnnmf.sim.gated import jacobian_norms, module_growth, simulate_gated
-from rnnmf.sim.montecarlo import DTYPES, fit_timescale, linear_regime
+from rnnmf.sim.montecarlo import fit_timescale, linear_regime
 from rnnmf.theory import gru, lstm
 from rnnmf.theory.critical import critical_gated
-from rnnmf.theory.gated import CELLS, MEMORY_GATE, as_float_dict, param_names, resolve
 
 POINT = ["sigma_w", "bias"]
 DYNAMICS = POINT + ["t", "source", "c", "c_se"]
@@ -62,68 +61,8 @@ FILES = {  # file: (columns, key columns of one row)
 
 
 # ------------------------------------------------------------------------------------------------------ config
-def _axis(spec) -> list[float]:
-    return [round(float(x), 10) for x in np.linspace(float(spec.start), float(spec.stop), int(spec.num))]
-
-
 def grid(cfg) -> list[tuple[float, float]]:
-    return [(float(sw), b) for sw in cfg.sigma_w for b in _axis(cfg.bias)]
-
-
-def params(cfg, sigma_w: float, bias: float) -> dict:
-    """Every per-gate statistic of one grid point (floats), from ``model`` and the cell's own section."""
-    cell = cfg.cell
-    extra = {k: float(v) for k, v in cfg[cell].items() if v is not None}
-    kw = dict(R=float(cfg.model.R), sigma_w=sigma_w, sigma_v=float(cfg.model.sigma_v),
-              sigma_b=float(cfg.model.sigma_b), **extra)
-    kw[f"mu_{MEMORY_GATE[cell]}"] = bias
-    return as_float_dict(resolve(cell, **kw)[0])
-
-
-def validate(cfg) -> None:
-    """Reject values no type check catches, before a run folder exists."""
-    if cfg.cell not in CELLS:
-        raise RnnmfError(f"cell={cfg.cell!r} is invalid for job gated_mf_vs_mc; valid: {', '.join(CELLS)}")
-    if float(cfg.model.R) <= 0:
-        raise RnnmfError(f"model.R={cfg.model.R!r} is invalid; valid: a second moment > 0")
-    for name in ("sigma_v", "sigma_b"):
-        if float(cfg.model[name]) < 0:
-            raise RnnmfError(f"model.{name}={cfg.model[name]!r} is invalid; valid: a standard deviation >= 0")
-    if not len(cfg.sigma_w) or any(float(s) < 0 for s in cfg.sigma_w):
-        raise RnnmfError(f"sigma_w={list(cfg.sigma_w)!r} is invalid; valid: a non-empty list of scales >= 0")
-    if int(cfg.bias.num) < 1 or float(cfg.bias.stop) < float(cfg.bias.start):
-        raise RnnmfError(f"bias={dict(cfg.bias)!r} is invalid; valid: num >= 1 and stop >= start")
-    valid = set(param_names(cfg.cell))
-    bad = sorted(k for k in cfg[cfg.cell] if k not in valid or k == f"mu_{MEMORY_GATE[cfg.cell]}")
-    if bad:
-        raise RnnmfError(f"{cfg.cell}.{bad[0]} is invalid (the grid sets mu_{MEMORY_GATE[cfg.cell]}); valid keys: "
-                         f"{', '.join(sorted(valid - {'mu_' + MEMORY_GATE[cfg.cell]}))}")
-    params(cfg, float(cfg.sigma_w[0]), _axis(cfg.bias)[0])  # ranges of every statistic, via the theory's checks
-    steps, switch = int(cfg.schedule.steps), int(cfg.schedule.switch)
-    if steps < 2 or not 1 <= switch <= steps:
-        raise RnnmfError(f"schedule.steps={steps}, schedule.switch={switch}: valid: steps >= 2, 1 <= switch <= steps")
-    for key in ("before", "after"):
-        if not -1.0 <= float(cfg.schedule[key]) <= 1.0:
-            raise RnnmfError(f"schedule.{key}={cfg.schedule[key]!r} is invalid; valid: a cosine in [-1, 1]")
-    sizes = {f"sim.{k}": cfg.sim[k] for k in ("hidden", "networks", "tied_hidden", "tied_networks")}
-    sizes.update({f"timescales.{k}": cfg.timescales[k] for k in ("hidden", "networks", "steps")})
-    sizes.update({f"jacobian.{k}": cfg.jacobian[k] for k in ("hidden", "networks")})
-    sizes.update({"critical.hidden": cfg.critical.hidden, "critical.batch": cfg.critical.batch,
-                  "theory.population": cfg.theory.population})
-    for key, value in sizes.items():
-        if int(value) < 1:
-            raise RnnmfError(f"{key}={value!r} is invalid; valid: an integer >= 1")
-    if cfg.sim.dtype not in DTYPES:
-        raise RnnmfError(f"sim.dtype={cfg.sim.dtype!r} is invalid; valid: {', '.join(DTYPES)}")
-    if not 1 <= int(cfg.fixed_points.window) <= steps:
-        raise RnnmfError(f"fixed_points.window={cfg.fixed_points.window!r} is invalid; valid: 1 .. schedule.steps")
-    if any(not -1.0 <= float(s) <= 1.0 for s in cfg.timescales.sigma12):
-        raise RnnmfError(f"timescales.sigma12={list(cfg.timescales.sigma12)!r} is invalid; valid: cosines in [-1, 1]")
-    if any(int(T) < 1 for T in cfg.jacobian.T):
-        raise RnnmfError(f"jacobian.T={list(cfg.jacobian.T)!r} is invalid; valid: integers >= 1")
-    if cfg.critical.weights not in ("orthogonal", "gaussian"):
-        raise RnnmfError(f"critical.weights={cfg.critical.weights!r} is invalid; valid: orthogonal, gaussian")
-
+    return [(float(sw), b) for sw in cfg.sigma_w for b in axis(cfg.bias)]
 
 # ------------------------------------------------------------------------------------------------ theory helpers
 def _theory(cfg):

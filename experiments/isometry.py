@@ -22,7 +22,6 @@ figures ``density`` and ``variance`` (PNG + PDF) and ``note.md`` (the verdicts),
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,15 +29,12 @@ from pathlib import Path
 import numpy as np
 
 from experiments.figures import draw
-from experiments.schema import Int, ListOf, Num, OneOf, check_memory
-from rnnmf.errors import RnnmfError
+from experiments.settings.isometry import hyper
 from rnnmf.io import append_rows, finished_keys, read_rows, row_key, write_text_atomic
 from rnnmf.progress import progress
 from rnnmf.runtime import flush_denormals, pick_device
 from rnnmf.seeds import derive_seed
 from rnnmf.sim.jacobian import (
-    CELLS,
-    WEIGHTS,
     RandomRNN,
     log_density,
     pooled_stats,
@@ -49,8 +45,6 @@ from rnnmf.sim.jacobian import (
 from rnnmf.stats import delete_one_means, jackknife_se
 from rnnmf.theory.jacobian import minimal_theory, vanilla_theory
 
-INITS = ("critical", "off_critical")
-TYINGS = ("untied", "tied")
 COND = ("cell", "init", "weights", "tying", "mu_b", "hidden")
 KEY = (*COND, "T")
 QUANT = ("s_min", "s_q05", "s_q25", "s_median", "s_q75", "s_q95", "s_max")
@@ -104,71 +98,6 @@ def _conditions(cfg) -> list[Condition]:
                             out.append(Condition(cell, init, weights, tying, mu_b, n,
                                                  int(cfg.networks) * hidden[0] // n))
     return out
-
-
-def _hyper(cfg, cell: str, init: str, mu_b: float) -> dict:
-    """σ_w, σ_v, σ_b and the fixed point the networks start at (Q* for the minimalRNN, q* for the vanilla RNN)."""
-    from rnnmf.theory import critical_minimal, critical_vanilla
-    from rnnmf.theory import minimal as mt
-    from rnnmf.theory import vanilla as vt
-
-    R = float(cfg.R)
-    if init == "critical" and cell == "minimal":
-        c = critical_minimal(float(cfg.minimal.q_star), mu_b=mu_b, R=R)  # Algorithm 1; InfeasibleError if sigma_v^2 < 0
-        return {"sigma_w": math.sqrt(c.sigma_w_sq), "sigma_v": math.sqrt(c.sigma_v_sq), "sigma_b": 0.0,
-                "h0_var": float(c.Q_star), "Q_star_stable": bool(c.Q_star_stable)}
-    if init == "critical":
-        q = float(cfg.vanilla.q_star)
-        c = critical_vanilla(q, R=R)
-        return {"sigma_w": math.sqrt(c.sigma_w_sq), "sigma_v": math.sqrt(c.sigma_v_sq), "sigma_b": 0.0, "h0_var": q,
-                "Q_star_stable": True}
-    # Sec. 4.2: sigma_w^2 = sigma_v^2 = 1, sigma_b^2 = 0 (and mu_b = 0)
-    h0 = mt.Q_star(1.0, 1.0, R, mu_b=0.0).Q_star if cell == "minimal" else vt.q_star(1.0, 1.0, R)
-    return {"sigma_w": 1.0, "sigma_v": 1.0, "sigma_b": 0.0, "h0_var": float(h0), "Q_star_stable": True}
-
-
-SCHEMA = {
-    "cells": ListOf(item=OneOf(values=CELLS)), "inits": ListOf(item=OneOf(values=INITS)),
-    "weights": ListOf(item=OneOf(values=WEIGHTS)), "tying": ListOf(item=OneOf(values=TYINGS)),
-    "R": Num(gt=0.0),
-    "minimal.q_star": Num(gt=0.0), "minimal.mu_b": ListOf(item=Num(), nonempty=False), "minimal.mu_b_ref": Num(),
-    "vanilla.q_star": Num(gt=0.0),
-    "hidden": ListOf(item=Int(min=2)), "networks": Int(min=2),  # the jackknife needs two networks
-    "T": ListOf(item=Int(min=1)), "density.T": ListOf(item=Int(min=1), nonempty=False), "density.bins": Int(min=1),
-    "chunk": Int(min=1, nullable=True),
-}
-
-
-def memory_bytes(cfg) -> int:
-    """Peak memory of the largest condition: ~3 (chunk, N, N) float64 matrices (J, the step Jacobian and their
-    product) plus the singular values kept for every recorded T."""
-    hidden = sorted({int(n) for n in cfg.hidden}, reverse=True)
-    peak = 0
-    for n in hidden:
-        networks = int(cfg.networks) * hidden[0] // n
-        chunk = networks if cfg.chunk is None else min(int(cfg.chunk), networks)
-        peak = max(peak, 3 * chunk * n * n * 8 + len(cfg.T) * networks * n * 8)
-    return peak
-
-
-def validate(cfg) -> None:
-    """Beyond SCHEMA: sub-lists, a feasible critical initialisation in the theory's domain, the memory."""
-    Ts = [int(t) for t in cfg.T]
-    dT = [int(t) for t in cfg.density.T]
-    if set(dT) - set(Ts):
-        raise RnnmfError(f"density.T={dT!r} is invalid; valid: steps listed in T={Ts}")
-    mus = [float(m) for m in cfg.minimal.mu_b]
-    if "minimal" in cfg.cells and "critical" in cfg.inits:
-        if not mus:
-            raise RnnmfError("minimal.mu_b=[] is invalid; valid: a non-empty list of bias means")
-        if float(cfg.minimal.mu_b_ref) not in mus:
-            raise RnnmfError(f"minimal.mu_b_ref={cfg.minimal.mu_b_ref!r} is invalid; valid: one of minimal.mu_b={mus}")
-    check_memory(memory_bytes(cfg), "the largest condition's Jacobians", "hidden, networks or chunk")
-    pick_device(cfg.run.device)
-    for cell in cfg.cells:  # infeasible critical requests and q* outside the theory's domain raise here
-        for init in cfg.inits:
-            for mu_b in (mus if (cell, init) == ("minimal", "critical") else [0.0]):
-                _hyper(cfg, cell, init, mu_b)
 
 
 # ------------------------------------------------------------------------------------------------ the work
@@ -226,7 +155,7 @@ def _run_condition(cfg, cond: Condition, out_dir: Path, device, done: dict) -> f
     Ts = sorted({int(t) for t in cfg.T})
     dTs = sorted({int(t) for t in cfg.density.T})
     R = float(cfg.R)
-    hp = _hyper(cfg, cond.cell, cond.init, cond.mu_b)
+    hp = hyper(cfg, cond.cell, cond.init, cond.mu_b)
     net = RandomRNN(cond.cell, hp["sigma_w"], hp["sigma_v"], hp["sigma_b"], cond.mu_b, R, hp["h0_var"],
                     cond.weights, cond.tying == "tied")
     seed = derive_seed(int(cfg.seed), "isometry", *cond.key())

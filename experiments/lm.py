@@ -1,7 +1,8 @@
 """Table 1: single-layer LSTM, GRU and minimalRNN language models on the Penn Treebank at 5M and 20M parameters.
 
-``rnnmf lm --cell minimal --size small`` trains one model per (cell, size) with Zaremba et al.'s (2014) schedule
-(`rnnmf.lm.train_lm`), the hidden size solved so that the whole model lands on the budget. It writes, in the run folder:
+``rnnmf lm --cell minimal --size small`` (``cells=[minimal] size=small``) trains one model per (cell, size) with
+Zaremba et al.'s (2014) schedule (`rnnmf.lm.train_lm`), the hidden size solved so that the whole model lands on the
+budget. It writes, in the run folder:
 
 - ``epochs.csv``: one row per finished epoch (cell, size, hidden, params, epoch, lr, train_ppl, valid_ppl,
   tokens_per_s, wall_s, seed, status);
@@ -25,13 +26,10 @@ from omegaconf import OmegaConf
 
 from experiments.claims import PAPER_PPL
 from experiments.figures import draw
-from experiments.schema import Bool, Int, ListOf, Num, OneOf, check_memory
-from rnnmf.errors import RnnmfError
+from experiments.settings.lm import cells, sizes
 from rnnmf.io import append_rows, finished_keys, read_rows, row_key
 from rnnmf.lm import (
     BUDGETS,
-    CELLS,
-    PAPER_CELLS,
     RNNLM,
     evaluate_lm,
     median_tokens_per_s,
@@ -50,49 +48,6 @@ SUMMARY_COLUMNS = ["cell", "size", "init", "hidden", "params", "epochs", "valid_
 
 
 # ---------------------------------------------------------------------------------------------------- config
-def names(value: str, valid, everything, what: str) -> list[str]:
-    """``cell``/``size`` as a list: one name, or ``all``."""
-    value = str(value)
-    if value == "all":
-        return list(everything)
-    if value not in valid:
-        raise RnnmfError(f"unknown {what} {value!r}; valid: {', '.join(valid)}, all")
-    return [value]
-
-
-_POS = Num(gt=0.0)
-_DECAY, _DROPOUT = Num(gt=0.0, max=1.0), Num(min=0.0, lt=1.0)
-SCHEMA = {
-    "sizes.*.params": Int(min=1), "sizes.*.bptt": Int(min=1), "sizes.*.epochs": Int(min=1),
-    "sizes.*.max_epoch": Int(min=1), "sizes.*.lr": _POS, "sizes.*.init_scale": _POS, "sizes.*.lr_decay": _DECAY,
-    "sizes.*.dropout": _DROPOUT, "batch_size": Int(min=1), "test_batch_size": Int(min=1),
-    "max_batches": Int(min=1, nullable=True), "max_eval_batches": Int(min=1, nullable=True), "clip": _POS,
-    "fused": Bool(), "download": Bool(), "verify_md5": Bool(),
-    "init": OneOf(values=INITS), "critical.q_star": _POS, "critical.mu_b": Num(),
-    "critical.weights": OneOf(values=("orthogonal", "gaussian")),
-    "sweep.enabled": Bool(), "sweep.method": OneOf(values=("halving", "grid")),
-    "sweep.rungs": ListOf(item=Int(min=1), nonempty=False), "sweep.eta": Int(min=2), "sweep.lr": ListOf(item=_POS),
-    "sweep.max_epoch": ListOf(item=Int(min=1)), "sweep.lr_decay": ListOf(item=_DECAY),
-    "sweep.dropout": ListOf(item=_DROPOUT),
-}
-
-
-def validate(cfg) -> None:
-    """Beyond SCHEMA: the cell and size names, the search's rungs, the memory of a model, and the PTB files."""
-    names(cfg.cell, CELLS, PAPER_CELLS, "cell")
-    for size in names(cfg.size, tuple(BUDGETS), tuple(BUDGETS), "size"):
-        hp = cfg.sizes[size]
-        # float32 weights, gradients and two more copies, and ~3 (bptt, batch, 10,000-word vocabulary) logit tensors
-        check_memory(4 * (4 * hp.params + 3 * hp.bptt * (cfg.batch_size or 1) * 10_000), f"a {size} model",
-                     f"sizes.{size}.params, sizes.{size}.bptt or batch_size")
-    rungs = list(cfg.sweep.rungs)
-    if rungs != sorted(set(rungs)):
-        raise RnnmfError(f"sweep.rungs={rungs!r} is invalid; valid: increasing integers >= 1 (epochs)")
-    from rnnmf.data import check_ptb  # a missing, corrupt or empty PTB split: one line before the run folder exists
-
-    check_ptb(cfg.data.root, download=cfg.download, verify=cfg.verify_md5)
-
-
 def pick(row: dict, columns) -> dict:
     return {k: row[k] for k in columns if k in row}
 
@@ -164,15 +119,11 @@ def train_one(cfg, corpus, device, cell: str, size: str, hp: dict, ckpt: Path, o
 
 
 def setup(cfg):
-    """Process-level settings for training: denormals flushed, ``run.threads`` (the runner sets it in the main
-    process; sweep workers in other processes get it here), the device."""
-    import torch
-
+    """Process-level settings for training: denormals flushed, the device (``run.threads`` is the runner's in this
+    process, the sweep runner's in a search worker)."""
     from rnnmf.runtime import flush_denormals, pick_device
 
     flush_denormals()
-    if cfg.run.threads:
-        torch.set_num_threads(int(cfg.run.threads))
     return pick_device(cfg.run.device)
 
 
@@ -186,8 +137,8 @@ def run(cfg, out_dir: Path) -> dict:
     corpus = load_corpus(cfg)
     epochs_csv, summary_csv = out_dir / "epochs.csv", out_dir / "summary.csv"
     done = finished_keys(summary_csv, ["cell", "size"])
-    for size in names(cfg.size, tuple(BUDGETS), tuple(BUDGETS), "size"):
-        for cell in names(cfg.cell, CELLS, PAPER_CELLS, "cell"):
+    for size in sizes(cfg):
+        for cell in cells(cfg):
             if row_key({"cell": cell, "size": size}, ["cell", "size"]) in done:
                 continue
 

@@ -28,14 +28,13 @@ import numpy as np
 
 from experiments.figures import draw
 from experiments.figures.fig1 import switch_step
-from experiments.schema import Int, ListOf, Num, OneOf, check_memory
-from rnnmf.errors import RnnmfError
+from experiments.settings.mf_vs_mc import sim_sizes
 from rnnmf.io import append_rows, finished_keys, read_rows, row_key, write_text_atomic
 from rnnmf.progress import progress
 from rnnmf.runtime import pick_device
 from rnnmf.seeds import derive_seed
-from rnnmf.sim.montecarlo import CHUNK_BYTES, DTYPES, fit_timescale, linear_regime, simulate_minimal
-from rnnmf.theory import check_domain, minimal
+from rnnmf.sim.montecarlo import fit_timescale, linear_regime, simulate_minimal
+from rnnmf.theory import minimal
 
 DYNAMICS = ["mu_b", "t", "source", "c", "c_se"]
 FIXED_POINTS = ["mu_b", "source", "c_star", "c_star_se", "t_from", "t_to", "converged"]
@@ -77,59 +76,6 @@ def timescale_sigmas(cfg) -> list[float]:
     values = [float(s) for s in cfg.timescales.sigma12]
     after = float(cfg.schedule.after)
     return values if after in values else values + [after]
-
-
-def _sizes(cfg) -> dict:
-    sim = cfg.sim
-    return {"hidden": int(sim.hidden), "networks": int(sim.networks),
-            "tied_hidden": int(sim.tied_hidden if sim.tied_hidden is not None else sim.hidden),
-            "tied_networks": int(sim.tied_networks if sim.tied_networks is not None else sim.networks)}
-
-
-_SIGMA, _COSINE, _SIZE = Num(min=0.0), Num(min=-1.0, max=1.0), Int(min=1)
-SCHEMA = {
-    "model.sigma_w": _SIGMA, "model.sigma_v": _SIGMA, "model.sigma_b": _SIGMA, "model.R": Num(gt=0.0),
-    "mu_b.start": Num(), "mu_b.stop": Num(), "mu_b.num": _SIZE,
-    "theory_points": Int(min=2),
-    "schedule.before": _COSINE, "schedule.after": _COSINE, "schedule.switch": _SIZE, "schedule.steps": Int(min=2),
-    "sim.hidden": _SIZE, "sim.networks": _SIZE, "sim.tied_hidden": Int(min=1, nullable=True),
-    "sim.tied_networks": Int(min=1, nullable=True), "sim.chunk": Int(min=1, nullable=True),
-    "sim.dtype": OneOf(values=tuple(DTYPES)),
-    "fixed_points.window": _SIZE, "fixed_points.tolerance": Num(gt=0.0),
-    "timescales.sigma12": ListOf(item=_COSINE), "timescales.steps": Int(min=2), "timescales.hidden": _SIZE,
-    "timescales.networks": _SIZE, "timescales.noise": Num(gt=0.0), "timescales.linear_tol": Num(gt=0.0),
-    "timescales.min_points": Int(min=2),
-    "tolerance": Num(gt=0.0),
-}
-
-
-def memory_bytes(cfg) -> int:
-    """Peak memory of one unit, the largest of its three simulations (they run one after another): an untied run
-    holds ~20 (networks, N) arrays; a chunk of tied networks holds W and V (at least one network's, 2 N^2) and its
-    inputs (T, chunk, 2, N)."""
-    item = 8 if cfg.sim.dtype == "float64" else 4
-    sizes, ts = _sizes(cfg), cfg.timescales
-    untied = 20 * item * max(sizes["networks"] * sizes["hidden"], int(ts.networks) * int(ts.hidden))
-    n, T = sizes["tied_hidden"], int(cfg.schedule.steps)
-    per_net = 2 * n * n * item + 2 * T * n * item
-    chunk = int(cfg.sim.chunk) if cfg.sim.chunk is not None else max(1, CHUNK_BYTES // (2 * n * n * item))
-    return max(untied, min(chunk, sizes["tied_networks"]) * per_net)
-
-
-def validate(cfg) -> None:
-    """Beyond SCHEMA: relations between keys, the theory's numerical domain over the mu_b range, the memory."""
-    if float(cfg.mu_b.stop) < float(cfg.mu_b.start):
-        raise RnnmfError(f"mu_b={dict(cfg.mu_b)!r} is invalid; valid: stop >= start")
-    steps, switch = int(cfg.schedule.steps), int(cfg.schedule.switch)
-    if switch > steps:
-        raise RnnmfError(f"schedule.switch={switch} is invalid; valid: 1 <= switch <= schedule.steps={steps}")
-    if int(cfg.fixed_points.window) > steps:
-        raise RnnmfError(f"fixed_points.window={cfg.fixed_points.window!r} is invalid; valid: 1 .. schedule.steps")
-    m = cfg.model
-    check_domain("minimal", sigma_w=m.sigma_w, sigma_v=m.sigma_v, R=m.R, sigma_b=m.sigma_b,
-                 mu_b=[cfg.mu_b.start, cfg.mu_b.stop])
-    check_memory(memory_bytes(cfg), "one mu_b unit's simulations", "sim.hidden, sim.networks, sim.tied_hidden, "
-                 "sim.tied_networks, sim.chunk or timescales.hidden, timescales.networks")
 
 
 # ------------------------------------------------------------------------------------------------ the work units
@@ -196,7 +142,7 @@ def _timescale_rows(cfg, mu_b: float, device, dtype: str) -> list[dict]:
 
 def mu_rows(cfg, mu_b: float, device) -> dict[str, list[dict]]:
     """All rows of one μ_b: the Fig. 1 schedule (theory, untied, tied), c* from each simulation, fitted τ."""
-    p, sizes, dtype = _model(cfg), _sizes(cfg), str(cfg.sim.dtype)
+    p, sizes, dtype = _model(cfg), sim_sizes(cfg), str(cfg.sim.dtype)
     sched = schedule(cfg)
     Q = minimal.Q_star(p["sigma_w"], p["sigma_v"], p["R"], mu_b=mu_b, sigma_b=p["sigma_b"]).Q_star
     c_th = minimal.c_trajectory(sched, p["sigma_w"], p["sigma_v"], p["R"], mu_b=mu_b, sigma_b=p["sigma_b"], C0=1.0)

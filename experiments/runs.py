@@ -169,11 +169,12 @@ def fig3_settings(run: Path) -> str:
     """The choices Fig. 3 depends on and the paper does not state (q*, mu_b, optimiser, learning rate, budget)."""
     cfg = config(run)
     t, crit = cfg["train"], cfg["critical"]
+    sigma_wx = cfg["model"].get("sigma_wx", cfg["model"].get("sigma_x"))  # model.sigma_x in runs before issue 15
     clip = "none" if t["clip_grad_norm"] is None else \
         f"{t['clip_grad_norm']:g} ({'each weight on its own' if t.get('clip_per_tensor') else 'global'})"
     return (f"Settings: critical vanilla q* = {crit['vanilla']['q_star']:g}, μ_b = {crit['vanilla']['mu_b']:g}; "
             f"critical minimalRNN q* = {crit['minimal']['q_star']:g}, μ_b = {crit['minimal']['mu_b']:g}, σ_x = "
-            f"{cfg['model']['sigma_x']:g}; N = {cfg['model']['hidden']}; optimiser {t['optimizer']} (lr vanilla "
+            f"{sigma_wx:g}; N = {cfg['model']['hidden']}; optimiser {t['optimizer']} (lr vanilla "
             f"{t['lr']['vanilla']:g}, minimal {t['lr']['minimal']:g}), batch {t['batch_size']}, gradient clip {clip}; "
             f"budget {t['steps']} steps" + (", a run stops at its first evaluation at the target" if
                                              t.get("stop_at_target") else "") +

@@ -17,7 +17,7 @@ checkpoint (``checkpoints/<unit>.pt``); units go through the sweep runner (``exp
 trains two at a time and ``run.executor=submitit`` sends them to Slurm. Outputs in the run folder:
 
 * ``curves.csv``: one row per evaluation (cell, T, init, weights, seed, step, test_acc, train_loss, wall_s),
-  appended as the run goes by the process that trains the unit;
+  written by the sweep's process when the unit finishes, just before its summary row;
 * ``summary.csv``: one row per finished unit: steps to reach ``target_acc`` test accuracy (the budget when never),
   the initialisation actually used (σ_w², σ_v², μ_b, q*, Q*, R, χ₁) and the status (ok | diverged);
 * ``fig3.png/.pdf`` (rows: T; columns: cell) and ``table.md`` (steps to 90% beside the paper's statements), drawn
@@ -35,78 +35,25 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from omegaconf import OmegaConf
 from torch import nn
 
 from experiments.figures import draw
-from experiments.schema import Bool, Int, ListOf, Num, OneOf, check_memory
-from rnnmf.errors import RnnmfError
-from rnnmf.io import append_rows, finished_keys, read_rows, row_key
+from experiments.settings.seqmnist import cells
+from experiments.sweep import Output, sweep
+from rnnmf.io import read_rows
 from rnnmf.progress import say
 
-CELLS = ("vanilla", "minimal")
 INITS = ("critical", "off_critical")
 WEIGHTS = ("orthogonal", "gaussian")
 OPTIMIZERS = ("rmsprop", "adam", "sgd")
 H0 = ("q_star", "zeros")
 UNIT_KEY = ["cell", "T", "init", "weights", "seed"]
-CURVE_COLUMNS = [*UNIT_KEY, "step", "test_acc", "train_loss", "wall_s"]
+CURVE_KEY = [*UNIT_KEY, "step"]
+CURVE_COLUMNS = [*CURVE_KEY, "test_acc", "train_loss", "wall_s"]
 SUMMARY_COLUMNS = [*UNIT_KEY, "steps_to_90", "target_acc", "reached", "budget", "final_acc", "best_acc", "sigma_w_sq",
                    "sigma_v_sq", "mu_b", "q_star", "Q_star", "R", "chi_1", "hidden", "status", "wall_s"]
 
 # ---------------------------------------------------------------------------------------------------- config
-def cells(cfg) -> list[str]:
-    """``cells`` as a list; ``all`` (the CLI's ``--cell all``) means both."""
-    names = [str(c) for c in cfg.cells]
-    if "all" in names:
-        return list(CELLS)
-    bad = [c for c in names if c not in CELLS]
-    if bad or not names:
-        raise RnnmfError(f"cells={names!r} is invalid; valid: a non-empty list of {', '.join(CELLS)}, or [all]")
-    return names
-
-
-_POS = Num(gt=0.0)
-SCHEMA = {
-    "cells": ListOf(item=OneOf(values=(*CELLS, "all"))),
-    "lengths": ListOf(item=Int(), nonempty=False),  # divisors of 784: validate
-    "inits": ListOf(item=OneOf(values=INITS)), "weights": ListOf(item=OneOf(values=WEIGHTS)),
-    "n_seeds": Int(min=1), "target_acc": Num(gt=0.0, max=1.0),
-    "model.hidden": Int(min=1), "model.h0": OneOf(values=H0), "model.sigma_x": _POS,
-    "critical.*.q_star": _POS, "critical.*.mu_b": Num(),
-    "train.optimizer": OneOf(values=OPTIMIZERS), "train.lr.vanilla": _POS, "train.lr.minimal": _POS,
-    "train.batch_size": Int(min=1), "train.steps": Int(min=1), "train.stop_at_target": Bool(),
-    "train.eval_every": Int(min=1), "train.checkpoint_every": Int(min=1, nullable=True),
-    "train.clip_grad_norm": Num(gt=0.0, nullable=True), "train.clip_per_tensor": Bool(),
-    "eval.examples": Int(min=1, nullable=True), "eval.batch_size": Int(min=1),
-}
-
-
-def memory_bytes(cfg) -> int:
-    """One training run (float32): the MNIST split on the device (60,000 x 784), the model with its gradient and
-    optimiser state (~4 copies of ~3 N^2 + N x 784/T weights), the activations BPTT keeps (~8 (T, batch, N)) and an
-    evaluation batch (T, eval batch, N)."""
-    examples = 10_000 if cfg.eval.examples is None else min(int(cfg.eval.examples), 10_000)  # the test split's size
-    N, B, E = int(cfg.model.hidden), min(int(cfg.train.batch_size), 60_000), min(int(cfg.eval.batch_size), examples)
-    T = max(int(t) for t in cfg.lengths)
-    weights = 3 * N * N + N * (784 // T) + 10 * N
-    return 4 * (60_000 * 784 + 4 * weights + 8 * T * B * N + 2 * T * E * N)
-
-
-def validate(cfg) -> None:
-    """Beyond SCHEMA: T divides 784, the memory, every critical initialisation and the MNIST files, all before the run
-    folder exists."""
-    from rnnmf.data import check_seq_len
-
-    cells(cfg)
-    if not list(cfg.lengths):
-        raise RnnmfError("lengths=[] is invalid; valid: T values dividing 784, e.g. [196, 784]")
-    for T in cfg.lengths:
-        check_seq_len(T)
-    check_memory(memory_bytes(cfg), "one training run", "model.hidden, train.batch_size or eval.batch_size")
-    preflight(cfg)
-
-
 def units(cfg) -> list[dict]:
     """Every (cell, T, init, weights, seed) to train, in config order (the sweep runs the longest T first)."""
     seeds = [int(cfg.seed) + k for k in range(int(cfg.n_seeds))]
@@ -155,7 +102,7 @@ def initialise(model: SequenceClassifier, cell: str, init: str, weights: str, cf
     from rnnmf.theory import minimal as mt
     from rnnmf.theory import vanilla as vt
 
-    sigma_x = float(cfg.model.sigma_x)
+    sigma_x = float(cfg.model.sigma_wx)  # the library's name for the input map's scale
     if cell == "minimal":
         init_off_critical(model.rnn, weights=weights, sigma_x=sigma_x, generator=torch.Generator().manual_seed(seed))
     R = estimate_R(model.rnn, x_sample)
@@ -201,13 +148,10 @@ def accuracy(model: SequenceClassifier, x: torch.Tensor, y: torch.Tensor, batch_
 
 # -------------------------------------------------------------------------------------------------- training
 def setup(cfg) -> torch.device:
-    """Denormals flushed, ``run.threads``, the device: in the main process the runner has applied ``run.threads``
-    already, but a pool worker or a Slurm job is a process of its own."""
+    """Denormals flushed and the device (``run.threads`` is the sweep runner's, in every worker)."""
     from rnnmf.runtime import flush_denormals, pick_device
 
     flush_denormals()
-    if cfg.run.threads:
-        torch.set_num_threads(int(cfg.run.threads))
     return pick_device(cfg.run.device)
 
 
@@ -238,25 +182,15 @@ def steps_to(history_acc: list[tuple[int, float]], target: float, budget: int) -
     return budget, False
 
 
-def train_unit(cfg, u: dict, device, out_dir: Path, step_bar: bool = True) -> dict:
-    """Train (or resume) one condition, appending its curves.csv rows as it goes; return its summary.csv row.
-    ``step_bar``: a progress bar over its steps (in the main process only: the bars of parallel workers would
-    overwrite each other on one terminal line; the parent's bar counts their units instead)."""
+def train_unit(cfg, u: dict, device, out_dir: Path, step_bar: bool = True) -> tuple[dict, list[dict]]:
+    """Train (or resume) one condition; return its summary.csv row and its curves.csv rows (every evaluation,
+    those before a resume too: the checkpoint keeps the history). ``step_bar``: a progress bar over its steps (in the
+    main process only: the bars of parallel workers would overwrite each other on one terminal line; the parent's
+    bar counts their units instead)."""
     from rnnmf.runtime import seed_everything
     from rnnmf.train import fit
 
     train, x_test, y_test = load_data(cfg, u["T"], device)
-    curves_csv, curve_key = out_dir / "curves.csv", [*UNIT_KEY, "step"]
-    written = finished_keys(curves_csv, curve_key)
-
-    def on_eval(rec: dict) -> None:
-        row = {**u, "step": rec["step"], "test_acc": rec["test_acc"], "train_loss": rec["train_loss"],
-               "wall_s": rec["wall_s"]}
-        # a unit killed between an evaluation and its checkpoint redoes that evaluation identically: keep one row
-        if row_key(row, curve_key) not in written:
-            append_rows(curves_csv, [row], CURVE_COLUMNS)
-            written.add(row_key(row, curve_key))
-
     seed_everything(u["seed"])  # per unit: its numbers do not depend on which units ran before it in this process
     model = SequenceClassifier(u["cell"], train.step_dim, int(cfg.model.hidden))
     x_sample = train.batch(torch.arange(min(len(train), 2048)))[0]
@@ -271,7 +205,7 @@ def train_unit(cfg, u: dict, device, out_dir: Path, step_bar: bool = True) -> di
               lambda m, b: F.cross_entropy(m(b[0]), b[1]), steps,
               evaluate=lambda m: {"test_acc": accuracy(m, x_test, y_test, eval_bs, seed=u["seed"])},
               eval_every=int(cfg.train.eval_every), checkpoint_path=out_dir / "checkpoints" / f"{unit_name(u)}.pt",
-              checkpoint_every=cfg.train.checkpoint_every, on_eval=on_eval,
+              checkpoint_every=cfg.train.checkpoint_every,
               clip_grad_norm=cfg.train.clip_grad_norm, clip_per_tensor=cfg.train.clip_per_tensor, device=device,
               quiet=bool(cfg.run.quiet) or not step_bar, desc=unit_name(u),
               stop_when=(lambda r: r["test_acc"] >= float(cfg.target_acc)) if cfg.train.stop_at_target else None)
@@ -279,48 +213,34 @@ def train_unit(cfg, u: dict, device, out_dir: Path, step_bar: bool = True) -> di
     hit, reached = steps_to(accs, float(cfg.target_acc), steps)
     say(f"seqmnist: {unit_name(u)}: " + (f"{cfg.target_acc:.0%} at step {hit}" if reached else
          f"below {cfg.target_acc:.0%} after {steps} steps") + f" (final {accs[-1][1]:.3f}, {res.wall_s:.0f} s)")
+    curves = [{**u, "step": r["step"], "test_acc": r["test_acc"], "train_loss": r["train_loss"], "wall_s": r["wall_s"]}
+              for r in res.history]
     return {**u, "steps_to_90": hit, "target_acc": float(cfg.target_acc), "reached": reached, "budget": steps,
             "final_acc": accs[-1][1], "best_acc": max(a for _, a in accs), **used, "hidden": int(cfg.model.hidden),
-            "status": "diverged" if res.diverged else "ok", "wall_s": res.wall_s}
+            "status": "diverged" if res.diverged else "ok", "wall_s": res.wall_s}, curves
 
 
-def train_units(plain_cfg: dict, out_dir: str, points: list[dict], in_process: bool = False) -> list[dict]:
-    """What the sweep runner calls (here, in a pool worker or a Slurm job): train ``points``, return their rows."""
-    cfg = OmegaConf.create(plain_cfg)
+def train_units(cfg, points: list[dict], *, out_dir: str, step_bar: bool = False) -> Output:
+    """The sweep runner's ``train_batch`` (here, in a pool worker or a Slurm job): train ``points``; their
+    summary.csv rows and curves.csv rows go back to the parent, which writes them."""
     device = setup(cfg)
-    return [train_unit(cfg, u, device, Path(out_dir), step_bar=in_process) for u in points]
-
-
-def preflight(cfg) -> None:
-    """Refuse, before any data is loaded or any folder exists, what cannot train: a critical initialisation with no
-    solution (σ_v² < 0; its sign does not depend on the R measured later, see rnnmf.theory.require_feasible) or
-    outside the theory's domain, and missing MNIST files (downloaded here when possible)."""
-    from rnnmf.data import check_mnist
-    from rnnmf.theory import require_feasible
-
-    for cell in cells(cfg):
-        if "critical" in list(cfg.inits):
-            crit = cfg.critical[cell]
-            require_feasible(cell, float(crit.q_star), mu_b=float(crit.mu_b),
-                             what=f"critical.{cell}.q_star={crit.q_star}, critical.{cell}.mu_b={crit.mu_b}")
-    check_mnist(cfg.data.root)
+    rows, curves = [], []
+    for u in points:
+        row, curve = train_unit(cfg, u, device, Path(out_dir), step_bar=step_bar)
+        rows.append(row)
+        curves += curve
+    return Output(rows, {"curves.csv": curves})
 
 
 def run(cfg, out_dir) -> dict:
-    from experiments.sweep import run_sweep
-
     out_dir, t0 = Path(out_dir), time.perf_counter()
-    jobs, executor = int(cfg.run.jobs), str(cfg.run.executor)
-    slurm = OmegaConf.to_container(cfg.run.slurm, resolve=True)
-    in_process = jobs == 1 and executor == "local"
-    # One unit per batch, longest sequences first. summary.csv is the sweep's CSV (one row per finished unit);
-    # curves.csv rows are appended by whichever process trains the unit (append_rows locks the file).
-    run_sweep(units(cfg), functools.partial(train_units, OmegaConf.to_container(cfg, resolve=True), str(out_dir),
-                                            in_process=in_process),
-              csv_path=out_dir / "summary.csv", columns=SUMMARY_COLUMNS, key_columns=UNIT_KEY,
-              group_by=lambda u: u["T"], batch_size=1, cost=lambda batch: batch[0]["T"], jobs=jobs,
-              executor=executor, cluster=slurm.get("cluster"), slurm=slurm, folder=out_dir / "submitit",
-              quiet=bool(cfg.run.quiet) or in_process, desc="seqmnist units")
+    in_process = int(cfg.run.jobs) == 1 and cfg.run.executor == "local"
+    # One unit per batch, longest sequences first. summary.csv is the sweep's CSV (one row per finished unit); a
+    # unit's curves.csv rows come back with its summary row and are written just before it, each once.
+    sweep(cfg, units(cfg), functools.partial(train_units, out_dir=str(out_dir), step_bar=in_process),
+          csv_path=out_dir / "summary.csv", columns=SUMMARY_COLUMNS, key_columns=UNIT_KEY, group_by=lambda u: u["T"],
+          batch_size=1, cost=lambda batch: batch[0]["T"], extra={"curves.csv": (CURVE_COLUMNS, CURVE_KEY)},
+          desc="seqmnist units", quiet=in_process)
     draw("seqmnist", out_dir)
     return summarize(out_dir, wall_s=time.perf_counter() - t0)
 

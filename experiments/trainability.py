@@ -41,64 +41,29 @@ from typing import Any
 
 import numpy as np
 import torch
-from omegaconf import OmegaConf
 
 from experiments.depth_search import bisect_depths, boundary_table, column_key, column_results
 from experiments.figures import draw
-from experiments.schema import Int, ListOf, Num, OneOf, check_memory
-from experiments.sweep import run_sweep
+from experiments.settings.trainability import (
+    INPUT_SIZE,
+    NUM_CLASSES,
+    PANELS,
+    ensemble_shape,
+    input_R,
+    member_bytes,
+    panel_settings,
+)
+from experiments.sweep import sweep
 from rnnmf.errors import RnnmfError
 from rnnmf.seeds import derive_seed
 
-PANELS: dict[str, dict[str, Any]] = {
-    "a": {"cell": "vanilla", "weights": "untied", "vary": "sigma_w"},
-    "b": {"cell": "vanilla", "weights": "tied", "vary": "sigma_w"},
-    "c": {"cell": "minimal", "weights": "untied", "vary": "mu_b"},
-    "d": {"cell": "minimal", "weights": "tied", "vary": "mu_b"},
-    "e": {"cell": "minimal", "weights": "untied", "vary": "sigma_w"},
-    "f": {"cell": "minimal", "weights": "tied", "vary": "sigma_w"},
-    "g": {"cell": "minimal", "weights": "untied", "vary": "sigma_w"},
-    "h": {"cell": "minimal", "weights": "tied", "vary": "sigma_w"},
-}
 COLUMNS = ["panel", "cell", "weights", "sigma_w", "sigma_v", "mu_b", "T", "seed", "steps", "train_acc", "test_acc",
            "loss", "tau", "R", "status", "wall_s"]
 KEY_COLUMNS = ["panel", "sigma_w", "sigma_v", "mu_b", "T", "seed"]
 THEORY_COLUMNS = ["panel", "param", "value", "sigma_w", "sigma_v", "mu_b", "R", "tau"]
-INPUT_SIZE, NUM_CLASSES = 784, 10
 
 
 # ------------------------------------------------------------------------------------------------------- the grid
-def _values(spec) -> list[float]:
-    """A grid axis: an explicit list, or {start, stop, num} (linearly spaced, both ends included)."""
-    if OmegaConf.is_list(spec) or isinstance(spec, (list, tuple)):
-        return [float(v) for v in spec]
-    return [round(float(v), 6) for v in np.linspace(spec.start, spec.stop, int(spec.num))]
-
-
-def panel_settings(cfg, panel: str) -> dict[str, Any]:
-    """The fixed hyper-parameters of one panel and the swept axis, from the config."""
-    p = PANELS[panel]
-    fixed = cfg.vanilla if p["cell"] == "vanilla" else cfg.minimal
-    out = {**p, "sigma_v": float(fixed.sigma_v), "steps": int(fixed.steps)}
-    if p["cell"] == "vanilla":
-        out.update(sigma_w=None, mu_b=0.0, values=_values(cfg.grid.vanilla_sigma_w))
-    elif p["vary"] == "mu_b":
-        out.update(sigma_w=float(fixed.sigma_w), mu_b=None, values=_values(cfg.grid.minimal_mu_b))
-    else:
-        out.update(sigma_w=None, mu_b=float(fixed.mu_b_e if panel in "ef" else fixed.mu_b_g),
-                   values=_values(cfg.grid.minimal_sigma_w))
-    return out
-
-
-def input_R(cell: str, sigma_x: float, sigma_wx: float) -> float:
-    """R seen by the recurrence at the noise steps: σ_x² (vanilla), E[tanh(z)²], z ~ N(0, σ_x̃² σ_x²) (minimalRNN)."""
-    if cell == "vanilla":
-        return float(sigma_x) ** 2
-    from rnnmf.theory.gaussian import TANH_POLE, expect_1d
-
-    return float(expect_1d(lambda u: np.tanh(u) ** 2, (sigma_wx * sigma_x) ** 2, 0.0, pole=TANH_POLE))
-
-
 def theory_tau(cell: str, sigma_w, sigma_v, mu_b, R):
     """τ at Σ12 = 0 (σ_b = 0), vectorised over the grid: eq. 4 (vanilla) or eq. 9 (minimalRNN)."""
     if cell == "vanilla":
@@ -142,59 +107,6 @@ def point_at(column: dict[str, Any], T: int, seed: int) -> dict[str, Any]:
     return {**column, "T": int(T), "seed": int(seed)}
 
 
-_AXIS_RULES = {"start": Num(), "stop": Num(), "num": Int(min=1)}
-SCHEMA = {
-    "panels": ListOf(item=OneOf(values=tuple(PANELS))),
-    "task.sigma_x": Num(gt=0.0), "task.hidden": Int(min=1), "task.batch_size": Int(min=1),
-    "task.eval_examples": Int(min=1),
-    "vanilla.sigma_v": Num(min=0.0), "vanilla.steps": Int(min=1), "vanilla.lr": Num(gt=0.0),
-    "minimal.sigma_v": Num(min=0.0), "minimal.sigma_w": Num(min=0.0), "minimal.mu_b_e": Num(),
-    "minimal.mu_b_g": Num(), "minimal.steps": Int(min=1), "minimal.lr": Num(gt=0.0),
-    "init.weights": OneOf(values=("gaussian", "orthogonal")), "init.sigma_wx": Num(gt=0.0),
-    "train.optimizer": OneOf(values=("adam", "sgd")),
-    "grid.T.*.start": Int(min=1), "grid.T.*.stop": Int(min=1), "grid.T.*.num": Int(min=1),
-    **{f"grid.{axis}.{k}": rule for axis in ("vanilla_sigma_w", "minimal_mu_b", "minimal_sigma_w")
-       for k, rule in _AXIS_RULES.items()},
-    "ensemble.max_members": Int(min=1), "ensemble.max_mb": Num(gt=0.0),
-    "ensemble.vanilla_input_steps": Int(min=1, nullable=True),
-    "boundary.metric": OneOf(values=("train_acc", "test_acc")), "boundary.threshold": Num(gt=0.0, lt=1.0),
-    "boundary.seeds": Int(min=1), "boundary.margin": Num(min=0.0),
-    "train.trainable": OneOf(values=("all", "readout")),
-}
-
-
-def validate(cfg) -> None:
-    """Beyond SCHEMA: swept sigma_w >= 0, the theory's domain over every panel's grid, one member's memory, and the
-    MNIST files, all before the run folder exists."""
-    from rnnmf.data import check_mnist
-    from rnnmf.theory import check_domain
-
-    for cell in ("vanilla", "minimal"):
-        t = cfg.grid.T[cell]
-        if t.start > t.stop:
-            raise RnnmfError(f"grid.T.{cell}={OmegaConf.to_container(t)} is invalid; valid: start <= stop (numbers "
-                             "of noise steps, geometrically spaced)")
-    for p in cfg.panels:
-        s = panel_settings(cfg, p)
-        if s["vary"] == "sigma_w" and min(s["values"]) < 0:
-            raise RnnmfError(f"panel {p}: sigma_w values {s['values']} are invalid; valid: numbers >= 0")
-        sw = s["values"] if s["sigma_w"] is None else [s["sigma_w"]]
-        mb = s["values"] if s["mu_b"] is None else [s["mu_b"]]
-        try:
-            R = input_R(s["cell"], cfg.task.sigma_x, cfg.init.sigma_wx)
-            check_domain(s["cell"], sigma_w=[min(sw), max(sw)], sigma_v=s["sigma_v"], R=R, mu_b=[min(mb), max(mb)])
-        except RnnmfError as exc:
-            raise RnnmfError(f"panel {p} (task.sigma_x={cfg.task.sigma_x}, init.sigma_wx={cfg.init.sigma_wx}): "
-                             f"{exc}") from None
-    spec = _spec(cfg)
-    for p in cfg.panels:
-        s = panel_settings(cfg, p)
-        point = {"cell": s["cell"], "weights": s["weights"], "T": int(cfg.grid.T[s["cell"]].stop)}
-        check_memory(member_bytes(point, spec), f"one network of panel {p} at T={point['T']}",
-                     "task.hidden, task.batch_size or grid.T")
-    check_mnist(cfg.data.root, download=False)  # a missing file is one DataError line naming it
-
-
 # ------------------------------------------------------------------------------------------ training one batch
 @torch.no_grad()
 def evaluate(model, images, labels, T: int, sigma_x: float, seed: int, max_floats: float = 2.5e7):
@@ -227,24 +139,16 @@ def _data(root: str | None, eval_examples: int, device: str):
     return (xtr.to(dev), ytr.to(dev)), (xtr[etr].to(dev), ytr[etr].to(dev)), (xte[ete].to(dev), yte[ete].to(dev))
 
 
-def train_group(points: list[dict[str, Any]], *, spec: dict[str, Any]) -> list[dict[str, Any]]:
-    """Train a batch of grid points of equal (cell, weights, T) as one ensemble; one result row per point.
-
-    ``spec`` holds plain settings (picklable for pool workers and Slurm jobs): data root, device, hidden size, batch
-    size, σ_x, σ_x̃, init weights, optimiser, learning rates, eval examples. ``wall_s`` is the ensemble's time divided
-    by its members (the cost of one point when trained this way).
+def train_group(cfg, points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Train a batch of grid points of equal (cell, weights, T) as one ensemble; one result row per point (the sweep
+    runner's ``train_batch``, in this process or a worker). ``wall_s`` is the ensemble's time divided by its members
+    (the cost of one point when trained this way).
     """
     from rnnmf.runtime import flush_denormals
 
     t0 = time.perf_counter()
     flush_denormals()
-    threads = torch.get_num_threads()
-    if spec.get("threads"):
-        torch.set_num_threads(int(spec["threads"]))
-    try:
-        return _train_group(points, spec, t0)
-    finally:
-        torch.set_num_threads(threads)
+    return _train_group(points, _spec(cfg), t0)
 
 
 def _train_group(points, spec, t0):
@@ -261,7 +165,8 @@ def _train_group(points, spec, t0):
     inits = [MemberInit(sigma_w=p["sigma_w"], sigma_v=p["sigma_v"], mu_b=p["mu_b"], sigma_wx=spec["sigma_wx"],
                         weights=spec["weights"], seed=member_seed(seed, p["panel"], p["sigma_w"], p["mu_b"], T))
              for p in points]
-    model = RNNEnsemble(cell, len(points), INPUT_SIZE, spec["hidden"], NUM_CLASSES, **_shape(cell, weights, T, spec))
+    model = RNNEnsemble(cell, len(points), INPUT_SIZE, spec["hidden"], NUM_CLASSES,
+                        **ensemble_shape(cell, weights, T, spec["vanilla_input_steps"]))
     model = model.init_members(inits).to(device)
     lr = spec["lr"][cell]
     # trainable=readout: a linear probe of the random network's final state (what survives T steps at init)
@@ -289,28 +194,12 @@ def _train_group(points, spec, t0):
     return rows
 
 
-def _shape(cell: str, weights: str, T: int, spec: dict[str, Any]) -> dict[str, Any]:
-    """The ensemble's time layout: tied, or untied over the T + 1 inputs (image + T noise steps)."""
-    if weights == "tied":
-        return {"steps": None}
-    return {"steps": T + 1, "input_steps": spec["vanilla_input_steps"] if cell == "vanilla" else None}
-
-
-def members_per_batch(point: dict[str, Any], spec: dict[str, Any], max_members: int, max_mb: float) -> int:
+def members_per_batch(point: dict[str, Any], *, cfg, max_members: int) -> int:
     """At most ``max_members`` points per ensemble, fewer where its memory (``member_bytes``) would pass
-    ``max_mb``."""
-    return max(1, min(max_members, int(max_mb // (member_bytes(point, spec) / 2**20))))
-
-
-def member_bytes(point: dict[str, Any], spec: dict[str, Any]) -> float:
-    """Memory of one ensemble member, float32: parameters with their gradient and two Adam moments (4 copies), plus
-    ~6 saved (S, B, N) activations."""
-    from rnnmf.nn.ensemble import RNNEnsemble
-
-    S, N, B = point["T"] + 1, spec["hidden"], spec["batch_size"]
-    params = RNNEnsemble.param_count(point["cell"], INPUT_SIZE, N, NUM_CLASSES,
-                                     **_shape(point["cell"], point["weights"], point["T"], spec))
-    return 4.0 * (4 * params + 6 * S * B * N)
+    ``ensemble.max_mb``."""
+    one = member_bytes(point["cell"], point["weights"], point["T"], int(cfg.task.hidden), int(cfg.task.batch_size),
+                       cfg.ensemble.vanilla_input_steps)
+    return max(1, min(max_members, int(float(cfg.ensemble.max_mb) // (one / 2**20))))
 
 
 def group_cost(batch: list[dict[str, Any]]) -> float:
@@ -339,13 +228,13 @@ def theory_curves(cfg, num: int = 200):
 
 # ------------------------------------------------------------------------------------------------------------ run
 def _spec(cfg) -> dict[str, Any]:
+    """The settings one batch reads, as plain numbers and names."""
     return {"root": None if cfg.data.root is None else str(cfg.data.root), "device": str(cfg.run.device),
             "hidden": int(cfg.task.hidden), "batch_size": int(cfg.task.batch_size), "sigma_x": float(cfg.task.sigma_x),
             "eval_examples": int(cfg.task.eval_examples), "sigma_wx": float(cfg.init.sigma_wx),
             "weights": str(cfg.init.weights), "optimizer": str(cfg.train.optimizer),
             "trainable": str(cfg.train.trainable),
             "lr": {"vanilla": float(cfg.vanilla.lr), "minimal": float(cfg.minimal.lr)},
-            "threads": None if cfg.run.threads is None else int(cfg.run.threads),  # for workers in other processes
             "vanilla_input_steps": None if cfg.ensemble.vanilla_input_steps is None
             else int(cfg.ensemble.vanilla_input_steps)}
 
@@ -374,7 +263,7 @@ def _own_rows(out_dir: Path, columns):
 
 def run(cfg, out_dir):
     """Bisect every column's depth lattice in rounds: each round asks every unfinished column for its next depth
-    (:func:`bisect_depths`, replayed from ``points.csv``) and trains those points through ``run_sweep``, so points of
+    (:func:`bisect_depths`, replayed from ``points.csv``) and trains those points through the sweep runner, so points of
     equal depth still share an ensemble and a killed run resumes point by point."""
     from rnnmf.io import write_text_atomic
 
@@ -382,11 +271,8 @@ def run(cfg, out_dir):
     t0 = time.perf_counter()
     columns = grid_columns(cfg)
     write_text_atomic(out_dir / "theory.csv", theory_curves(cfg).to_csv(index=False))
-    executor = str(cfg.run.executor)
-    slurm = OmegaConf.to_container(cfg.run.slurm, resolve=True)
-    spec = _spec(cfg)
-    most = int(slurm["batch_size"]) if executor == "submitit" else int(cfg.ensemble.max_members)
-    batch_size = functools.partial(members_per_batch, spec=spec, max_members=most, max_mb=float(cfg.ensemble.max_mb))
+    most = int(cfg.run.slurm.batch_size) if cfg.run.executor == "submitit" else int(cfg.ensemble.max_members)
+    batch_size = functools.partial(members_per_batch, cfg=cfg, max_members=most)
     lat, b = lattices(cfg), cfg.boundary
     totals = {"skipped": len(_own_rows(out_dir, columns)), "ran": 0, "batches": 0, "rounds": 0}
     while True:
@@ -399,12 +285,10 @@ def run(cfg, out_dir):
         if not need:
             break
         totals["rounds"] += 1
-        result = run_sweep(need, functools.partial(train_group, spec=spec), csv_path=out_dir / "points.csv",
-                           columns=COLUMNS, key_columns=KEY_COLUMNS,
-                           group_by=lambda p: (p["cell"], p["weights"], p["T"], p["steps"], p["seed"]),
-                           batch_size=batch_size, cost=group_cost, jobs=int(cfg.run.jobs), executor=executor,
-                           cluster=slurm.get("cluster"), slurm=slurm, folder=out_dir / "submitit",
-                           quiet=bool(cfg.run.quiet), desc=f"trainability round {totals['rounds']}")
+        result = sweep(cfg, need, train_group, csv_path=out_dir / "points.csv", columns=COLUMNS,
+                       key_columns=KEY_COLUMNS, group_by=lambda p: (p["cell"], p["weights"], p["T"], p["steps"],
+                                                                    p["seed"]),
+                       batch_size=batch_size, cost=group_cost, desc=f"trainability round {totals['rounds']}")
         for name in ("ran", "batches"):
             totals[name] += getattr(result, name)
         if result.ran == 0:  # nothing new could be trained: stop rather than loop

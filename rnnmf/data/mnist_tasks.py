@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterator
 
 import torch
 
-from rnnmf.data.mnist import PIXELS, load_mnist
+from rnnmf.data.checks import PIXELS, check_seq_len, valid_seq_lengths  # noqa: F401 (re-exported)
+from rnnmf.data.mnist import load_mnist
 from rnnmf.errors import RnnmfError
 from rnnmf.seeds import derive_seed
 
@@ -118,18 +119,6 @@ class NoisyMNISTBatches(EpochBatches):
         idx = idx.to(self.images.device)
         noise_seed = derive_seed(self.seed, self.T, "step", step, scheme="fig2")
         return NoisySequence(self.images[idx], self.T, self.sigma_x, noise_seed).materialize(), self.labels[idx]
-
-
-def valid_seq_lengths(pixels: int = PIXELS) -> list[int]:
-    """Every T that divides the image into equal steps (for 784: 1, 2, 4, 7, ..., 196, 392, 784)."""
-    return [t for t in range(1, pixels + 1) if pixels % t == 0]
-
-
-def check_seq_len(T: int, pixels: int = PIXELS) -> int:
-    if not isinstance(T, int) or T < 1 or pixels % T:
-        valid = ", ".join(map(str, valid_seq_lengths(pixels)))
-        raise RnnmfError(f"sequential MNIST needs T dividing {pixels}, got T={T!r}; valid T: {valid}")
-    return T
 
 
 class SequentialMNIST:

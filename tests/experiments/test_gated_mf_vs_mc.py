@@ -10,6 +10,7 @@ from cli.main import app
 from experiments.config import compose_config, hashed_view
 from experiments.figures import gated as figure
 from experiments.runner import execute
+from experiments.settings import for_job
 from rnnmf.errors import RnnmfError
 from rnnmf.io import read_rows
 
@@ -57,7 +58,7 @@ def test_critical_rows_round_trip_and_measure_torchs_module():
 
 
 @pytest.mark.parametrize("override,fragment", [
-    ("cell=rnn", "cell='rnn' is invalid for job gated_mf_vs_mc"), ("sigma_w=[-1.0]", "sigma_w=[-1.0] is invalid"),
+    ("cell=rnn", "cell='rnn' is invalid; valid: one of gru, lstm"), ("sigma_w=[-1.0]", "sigma_w=[-1.0] is invalid"),
     ("lstm.mu_f=1.0", "unknown config key"), ("schedule.switch=50", "schedule.switch=50"),
     ("jacobian.T=[0]", "jacobian.T=[0] is invalid"), ("critical.weights=uniform", "critical.weights='uniform'"),
 ])
@@ -71,7 +72,7 @@ def test_bad_values_are_rejected_before_a_folder_exists(tmp_path, override, frag
 def test_profiles_compose_and_validate(profile):
     for cell in ("gru", "lstm"):
         cfg = compose_config("gated_mf_vs_mc", [f"profile={profile}", f"cell={cell}"])
-        job.validate(cfg)
+        for_job("gated_mf_vs_mc").cross_check(cfg)
         assert job.grid(cfg)
 
 

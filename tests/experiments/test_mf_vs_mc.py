@@ -12,6 +12,7 @@ from cli.main import app
 from experiments.config import compose_config
 from experiments.figures import fig1
 from experiments.runner import execute
+from experiments.settings import for_job
 from rnnmf.errors import RnnmfError
 from rnnmf.io import read_rows
 
@@ -132,8 +133,8 @@ def test_bad_values_are_rejected_before_a_folder_exists(tmp_path, override, frag
 @pytest.mark.parametrize("profile", ["smoke", "quick", "paper"])
 def test_profiles_compose_and_validate(profile):
     cfg = compose_config("mf_vs_mc", [f"profile={profile}"])
-    job.validate(cfg)
-    sizes = job._sizes(cfg)
+    for_job("mf_vs_mc").cross_check(cfg)
+    sizes = for_job("mf_vs_mc").sim_sizes(cfg)
     assert sizes["hidden"] >= 1 and sizes["tied_networks"] >= 1
     sched = job.schedule(cfg)
     assert sched[int(cfg.schedule.switch) - 2] == 0.0 and sched[int(cfg.schedule.switch) - 1] == 1.0

@@ -80,7 +80,7 @@ def test_profiles_compose_and_the_paper_profile_has_the_papers_grids():
         for cell in ("vanilla", "minimal"):
             ratio = np.exp(np.diff(np.log(tr.depths(cfg.grid.T[cell]))))
             assert np.sqrt(ratio.max()) <= 1.10 and (ratio > 1).all()
-    assert tr._spec(quick)["threads"] == 1 and tr._spec(paper)["threads"] is None  # run.threads, to the workers
+    assert quick.run.threads == 1 and paper.run.threads is None  # run.threads: the sweep runner's, in every worker
 
 
 def test_each_point_carries_tau_from_the_theory_with_the_inputs_R():
@@ -197,12 +197,11 @@ def test_fit_k_is_a_slope_one_fit_in_log_space():
 # ------------------------------------------------------------------------------------------------------ training
 def test_a_point_trains_to_the_same_result_alone_or_in_an_ensemble(blocks):
     cfg = compose_config("trainability", smoke(blocks, "minimal.steps=5"))
-    spec = tr._spec(cfg)
     pts = [tr.point_at(c, 2, 0) for c in tr.grid_columns(cfg) if c["cell"] == "minimal" and c["weights"] == "untied"]
-    together = {(r["panel"], r["sigma_w"], r["mu_b"]): r for r in tr.train_group(pts, spec=spec)}
+    together = {(r["panel"], r["sigma_w"], r["mu_b"]): r for r in tr.train_group(cfg, pts)}
     assert len(together) == len(pts) == 6  # panels c, e, g share one ensemble
     for p in pts[::2]:
-        (alone,) = tr.train_group([p], spec=spec)
+        (alone,) = tr.train_group(cfg, [p])
         both = together[(p["panel"], p["sigma_w"], p["mu_b"])]
         assert alone["loss"] == pytest.approx(both["loss"], rel=1e-5)
         assert (alone["train_acc"], alone["test_acc"]) == (both["train_acc"], both["test_acc"])
@@ -210,7 +209,7 @@ def test_a_point_trains_to_the_same_result_alone_or_in_an_ensemble(blocks):
 
 def test_a_diverging_member_is_recorded_not_fatal(blocks):
     cfg = compose_config("trainability", smoke(blocks, "train.optimizer=sgd", "vanilla.lr=1e38", "panels=[b]"))
-    rows = tr.train_group([tr.point_at(c, 2, 0) for c in tr.grid_columns(cfg)], spec=tr._spec(cfg))
+    rows = tr.train_group(cfg, [tr.point_at(c, 2, 0) for c in tr.grid_columns(cfg)])
     assert {r["status"] for r in rows} == {"diverged"}
     assert all(math.isnan(r["train_acc"]) and math.isnan(r["loss"]) for r in rows)
 
@@ -329,7 +328,7 @@ def test_real_mnist_minimal_rnn_trains_at_large_mu_b_and_not_at_negative_mu_b(da
     cfg = compose_config("trainability", ["profile=quick", f"data.root={data_root}", "panels=[c]",
                                           "grid.minimal_mu_b.stop=6.0", "grid.minimal_mu_b.num=2"])
     pts = [tr.point_at(c, 40, 0) for c in tr.grid_columns(cfg)]
-    rows = {r["mu_b"]: r for r in tr.train_group(pts, spec=tr._spec(cfg))}
+    rows = {r["mu_b"]: r for r in tr.train_group(cfg, pts)}
     assert rows[-4.0]["tau"] < 1 < 100 < rows[6.0]["tau"]
     # Measured (hidden 32, 100 Adam steps, this seed): 0.64 at mu_b = 6, 0.10 at mu_b = -4; the sd of a 500-example
     # estimate is 0.02, and across init seeds accuracies at mu_b = 6 ranged 0.6-0.8 in the quick sweep's T <= 40.
