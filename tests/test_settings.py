@@ -91,6 +91,10 @@ def test_library_names_the_settings_repeat_without_torch_agree_with_the_library(
     assert set(schema.rule_at(mf_vs_mc.Settings, "sim.dtype").values) == set(montecarlo.DTYPES)
     assert set(seqmnist.CELLS) == set(ensemble.CELLS)
     assert set(schema.rule_at(trainability.Settings, "panels").item.values) == set(trainability.PANELS)
+    from experiments import bench
+    from experiments.settings import bench as bench_settings
+
+    assert schema.rule_at(bench_settings.Settings, "suites").item.values == tuple(bench.BY_NAME)
     for cell in ("vanilla", "minimal"):
         for steps, inputs in ((None, None), (9, None), (9, 2), (9, 20)):
             assert trainability.member_params(cell, 7, steps, inputs) == ensemble.RNNEnsemble.param_count(

@@ -11,15 +11,14 @@ import numpy as np
 from experiments.isometry import (
     MAX_FINITE_N_SHIFT,
     TOLERANCE_Z,
-    TYINGS,
     largest_n,
     summarize,
     tied_departure,
     trusted,
     within,
 )
+from experiments.settings.isometry import CELLS, TYINGS
 from rnnmf.io import read_rows, write_text_atomic
-from rnnmf.sim.jacobian import CELLS
 
 
 def _fmt(x, nd=3):

@@ -345,7 +345,7 @@ def test_critical_init_puts_the_minimal_layer_at_chi_1(ptb_root, tmp_path):
 def test_critical_init_puts_torch_gated_layers_at_chi_1(ptb_root, tmp_path, cell, gate):
     """Beyond the paper (issue 19): torch's GRU/LSTM at chi_1 = 1 (eq. 26 of docs/gated-mean-field.md) for the R the
     embedding gives, the memory gate's bias at critical.mu_b and every input pre-activation at unit variance."""
-    summary, out = execute("lm", overrides(ptb_root, f"cell={cell}", "init=critical", "critical.mu_b=2.0"),
+    summary, out = execute("lm", overrides(ptb_root, f"cells=[{cell}]", "init=critical", "critical.mu_b=2.0"),
                            out=tmp_path / "crit")
     row = read_rows(out / "summary.csv").iloc[0]
     assert row["init"] == "critical" and row["status"] == "ok" and 0 < row["R"] < 1
