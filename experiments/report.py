@@ -128,13 +128,14 @@ def fig2(results: Path) -> list[Row]:
 
 def fig3(results: Path) -> list[Row]:
     from experiments import seqmnist
+    from experiments.settings.seqmnist import CELLS
 
     run = latest_run(results, "seqmnist")
     rows = _rows("fig3.", run, command(run, "rnnmf seqmnist profile=quick"))
     if run is None:
         return rows
     s = seqmnist.summarize(run)
-    key = re.compile(rf"({'|'.join(seqmnist.CELLS)})_T(\d+)_({'|'.join(seqmnist.INITS)})_"
+    key = re.compile(rf"({'|'.join(CELLS)})_T(\d+)_({'|'.join(seqmnist.INITS)})_"
                      rf"({'|'.join(seqmnist.WEIGHTS)})_steps_to_90")
     parts: dict[tuple[str, int], list[str]] = {}
     for k, v in s.items():

@@ -20,7 +20,7 @@ def run(cfg, out_dir):
     xs = np.linspace(cfg.x.start, cfg.x.stop, cfg.num)
     ys = np.linspace(cfg.y.start, cfg.y.stop, cfg.num)
     t0 = time.time()
-    maps = phase_map(cfg.cell, cfg.x.name, xs, cfg.y.name, ys, fixed(cfg), sigma12=cfg.sigma12)
+    maps = phase_map(cfg.cell, cfg.x.name, xs, cfg.y.name, ys, fixed=fixed(cfg), sigma12=cfg.sigma12)
     seconds = time.time() - t0
     import pandas as pd
 

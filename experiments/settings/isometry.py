@@ -60,16 +60,16 @@ def hyper(cfg, cell: str, init: str, mu_b: float) -> dict:
 
     R = float(cfg.R)
     if init == "critical" and cell == "minimal":
-        c = critical_minimal(float(cfg.minimal.q_star), mu_b, R)  # Algorithm 1; InfeasibleError if sigma_v^2 < 0
+        c = critical_minimal(float(cfg.minimal.q_star), mu_b=mu_b, R=R)  # Algorithm 1; InfeasibleError if sigma_v^2 < 0
         return {"sigma_w": math.sqrt(c.sigma_w_sq), "sigma_v": math.sqrt(c.sigma_v_sq), "sigma_b": 0.0,
                 "h0_var": float(c.Q_star), "Q_star_stable": bool(c.Q_star_stable)}
     if init == "critical":
         q = float(cfg.vanilla.q_star)
-        c = critical_vanilla(q, R)
+        c = critical_vanilla(q, R=R)
         return {"sigma_w": math.sqrt(c.sigma_w_sq), "sigma_v": math.sqrt(c.sigma_v_sq), "sigma_b": 0.0, "h0_var": q,
                 "Q_star_stable": True}
     # Sec. 4.2: sigma_w^2 = sigma_v^2 = 1, sigma_b^2 = 0 (and mu_b = 0)
-    h0 = mt.Q_star(1.0, 1.0, R, 0.0).Q_star if cell == "minimal" else vt.q_star(1.0, 1.0, R)
+    h0 = mt.Q_star(1.0, 1.0, R, mu_b=0.0).Q_star if cell == "minimal" else vt.q_star(1.0, 1.0, R)
     return {"sigma_w": 1.0, "sigma_v": 1.0, "sigma_b": 0.0, "h0_var": float(h0), "Q_star_stable": True}
 
 

@@ -57,7 +57,7 @@ class FixedPoints:
 
 @dataclass(frozen=True)
 class Timescales:
-    sigma12: list[float] = setting(min=-1.0, max=1.0)
+    sigma12: list[float] = setting("Sigma12 of the timescale fits; [] fits none", min=-1.0, max=1.0, empty=True)
     steps: int = setting(min=2)
     hidden: int = setting(min=1)
     networks: int = setting(min=1)

@@ -64,7 +64,7 @@ def cross_check(cfg) -> None:
     # the quadrature resolves) on a 2 x 2 corner grid, cheaply: the domain's bound grows towards the corners
     try:
         phase_map(cfg.cell, cfg.x.name, [cfg.x.start, cfg.x.stop], cfg.y.name, [cfg.y.start, cfg.y.stop],
-                  fixed(cfg), sigma12=cfg.sigma12)
+                  fixed=fixed(cfg), sigma12=cfg.sigma12)
     except RnnmfError as exc:  # say which keys the grid's corners came from
         raise RnnmfError(f"the grid {cfg.x.name} = x.start..x.stop = {cfg.x.start}..{cfg.x.stop}, {cfg.y.name} = "
                          f"y.start..y.stop = {cfg.y.start}..{cfg.y.stop}: {exc}") from None

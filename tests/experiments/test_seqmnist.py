@@ -14,6 +14,7 @@ from experiments import seqmnist as job
 from experiments.config import compose_config
 from experiments.figures import fig3
 from experiments.runner import execute
+from experiments.settings import seqmnist as seqmnist_settings
 from rnnmf.data import EpochBatches
 from rnnmf.errors import RnnmfError
 from rnnmf.io import append_rows, read_rows
@@ -105,7 +106,7 @@ def test_eval_h0_draws_are_fixed_by_the_generator():
 def test_plot_and_table_from_csv_only(tmp_path):
     rows = [{"cell": c, "T": T, "init": i, "weights": w, "seed": 0, "step": s, "test_acc": a, "train_loss": 1.0,
              "wall_s": 0.1 * s}
-            for c in job.CELLS for T in (196, 784) for i in job.INITS for w in job.WEIGHTS
+            for c in seqmnist_settings.CELLS for T in (196, 784) for i in job.INITS for w in job.WEIGHTS
             for s, a in ((0, 0.1), (100, 0.95 if i == "critical" else 0.5))]
     append_rows(tmp_path / "curves.csv", rows, job.CURVE_COLUMNS)
     paths = fig3.plot(tmp_path)
