@@ -231,6 +231,14 @@ def critical_gated(cell: str, *, R: float, solve_for: str = "sigma_w", **params)
             return {**params, **{f"sigma_w_{g}": x * base[g] for g in gates}}
 
         scan = SCALE_SCAN
+        if cell == "lstm":  # one law per trial point instead of a fixed-point search (lstm.critical_scale)
+            from rnnmf.theory import lstm
+            from rnnmf.theory.gated import as_float_dict, resolve
+
+            fast = lstm.critical_scale(as_float_dict(resolve("lstm", R=R, **build(1.0))[0]), float(scan[-1]))
+            if fast is not None:
+                x, chi, law = fast
+                return GatedCriticalInit(cell, R, solve_for, float(x), build(x), float(chi), float(law.Q))
     else:
         if shared_w is not None:
             params["sigma_w"] = shared_w
