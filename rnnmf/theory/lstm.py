@@ -35,8 +35,8 @@ from rnnmf.theory._common import timescale
 from rnnmf.theory.gated import GATES, as_float_dict, gate_var, resolve
 from rnnmf.theory.gaussian import SIGMOID_POLE, TANH_POLE, lattice, order_for, sigmoid_parts, tanh_prime
 
-__all__ = ["fixed_point", "diagonal", "chi_1", "jacobian_mean", "stationary_sample", "c_trajectory", "c_star", "tau",
-           "summary"]
+__all__ = ["fixed_point", "diagonal", "chi_1", "jacobian_mean", "one_step_metric", "stationary_sample", "c_trajectory",
+           "c_star", "tau", "summary"]
 
 K_LAW, HALF_WIDTH_LAW = 0.7, 7.0  # gate lattices: trapezoid error ~exp(-2 pi^2 / k) ~ 6e-13, tails ~3e-12
 S_MAX = 22.0  # the sech^2 and sech^4 kernels are < 1e-12 beyond s = 22
@@ -360,17 +360,22 @@ def _tangent(p: dict, law: Law) -> np.ndarray:
     return M
 
 
-POWER_TOL, POWER_SWEEP, POWER_SQUARINGS = 1e-14, 30, 12
+POWER_TOL, POWER_SWEEP, POWER_SQUARINGS = 1e-14, 30, 40
 
 
 def _leading(M: np.ndarray) -> float:
-    """The Perron eigenvalue of the (positive) tangent map, by power iteration on einsum products (a threaded LAPACK
-    eigvals of this 200 x 200 matrix took 1-2.5 s on the loaded 2-core machine, and the map is positive: its leading
-    eigenvalue is real and simple).  Where the second eigenvalue is close in modulus (|l2/l1| > 0.99 near a fixed
-    point of slow memory took thousands of steps), the iteration switches to B = M^(2^k) by repeated squaring, after
-    every ``POWER_SWEEP`` steps without convergence.  The estimate is the Rayleigh quotient of M itself at the
-    current vector, converged when it changes by < 1e-14 relative."""
-    x = np.ones(M.shape[0])
+    """The Perron eigenvalue of the (positive) tangent map (:func:`_perron`)."""
+    return _perron(M)[0]
+
+
+def _perron(M: np.ndarray) -> tuple[float, np.ndarray]:
+    """(Perron eigenvalue, its unit eigenvector) of the positive tangent map, by power iteration on einsum products
+    (a threaded LAPACK eigvals of this 200 x 200 matrix took 1-2.5 s on the loaded 2-core machine, and the map is
+    positive: its leading eigenvalue is real and simple).  Where the second eigenvalue is close in modulus
+    (|l2/l1| > 0.99 near a fixed point of slow memory took thousands of steps), the iteration switches to
+    B = M^(2^k) by repeated squaring, after every ``POWER_SWEEP`` steps without convergence.  The estimate is the
+    Rayleigh quotient of M itself at the current vector, converged when it changes by < 1e-14 relative."""
+    x = np.ones(M.shape[0]) / math.sqrt(M.shape[0])
     B = M
     lam = math.nan
     for _ in range(POWER_SQUARINGS + 1):
@@ -378,15 +383,15 @@ def _leading(M: np.ndarray) -> float:
             y = _dot(B, x)
             norm = float(np.sqrt(_dot(y, y)))
             if norm == 0.0:
-                return 0.0
+                return 0.0, x
             x = y / norm
             new = float(_dot(_dot(M, x), x))
             if abs(new - lam) <= POWER_TOL * abs(new):
-                return new
+                return new, x
             lam = new
         B = np.einsum("ij,jk->ik", B, B)
         B /= np.abs(B).max()
-    return lam
+    return lam, x
 
 
 def _jacobian_mean(M: np.ndarray, law: Law, T: int) -> np.ndarray:
@@ -571,6 +576,47 @@ def jacobian_mean(T: int, **params) -> np.ndarray:
     pp = as_float_dict(p)
     law = _fixed(pp)
     return _jacobian_mean(_tangent(pp, law), law, int(T))
+
+
+class OneStepMetric(NamedTuple):
+    """The metric in which one LSTM step multiplies mean squared tangent norms by exactly chi_1 (eq. 27).
+
+    A tangent (dc, dh) of the 2N-dimensional state is measured by (1/N) sum_i w(c_i) dc_i^2 + w_h dh_i^2, with w the
+    left Perron eigenvector of the tangent map; ``w(c)`` evaluates it at cell states c.  ``chi_1`` is the eigenvalue,
+    ``plain`` the unweighted one-step mean squared singular value (1/2N) tr J J^T at stationarity (eq. 24, t = 1)."""
+
+    chi_1: float
+    w_h: float
+    mu: float
+    s: np.ndarray
+    l_re: np.ndarray
+    l_im: np.ndarray
+    plain: float
+
+    def w(self, c):
+        """w(c) = sum_j l_re,j cos(s_j (c - E[c])) + l_im,j sin(s_j (c - E[c])) (the functional on psi, eq. 27)."""
+        arg = np.multiply.outer(np.asarray(c, dtype=float) - self.mu, self.s)
+        return np.cos(arg) @ self.l_re + np.sin(arg) @ self.l_im
+
+
+def one_step_metric(**params) -> OneStepMetric:
+    """The chi_1-consistent one-step metric of the LSTM at stationarity (eq. 27); scalar hyper-parameters.
+
+    With weights W = diag(w(c_i), w_h) before the step and W' = diag(w(c_i'), w_h) after it, the one-step mean
+    squared singular value of W'^(1/2) J W^(-1/2) is chi_1 in the untied limit, for any stationary state: the
+    weighted norm is the left eigenvector of the linear map of tangent moments (eq. 22), so it grows by exactly its
+    eigenvalue in one step.  For the GRU the tangent state is one number and the metric is the plain one."""
+    p, shape, _ = _points(**params)
+    if shape != ():
+        raise RnnmfError(f"one_step_metric takes scalar hyper-parameters; got arrays of shape {shape}")
+    pp = as_float_dict(p)
+    law = _fixed(pp)
+    M = _tangent(pp, law)
+    lam, left = _perron(np.ascontiguousarray(M.T))
+    m = law.s.size
+    left = left / left[-1]  # w_h = 1
+    plain = float(_jacobian_mean(M, law, 1)[1])
+    return OneStepMetric(lam, 1.0, law.mu, law.s, left[:m], left[m:2 * m], plain)
 
 
 def stationary_sample(u, **params) -> np.ndarray:
