@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from rnnmf.errors import RnnmfError
+from rnnmf.sim._checks import check_run
 from rnnmf.sim.montecarlo import (
     CHUNK_BYTES,
     DTYPES,
@@ -148,17 +149,9 @@ class _TiedNets:
 # ------------------------------------------------------------------------------------------------- simulate
 def _check(cell, sigma12, hidden, networks, dtype, start, chunk):
     check_cell(cell)
-    if dtype not in DTYPES:
-        raise RnnmfError(f"dtype={dtype!r} is invalid; valid: {', '.join(DTYPES)}")
+    check_run(sigma12, hidden, networks, dtype, chunk, DTYPES)
     if start not in STARTS:
         raise RnnmfError(f"start={start!r} is invalid; valid: {', '.join(STARTS)}")
-    for name, value in (("hidden", hidden), ("networks", networks)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise RnnmfError(f"{name}={value!r} is invalid; valid: an integer >= 1")
-    if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
-        raise RnnmfError(f"chunk={chunk!r} is invalid; valid: an integer >= 1 or null")
-    if len(sigma12) < 1 or any(not -1.0 <= s <= 1.0 for s in sigma12):
-        raise RnnmfError(f"sigma12={list(sigma12)!r} is invalid; valid: a non-empty sequence of cosines in [-1, 1]")
 
 
 def _measure(H, C):
