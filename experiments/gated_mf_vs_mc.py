@@ -50,7 +50,8 @@ FIXED_POINTS = POINT + ["source", "c_star", "c_star_se", "converged"]
 TIMESCALES = POINT + ["sigma12", "source", "tau", "tau_se", "c_star", "chi_c_star", "t_from", "t_to", "points"]
 JACOBIAN = POINT + ["tied", "T", "mean", "mean_se", "theory", "chi_1", "hidden", "networks"]
 CRITICAL = ["bias", "sigma_w", "chi_1", "roundtrip_error", "Q_star", "hidden", "weights", "one_step", "one_step_se",
-            "Q_module", "one_step_untied", "one_step_untied_se", "growth", "theory_growth"]
+            "Q_module", "one_step_untied", "one_step_untied_se", "one_step_plain", "one_step_plain_untied",
+            "one_step_plain_theory", "growth", "theory_growth"]
 FILES = {  # file: (columns, key columns of one row)
     "dynamics.csv": (DYNAMICS, ("sigma_w", "bias", "t", "source")),
     "fixed_points.csv": (FIXED_POINTS, ("sigma_w", "bias", "source")),
@@ -257,6 +258,8 @@ def critical_rows(cfg) -> list[dict]:
                          Q_star=res.Q_star, hidden=int(cr.hidden), weights=str(cr.weights),
                          one_step=tied["one_step"], one_step_se=tied["one_step_se"], Q_module=tied["Q"],
                          one_step_untied=untied["one_step"], one_step_untied_se=untied["one_step_se"],
+                         one_step_plain=tied["one_step_plain"], one_step_plain_untied=untied["one_step_plain"],
+                         one_step_plain_theory=1.0 if metric is None else metric.plain,
                          growth=g["growth"], theory_growth=1.0))
     return rows
 

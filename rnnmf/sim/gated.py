@@ -420,7 +420,8 @@ def module_one_step(module: torch.nn.Module, R: float, *, batch: int = 8, burn_i
     The module is driven from a zero state by inputs x ~ N(0, R) per unit for ``burn_in`` steps (its own forward, its
     own dtype), then the Jacobian of one more step is formed from its weights in float64: GRU ||dh'/dh||_F^2 / N
     (eq. 14's chi_1); LSTM the (c, h) Jacobian in ``metric`` (eq. 27; None: the plain (1/2N) ||J||_F^2).  Returns
-    {one_step (mean over the batch), one_step_se, Q (mean h^2 at the end)}.  A slow memory needs a long burn-in: at
+    {one_step (mean over the batch), one_step_se, one_step_plain, one_step_plain_se (the plain value; the same as
+    one_step for the GRU), Q (mean h^2 at the end)}.  A slow memory needs a long burn-in: at
     a critical update-gate bias of 5 torch's GRU still drifts after 150 steps (docs/gated-mean-field.md, sec. 6).
     """
     is_lstm = isinstance(module, torch.nn.LSTM)
@@ -450,13 +451,22 @@ def module_one_step(module: torch.nn.Module, R: float, *, batch: int = 8, burn_i
         blk = lambda k: W_hh[k * H:(k + 1) * H]  # noqa: E731
         if is_lstm:
             pre = {g: rows(gi, k) + rows(gh, k) for k, g in enumerate("ifgo")}
-            v = lstm_step_msv({g: blk(k) for k, g in enumerate("ifgo")}, c0, pre, metric)
+            mats = {g: blk(k) for k, g in enumerate("ifgo")}
+            v = lstm_step_msv(mats, c0, pre, metric)
+            plain = lstm_step_msv(mats, c0, pre) if metric is not None else v
         else:
             pre = {"r": rows(gi, 0) + rows(gh, 0), "z": rows(gi, 1) + rows(gh, 1), "n": rows(gi, 2),
                    "hn": rows(gh, 2)}
-            v = gru_step_msv({"r": blk(0), "z": blk(1), "hn": blk(2)}, h0, pre)
-    se = float(v.std() / math.sqrt(v.numel())) if v.numel() > 1 else 0.0
-    return {"one_step": float(v.mean()), "one_step_se": se, "Q": float(h0.pow(2).mean())}
+            v = plain = gru_step_msv({"r": blk(0), "z": blk(1), "hn": blk(2)}, h0, pre)
+    return _one_step_result(v, plain, h0)
+
+
+def _one_step_result(v, plain, h) -> dict:
+    def se(x):
+        return float(x.std() / math.sqrt(x.numel())) if x.numel() > 1 else 0.0
+
+    return {"one_step": float(v.mean()), "one_step_se": se(v), "one_step_plain": float(plain.mean()),
+            "one_step_plain_se": se(plain), "Q": float(h.pow(2).mean())}
 
 
 def untied_one_step(cell: str, p: dict, *, hidden: int, batch: int = 8, steps: int = 300, seed: int = 0,
@@ -464,8 +474,8 @@ def untied_one_step(cell: str, p: dict, *, hidden: int, batch: int = 8, steps: i
     """The exact one-step mean squared singular value of untied networks (the theory's setting) at width ``hidden``:
     ``batch`` networks run ``steps`` untied steps from the fixed point (O(N) sampler), then one step with full
     Gaussian recurrent matrices whose Jacobian is formed exactly (GRU eq. 14, LSTM eq. 27 with ``metric``).  Inputs
-    enter through their contributions V x + b ~ N(mu, sigma_v^2 R + sigma_b^2) per unit.  Returns {one_step,
-    one_step_se, Q}; the same numbers :func:`module_one_step` gives for torch's tied module."""
+    enter through their contributions V x + b ~ N(mu, sigma_v^2 R + sigma_b^2) per unit.  Returns what
+    :func:`module_one_step` returns for torch's tied module."""
     check_cell(cell)
     d = torch.float64
     gen = torch.Generator().manual_seed(derive_seed(seed, "untied-one-step"))
@@ -493,8 +503,8 @@ def untied_one_step(cell: str, p: dict, *, hidden: int, batch: int = 8, steps: i
                 pre[g] += field(g, p[f"sigma_v_{g}"], p[f"sigma_b_{g}"], p[f"mu_{g}"])
         if cell == "gru":
             pre["n"] = field("n", p["sigma_v_n"], p["sigma_b_n"], p["mu_n"])
-            v = gru_step_msv(W, h, pre)
+            v = plain = gru_step_msv(W, h, pre)
         else:
             v = lstm_step_msv(W, C[:, 0], pre, metric)
-    se = float(v.std() / math.sqrt(v.numel())) if v.numel() > 1 else 0.0
-    return {"one_step": float(v.mean()), "one_step_se": se, "Q": float(h.pow(2).mean())}
+            plain = lstm_step_msv(W, C[:, 0], pre) if metric is not None else v
+    return _one_step_result(v, plain, h)

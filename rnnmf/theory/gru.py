@@ -30,7 +30,7 @@ import numpy as np
 
 from rnnmf.theory import _validate as V
 from rnnmf.theory._common import timescale
-from rnnmf.theory._roots import newton_bracketed
+from rnnmf.theory._roots import brent, newton_bracketed
 from rnnmf.theory.gated import gate_cov, gate_var, resolve
 from rnnmf.theory.gaussian import (
     HALF_WIDTH_1D,
@@ -281,8 +281,6 @@ def _c_star(S, p, Q, d, chi1):
     Brent's method on the map alone (point by point: the pair integral loops over points anyway) needs ~10
     evaluations of the 4-D pair integral for |c - c*| < 1e-10; the bracketed Newton search of ``_roots`` took ~50,
     three per step for its finite-difference slope."""
-    from scipy.optimize import brentq
-
     c = np.ones(Q.size)
     ordered = (S == 1) & (chi1 <= 1)
     for i in np.flatnonzero((Q > 0) & ~ordered):
@@ -295,7 +293,7 @@ def _c_star(S, p, Q, d, chi1):
         elif g_hi >= 0.0:
             c[i] = 1.0
         else:
-            c[i] = brentq(G, lo, 1.0, xtol=1e-12, rtol=4 * np.finfo(float).eps)
+            c[i] = brent(G, lo, 1.0, xtol=1e-12, rtol=4 * np.finfo(float).eps)
     return c
 
 

@@ -27,11 +27,11 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from scipy.optimize import brentq
 
 from rnnmf.errors import RnnmfError
 from rnnmf.theory import _validate as V
 from rnnmf.theory._common import timescale
+from rnnmf.theory._roots import brent
 from rnnmf.theory.gated import GATES, as_float_dict, gate_var, resolve
 from rnnmf.theory.gaussian import SIGMOID_POLE, TANH_POLE, lattice, order_for, sigmoid_parts, tanh_prime
 
@@ -274,7 +274,7 @@ def _solve_fixed(p: dict, guess: float | None) -> Law:
     values = [G(Q) for Q in SCAN]
     for lo, hi, g_lo, g_hi in zip(SCAN[:-1], SCAN[1:], values[:-1], values[1:], strict=True):
         if g_lo > 0 >= g_hi:
-            Q = hi if g_hi == 0 else brentq(G, lo, hi, xtol=1e-15, rtol=1e-13)
+            Q = hi if g_hi == 0 else brent(G, lo, hi, xtol=1e-15, rtol=1e-13)
             return _law(p, Q)
     return _law(p, 0.0)
 
@@ -323,7 +323,7 @@ def critical_scale(p: dict, scale_max: float):
             return None
         if prev is not None and (prev[1][0] < 0) != (cur[0] < 0):
             lo, hi = sorted((prev[0], A))
-            A_root = brentq(lambda a: at(a)[0], lo, hi, xtol=1e-15, rtol=1e-13)
+            A_root = brent(lambda a: at(a)[0], lo, hi, xtol=1e-15, rtol=1e-13)
             excess, x, px, law = at(A_root)
             if not _smallest_root(px, law.Q):
                 return None
