@@ -82,10 +82,11 @@ def test_critical_gru_module_has_one_step_mean_squared_singular_value_near_one()
 @pytest.mark.parametrize("mu_z", [-1.0, 1.0, 2.0, 3.0])
 def test_critical_gru_module_at_width_1024(mu_z):
     """The acceptance check at width 1024 where it holds for torch's tied module, mu_z in [-1, 3] (measured 0.96 to
-    1.03 after 1000 steps); untied networks of the same width give 1 within 3 SE everywhere."""
+    1.03 after 1000 steps); untied networks of the same width give 1 within 4 SE + 1% everywhere (8 networks:
+    0.98-1.01 measured)."""
     tied, untied, _ = _one_step(torch.nn.GRU, 1024, mu_z, 1)
     assert tied["one_step"] == pytest.approx(1.0, rel=0.05)
-    assert abs(untied["one_step"] - 1.0) <= 3 * untied["one_step_se"] + 0.005
+    assert abs(untied["one_step"] - 1.0) <= 4 * untied["one_step_se"] + 0.01
 
 
 @pytest.mark.slow
@@ -94,7 +95,7 @@ def test_critical_gru_module_departs_at_a_large_update_gate_bias():
     1.00 but torch's tied GRU settles at a state with 10-20x the theory's Q* (measured 0.32 vs 0.0175) and a one-step
     value of 1.4-1.5."""
     tied, untied, res = _one_step(torch.nn.GRU, 1024, 5.0, 1)
-    assert abs(untied["one_step"] - 1.0) <= 3 * untied["one_step_se"] + 0.005
+    assert abs(untied["one_step"] - 1.0) <= 4 * untied["one_step_se"] + 0.01
     assert tied["Q"] > 5 * res.Q_star and tied["one_step"] > 1.2
 
 
@@ -102,9 +103,9 @@ def test_critical_gru_module_departs_at_a_large_update_gate_bias():
 @pytest.mark.parametrize("mu_f", [1.0, 5.0])
 def test_critical_lstm_one_step_in_the_chi_1_metric(mu_f):
     """The LSTM at width 1024, one-step mean squared singular value in the metric of eq. 27: untied networks give 1
-    within 3 SE; torch's tied module does not (measured 0.87 at mu_f = 1, its Q twice the theory's Q*)."""
+    within 4 SE + 1%; torch's tied module does not (measured 0.87 at mu_f = 1, its Q twice the theory's Q*)."""
     tied, untied, res = _one_step(torch.nn.LSTM, 1024, mu_f, 2)
-    assert abs(untied["one_step"] - 1.0) <= 3 * untied["one_step_se"] + 0.005
+    assert abs(untied["one_step"] - 1.0) <= 4 * untied["one_step_se"] + 0.01
     assert abs(tied["one_step"] - 1.0) > 0.05 and tied["Q"] > 1.3 * res.Q_star
 
 
