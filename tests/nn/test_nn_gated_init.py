@@ -82,8 +82,8 @@ def test_critical_gru_module_has_one_step_mean_squared_singular_value_near_one()
 @pytest.mark.parametrize("mu_z", [-1.0, 1.0, 2.0, 2.5])
 def test_critical_gru_module_at_width_1024(mu_z):
     """The acceptance check at width 1024 where it holds for torch's tied module, mu_z in [-1, 2.5] (measured 0.96 to
-    1.00 after 1000 steps; at mu_z = 3 three draws gave 1.029, 1.034 and 1.050: the edge); untied networks of the same width give 1 within 4 SE + 1% everywhere (8 networks:
-    0.98-1.01 measured)."""
+    1.00 after 1000 steps; at mu_z = 3 three draws gave 1.029, 1.034 and 1.050: the edge); untied networks of the
+    same width give 1 within 4 SE + 1% everywhere (8 networks: 0.98-1.01 measured)."""
     tied, untied, _ = _one_step(torch.nn.GRU, 1024, mu_z, 1)
     assert tied["one_step"] == pytest.approx(1.0, rel=0.05)
     assert abs(untied["one_step"] - 1.0) <= 4 * untied["one_step_se"] + 0.01
