@@ -126,7 +126,7 @@ def _gated() -> list[Claim]:
     for cell, name in (("gru", "GRU"), ("lstm", "LSTM")):
         art, job = f"{name} (beyond the paper)", "gated_mf_vs_mc"
         module = "one-step mean squared singular value of dh'/dh" if cell == "gru" else \
-            "per-step growth of back-propagated gradients at stationarity"
+            "one-step mean squared singular value of d(c, h)'/d(c, h) in the χ₁ metric (eq. 27)"
         jacobian = "(χ₁^T)" if cell == "gru" else "(χ₁^T, tangent recursion)"
         rows += [
             Claim(f"{cell}.c_t", art, "mean-field c^t matches untied Monte Carlo", "—", job,

@@ -14,8 +14,10 @@ GRU, mu_f for the LSTM) with every other statistic from ``model``. One unit of w
 
 Then, once per run, the critical initialisation (``critical``): for each memory-gate bias, sigma_w with chi_1 = 1, its
 round trip, and torch's own ``nn.GRU``/``nn.LSTM`` of width ``critical.hidden`` initialised by
-``rnnmf.nn.init_critical`` and driven by inputs of second moment R: the exact one-step mean squared singular value
-(GRU) and the per-step growth of back-propagated gradients at stationarity (both).
+``rnnmf.nn.init_critical`` and driven by inputs of second moment R for ``critical.burn_in`` steps: the exact one-step
+mean squared singular value (GRU: of dh'/dh; LSTM: of the (c, h) Jacobian in the chi_1-consistent metric, eq. 27 of
+docs/gated-mean-field.md), beside untied networks of the same width (``rnnmf.sim.gated.untied_one_step``), and the
+per-step growth of back-propagated gradients at stationarity.
 
 Outputs: ``dynamics.csv``, ``fixed_points.csv``, ``timescales.csv``, ``jacobian.csv``, ``critical.csv``,
 ``schedule.csv`` (the cell and its Σ12^t) and ``gated.png/pdf`` (panels like Fig. 1 a-c plus the Jacobian check),
@@ -39,18 +41,20 @@ from rnnmf.io import append_rows, finished_keys, read_rows, row_key
 from rnnmf.progress import progress
 from rnnmf.runtime import pick_device
 from rnnmf.seeds import derive_seed
-from rnnmf.sim.gated import jacobian_norms, module_growth, simulate_gated
+from rnnmf.sim.gated import jacobian_norms, module_growth, module_one_step, simulate_gated, untied_one_step
 from rnnmf.sim.montecarlo import fit_timescale, linear_regime
 from rnnmf.theory import gru, lstm
 from rnnmf.theory.critical import critical_gated
+from rnnmf.theory.gated import as_float_dict, resolve
 
 POINT = ["sigma_w", "bias"]
 DYNAMICS = POINT + ["t", "source", "c", "c_se"]
 FIXED_POINTS = POINT + ["source", "c_star", "c_star_se", "converged"]
 TIMESCALES = POINT + ["sigma12", "source", "tau", "tau_se", "c_star", "chi_c_star", "t_from", "t_to", "points"]
 JACOBIAN = POINT + ["tied", "T", "mean", "mean_se", "theory", "chi_1", "hidden", "networks"]
-CRITICAL = ["bias", "sigma_w", "chi_1", "roundtrip_error", "Q_star", "hidden", "weights", "one_step", "growth",
-            "theory_growth"]
+CRITICAL = ["bias", "sigma_w", "chi_1", "roundtrip_error", "Q_star", "hidden", "weights", "one_step", "one_step_se",
+            "Q_module", "one_step_untied", "one_step_untied_se", "one_step_plain", "one_step_plain_untied",
+            "one_step_plain_theory", "growth", "theory_growth"]
 FILES = {  # file: (columns, key columns of one row)
     "dynamics.csv": (DYNAMICS, ("sigma_w", "bias", "t", "source")),
     "fixed_points.csv": (FIXED_POINTS, ("sigma_w", "bias", "source")),
@@ -185,9 +189,21 @@ def critical_rows(cfg) -> list[dict]:
         init_critical(module, R=float(cfg.model.R), weights=str(cr.weights), generator=gen, **free)
         g = module_growth(module, float(cfg.model.R), batch=int(cr.batch), burn_in=int(cr.burn_in),
                           steps=int(cr.steps), seed=derive_seed(cfg.seed, "critical-growth", bias))
+        # the one-step mean squared singular value (LSTM: in the chi_1-consistent metric, eq. 27), torch's tied module
+        # beside untied networks of the same width and statistics
+        metric = lstm.one_step_metric(R=float(cfg.model.R), **res.params) if cell == "lstm" else None
+        tied = module_one_step(module, float(cfg.model.R), batch=int(cr.batch), burn_in=int(cr.burn_in),
+                               seed=derive_seed(cfg.seed, "critical-one-step", bias), metric=metric)
+        p = as_float_dict(resolve(cell, R=float(cfg.model.R), **res.params)[0])
+        untied = untied_one_step(cell, p, hidden=int(cr.hidden), batch=int(cr.batch),
+                                 seed=derive_seed(cfg.seed, "critical-untied", bias), metric=metric)
         rows.append(dict(bias=bias, sigma_w=res.value, chi_1=res.chi_1, roundtrip_error=abs(chi_back - 1.0),
                          Q_star=res.Q_star, hidden=int(cr.hidden), weights=str(cr.weights),
-                         one_step=g.get("one_step", math.nan), growth=g["growth"], theory_growth=1.0))
+                         one_step=tied["one_step"], one_step_se=tied["one_step_se"], Q_module=tied["Q"],
+                         one_step_untied=untied["one_step"], one_step_untied_se=untied["one_step_se"],
+                         one_step_plain=tied["one_step_plain"], one_step_plain_untied=untied["one_step_plain"],
+                         one_step_plain_theory=1.0 if metric is None else metric.plain,
+                         growth=g["growth"], theory_growth=1.0))
     return rows
 
 
@@ -274,6 +290,8 @@ def summarize(out_dir: Path, tolerance: float = 0.02) -> dict:
             out["critical_max_roundtrip_error"] = float(cr.roundtrip_error.max())
             if cr.one_step.notna().any():
                 out["critical_one_step_max_dev"] = round(float((cr.one_step - 1).abs().max()), 4)
+            if "one_step_untied" in cr and cr.one_step_untied.notna().any():
+                out["critical_one_step_untied_max_dev"] = round(float((cr.one_step_untied - 1).abs().max()), 4)
             out["critical_growth_max_dev"] = round(float((cr.growth - 1).abs().max()), 4)
             module = cr.one_step if cr.one_step.notna().any() else cr.growth  # GRU: one step; LSTM: gradient growth
             out.update(critical_biases=[float(b) for b in cr.bias], critical_module=[float(v) for v in module],

@@ -2,7 +2,7 @@
 beyond the paper, of torch's GRU and LSTM (``rnnmf.sim.gated``). The theory they are measured against is
 ``rnnmf.theory`` (the Jacobian spectra's: ``rnnmf.theory.jacobian``); seeds come from ``rnnmf.seeds``."""
 
-from rnnmf.sim.gated import jacobian_norms, module_growth, simulate_gated
+from rnnmf.sim.gated import jacobian_norms, module_growth, module_one_step, simulate_gated, untied_one_step
 from rnnmf.sim.jacobian import (
     RandomRNN,
     draws,
@@ -28,5 +28,5 @@ __all__ = [
     "RandomRNN", "draws", "jacobians", "pooled_stats", "singular_values", "step_jacobian",
     "CELLS", "SimResult", "correlated_pair", "fit_timescale", "linear_regime",
     "naive_untied_preactivations", "simulate", "simulate_minimal", "simulate_vanilla", "untied_preactivations",
-    "jacobian_norms", "module_growth", "simulate_gated",
+    "jacobian_norms", "module_growth", "module_one_step", "simulate_gated", "untied_one_step",
 ]

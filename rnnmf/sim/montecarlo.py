@@ -42,6 +42,7 @@ import torch
 from rnnmf.draws import gaussian, recurrent_matrix
 from rnnmf.errors import RnnmfError
 from rnnmf.seeds import derive_seed
+from rnnmf.sim._checks import check_run
 
 CELLS = ("minimal", "vanilla")
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -170,15 +171,7 @@ def _initial_state(cell: str, shape, h0_var: float, C0: float, mu_b: float, gene
 def _check(cell, sigma12, hidden, networks, dtype, C0, R, h0_var, chunk):
     if cell not in CELLS:
         raise RnnmfError(f"cell={cell!r} is invalid; valid: {', '.join(CELLS)}")
-    if dtype not in DTYPES:
-        raise RnnmfError(f"dtype={dtype!r} is invalid; valid: {', '.join(DTYPES)}")
-    for name, value in (("hidden", hidden), ("networks", networks)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise RnnmfError(f"{name}={value!r} is invalid; valid: an integer >= 1")
-    if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
-        raise RnnmfError(f"chunk={chunk!r} is invalid; valid: an integer >= 1 or null (fit {CHUNK_BYTES} bytes)")
-    if len(sigma12) < 1 or any(not -1.0 <= s <= 1.0 for s in sigma12):
-        raise RnnmfError(f"sigma12={list(sigma12)!r} is invalid; valid: a non-empty sequence of cosines in [-1, 1]")
+    check_run(sigma12, hidden, networks, dtype, chunk, DTYPES, f" (fit {CHUNK_BYTES} bytes)")
     if not -1.0 <= C0 <= 1.0:
         raise RnnmfError(f"C0={C0!r} is invalid; valid: a cosine in [-1, 1]")
     if R < 0 or h0_var < 0:

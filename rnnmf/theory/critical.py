@@ -14,10 +14,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import brentq
 
 from rnnmf.errors import InfeasibleError, RnnmfError
 from rnnmf.theory import _validate as validate
+from rnnmf.theory._roots import brent
 from rnnmf.theory.minimal import _moments as _minimal_moments
 from rnnmf.theory.minimal import _Q_stability
 from rnnmf.theory.vanilla import _moments as _vanilla_moments
@@ -231,6 +231,14 @@ def critical_gated(cell: str, *, R: float, solve_for: str = "sigma_w", **params)
             return {**params, **{f"sigma_w_{g}": x * base[g] for g in gates}}
 
         scan = SCALE_SCAN
+        if cell == "lstm":  # one law per trial point instead of a fixed-point search (lstm.critical_scale)
+            from rnnmf.theory import lstm
+            from rnnmf.theory.gated import as_float_dict, resolve
+
+            fast = lstm.critical_scale(as_float_dict(resolve("lstm", R=R, **build(1.0))[0]), float(scan[-1]))
+            if fast is not None:
+                x, chi, law = fast
+                return GatedCriticalInit(cell, R, solve_for, float(x), build(x), float(chi), float(law.Q))
     else:
         if shared_w is not None:
             params["sigma_w"] = shared_w
@@ -250,7 +258,7 @@ def critical_gated(cell: str, *, R: float, solve_for: str = "sigma_w", **params)
         values.append(excess(x))
         if k and (values[-2] < 0) != (values[-1] < 0) or values[-1] == 0.0:
             lo, hi = (scan[k - 1], x) if k else (x, x)
-            x = x if values[-1] == 0.0 else brentq(excess, lo, hi, xtol=1e-14, rtol=1e-13)
+            x = x if values[-1] == 0.0 else brent(excess, lo, hi, xtol=1e-14, rtol=1e-13)
             chi, Q = _gated_chi_1(cell, R, build(x), warm)
             return GatedCriticalInit(cell, R, solve_for, float(x), build(x), chi, Q)
     scan = scan[: len(values)]
