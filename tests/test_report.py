@@ -113,7 +113,10 @@ def test_fig3_rows_mark_unreached_runs_and_state_the_settings(tmp_path):
     assert "optimiser sgd (lr vanilla 0.003, minimal 0.1)" in settings and "each weight on its own" in settings
 
 
-def test_gated_rows_are_beyond_the_paper_and_missing_without_a_run(tmp_path):
+def test_gated_rows_are_beyond_the_paper_and_missing_without_a_run(tmp_path, monkeypatch):
+    from experiments import report
+
+    monkeypatch.setattr(report, "REFERENCE_DIR", tmp_path / "no-reference")  # no run at all, ours included
     text = write_report(tmp_path / "results").read_text()
     rows = [line for line in text.splitlines() if "(beyond the paper)" in line and line.startswith("|")]
     assert "## Beyond the paper" in text and len(rows) == 14
