@@ -85,38 +85,45 @@ def latest_run(results: Path, job: str, where: Callable[[Path], bool] | None = N
     return min(candidates, key=lambda c: (c[0], c[1]))[2] if candidates else None
 
 
+def _lm_best(root: Path, csv: str, items, order) -> dict:
+    """Over the trusted lm run folders under ``root``: for each (cell, size, init) key that ``items(rows of csv)``
+    yields with a value, the one whose ``order(run meta, value)`` sorts first. Values: (value, run folder, profile)."""
+    found: dict = {}
+    for meta_path in sorted(root.glob("*/meta.json")):
+        run = meta_path.parent
+        if run in UNTRUSTED:  # unreadable or partial CSVs: named under WARN, never graded
+            continue
+        m = meta(run)
+        for key, value in items(read_rows(run / csv)):
+            o = order(m, value)
+            if key not in found or o < found[key][0]:
+                found[key] = (o, (value, run, m.get("profile")))
+    return {k: v for k, (_, v) in found.items()}
+
+
+def _init(r: dict) -> str:
+    return r.get("init", "uniform") if isinstance(r.get("init"), str) else "uniform"
+
+
 def lm_rows(root: Path) -> dict[tuple[str, str, str], tuple[dict, Path, str]]:
     """The finished row of each (cell, size, init) over the lm run folders under ``root``: the most faithful profile,
     then the newest. Values: (summary row, run folder, profile)."""
-    found: dict = {}
-    for meta_path in sorted(root.glob("*/meta.json")):
-        m = meta(meta_path.parent)
-        if meta_path.parent in UNTRUSTED:  # unreadable or partial CSVs: named under WARN, never graded
-            continue
-        s = read_rows(meta_path.parent / "summary.csv")
-        for r in s.to_dict("records") if len(s) else []:
-            key = (r["cell"], r["size"], r.get("init", "uniform") if isinstance(r.get("init"), str) else "uniform")
-            order = rank(m, None)
-            if key not in found or order < found[key][0]:
-                found[key] = (order, (r, meta_path.parent, m.get("profile")))
-    return {k: v for k, (_, v) in found.items()}
+    return _lm_best(root, "summary.csv",
+                    lambda s: (((r["cell"], r["size"], _init(r)), r) for r in (s.to_dict("records") if len(s) else [])),
+                    lambda m, r: rank(m, None))
 
 
 def lm_curves(root: Path) -> dict[tuple[str, str, str], tuple[dict[int, float], Path]]:
     """Validation perplexity per epoch of each (cell, size, init) over the lm run folders under ``root``, finished or
-    not (a run in progress has its epochs but no summary yet): the most faithful profile, then the longest curve."""
-    found: dict = {}
-    for meta_path in sorted(root.glob("*/meta.json")):
-        run = meta_path.parent
-        if run in UNTRUSTED:
-            continue
-        order = rank(meta(run), None)[0]
-        rows = read_rows(run / "epochs.csv")
+    not (a run in progress has its epochs but no summary yet): the most faithful profile, then the longest curve.
+    Values: (curve, run folder)."""
+
+    def curves(rows):
         for key, group in (rows.groupby(["cell", "size", "init"]) if len(rows) and "init" in rows else []):
-            curve = {int(e): float(v) for e, v in zip(group["epoch"], group["valid_ppl"], strict=True)}
-            if key not in found or (order, -len(curve)) < found[key][0]:
-                found[key] = ((order, -len(curve)), (curve, run))
-    return {k: v for k, (_, v) in found.items()}
+            yield key, {int(e): float(v) for e, v in zip(group["epoch"], group["valid_ppl"], strict=True)}
+
+    best = _lm_best(root, "epochs.csv", curves, lambda m, curve: (rank(m, None)[0], -len(curve)))
+    return {k: (curve, run) for k, (curve, run, _) in best.items()}
 
 
 def command(run: Path | None, fallback: str) -> str:
