@@ -96,7 +96,10 @@ def compose_config(job: str, overrides: Sequence[str] = ()) -> DictConfig:
 
 
 def _renamed(job: str, settings, key: str, value: Any) -> None:
-    """An override of a key's old spelling (``RENAMED`` in the job's settings) is refused, naming the new one."""
+    """An override of a key's old spelling (``RENAMED`` in the job's settings) is refused, naming the new one; a key
+    that was removed (``REMOVED``: key -> where its meaning went) is refused with that reason."""
+    if key in getattr(settings, "REMOVED", {}):
+        raise RnnmfError(f"{key}: job {job!r} has no such key any more: {settings.REMOVED[key]}")
     for old, new in getattr(settings, "RENAMED", {}).items():
         if key == old or key.startswith(old + "."):
             shown = value if isinstance(value, str) else schema._shown(value)

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from experiments.claims import C_T_TOLERANCE
 from experiments.figures import draw
 from experiments.mf_vs_mc import _window_mean, schedule, write_schedule  # the Fig. 1 job's schedule and c* estimator
 from experiments.settings.gated_mf_vs_mc import axis, params
@@ -234,14 +235,14 @@ def run(cfg, out_dir) -> dict:
     if not (out_dir / "critical.csv").exists() and len(cfg.critical.bias):
         _append_new(out_dir, {"critical.csv": critical_rows(cfg)})
     draw("gated_mf_vs_mc", out_dir)
-    out = summarize(out_dir, tolerance=float(cfg.tolerance))
+    out = summarize(out_dir)
     out["points_computed"] = len(todo)
     out["wall_s"] = round(time.perf_counter() - start, 1)
     return out
 
 
 # ------------------------------------------------------------------------------------------------------ summary
-def summarize(out_dir: Path, tolerance: float = 0.02) -> dict:
+def summarize(out_dir: Path) -> dict:
     """Headline numbers from the CSVs only; the report judges them (experiments.claims). ``critical_module``: per
     bias of ``critical_biases``, the value torch's module should have at 1 (the GRU's one-step mean squared singular
     value, the LSTM's gradient growth per step), ``critical_module_max_dev`` its largest distance from 1."""
@@ -258,7 +259,7 @@ def summarize(out_dir: Path, tolerance: float = 0.02) -> dict:
         "max_abs_c_theory_minus_untied": round(float(diff.max()), 4),
         "at_sigma_w_bias": [float(worst[0]), float(worst[1])],
         "max_c_se_untied": round(float(se["mc_untied"].max()), 4),
-        "untied_within_tolerance": bool(diff.max() <= tolerance),
+        "untied_within_tolerance": bool(diff.max() <= C_T_TOLERANCE),
         "c_star_points_converged": f"{len(fp)}/{fp_rows[['sigma_w', 'bias']].drop_duplicates().shape[0]}",
         "max_abs_c_star_theory_minus_untied": round(float((fp["theory"] - fp["mc_untied"]).abs().max()), 4)
         if len(fp) else None,

@@ -183,7 +183,7 @@ CASES: list[Case] = [
     C("mf-vs-mc", f"mf-vs-mc {SMOKE} sim.tied_hidden=200000", fragment="memory"),
     C("mf-vs-mc", f"mf-vs-mc {SMOKE} timescales.hidden=1000000000", fragment="memory"),
     C("mf-vs-mc", f"mf-vs-mc {SMOKE} sim.chunk=0", fragment="sim.chunk"),
-    C("mf-vs-mc", f"mf-vs-mc {SMOKE} tolerance=-1", fragment="tolerance"),
+    C("mf-vs-mc", f"mf-vs-mc {SMOKE} fixed_points.tolerance=-1", fragment="fixed_points.tolerance"),
     C("mf-vs-mc", f"mf-vs-mc {SMOKE} theory_points=1", fragment="theory_points"),
     C("mf-vs-mc", f"mf-vs-mc {SMOKE} fixed_points.window=0", fragment="window"),
     C("mf-vs-mc", f"mf-vs-mc {SMOKE} schedule.steps=null", fragment="schedule.steps"),
