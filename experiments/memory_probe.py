@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
-from experiments.schema import Int, ListOf, Num, OneOf, check_memory
+from experiments.schema import Bool, Int, ListOf, Num, OneOf, check_memory
 from experiments.trainability import PANELS, fit_k, grid_columns
 
 TMAX_COLUMNS = ["panel", "cell", "weights", "param", "value", "sigma_w", "sigma_v", "mu_b", "R", "tau", "hidden",
@@ -34,6 +34,10 @@ CURVE_COLUMNS = ["panel", "value", "hidden", "seed", "T", "acc"]
 FIT_COLUMNS = ["panel", "cell", "weights", "hidden", "seed", "k", "r2", "rho", "within_1p5", "slope", "n_fit",
                "n_above", "n_below", "k_logistic", "r2_logistic", "n_fit_logistic", "median_ratio_logistic"]
 INPUT_SIZE, NUM_CLASSES = 784, 10
+#: init.open_first_gate needs a gate bias of the image step's own: the untied minimalRNN panels
+OPEN_GATE_PANELS = ("c", "e", "g")
+#: the image step's gate bias under init.open_first_gate: 1 − u = σ(40) = 1 − 4e-18, so h¹ = x̃(image) in float32
+OPEN_GATE_BIAS = -40.0
 
 SCHEMA = {
     "panels": ListOf(item=OneOf(values=tuple(PANELS))),
@@ -43,6 +47,7 @@ SCHEMA = {
     "minimal.sigma_v": Num(min=0.0), "minimal.sigma_w": Num(min=0.0), "minimal.mu_b_e": Num(),
     "minimal.mu_b_g": Num(),
     "init.weights": OneOf(values=("gaussian", "orthogonal")), "init.sigma_wx": Num(gt=0.0),
+    "init.open_first_gate": Bool(),
     "grid.T.start": Int(min=1), "grid.T.stop": Int(min=1), "grid.T.ratio": Num(gt=1.0),
     **{f"grid.{axis}.{k}": rule for axis in ("vanilla_sigma_w", "minimal_mu_b", "minimal_sigma_w")
        for k, rule in {"start": Num(), "stop": Num(), "num": Int(min=1)}.items()},
@@ -93,6 +98,9 @@ def validate(cfg) -> None:
 
     if cfg.grid.T.start > cfg.grid.T.stop:
         raise RnnmfError(f"grid.T={OmegaConf.to_container(cfg.grid.T)} is invalid; valid: start <= stop")
+    if cfg.init.open_first_gate and set(cfg.panels) - set(OPEN_GATE_PANELS):
+        raise RnnmfError(f"init.open_first_gate=true with panels {list(cfg.panels)} is invalid; valid: panels from "
+                         f"{', '.join(OPEN_GATE_PANELS)} (untied minimalRNN: its own gate bias at the image step)")
     view = _panel_cfg(cfg)
     for p in cfg.panels:
         s = panel_settings(view, p)
@@ -141,6 +149,9 @@ def measure_unit(cfg, columns: list[dict[str, Any]], hidden: int, seed: int, dat
                             seed=member_seed(seed, c["panel"], c["sigma_w"], c["mu_b"], hidden)) for c in chunk]
         model = RNNEnsemble(cell, len(chunk), INPUT_SIZE, hidden, NUM_CLASSES,
                             **_shape(cell, weights, depths[-1], cfg)).init_members(inits)
+        if cfg.init.open_first_gate:  # the image written whole into the state (h¹ = x̃), then the network as drawn
+            with torch.no_grad():
+                model.bias[0] = OPEN_GATE_BIAS
         feats = features(model, images, depths, float(cfg.task.sigma_x), seed=seed, chunk=int(cfg.task.chunk))
         del model
         res = memory_depth(feats, y_train, y_test, depths, threshold=float(p.threshold), l2=float(p.l2),
