@@ -222,8 +222,89 @@ def run(cfg, out_dir):
     tmax = read_rows(out_dir / "tmax.csv")
     fits = fit_table(tmax)
     write_text_atomic(out_dir / "fit.csv", fits.to_csv(index=False))
+    plot(out_dir)
     summary: dict[str, Any] = {"units": len(units), "ran": len(todo), "wall_s": round(time.perf_counter() - t0, 1)}
     for r in fits.to_dict("records"):
         tag = f"{r['panel']}_N{r['hidden']}_s{r['seed']}"
         summary[f"k_{tag}"], summary[f"r2_{tag}"] = round(float(r["k"]), 3), round(float(r["r2"]), 3)
     return summary
+
+
+def versus_trained(tmax, boundary, hidden: int):
+    """Probe T_max of the initial network beside the trained T_max of the trainability sweep (its ``boundary.csv``)
+    for the same columns at width ``hidden``: one row per column with both, their ratio and τ."""
+    probe = tmax[tmax["hidden"] == hidden].groupby(["panel", "value"], as_index=False).agg(
+        tau=("tau", "first"), T_probe=("T_max", "mean"), probe_censored=("censored", "first"))
+    trained = boundary[["panel", "value", "T_max", "censored"]].rename(
+        columns={"T_max": "T_trained", "censored": "trained_censored"})
+    probe["value"], trained = probe["value"].round(6), trained.assign(value=trained["value"].round(6))
+    both = probe.merge(trained, on=["panel", "value"], how="inner")
+    both["trained_over_probe"] = both["T_trained"] / both["T_probe"]
+    both["probe_over_tau"] = both["T_probe"] / both["tau"]
+    both["trained_over_tau"] = both["T_trained"] / both["tau"]
+    both.insert(2, "hidden", hidden)
+    return both
+
+
+def plot(out_dir) -> list:
+    """From the CSVs: per width (rows) and panel (columns) a heat map of the probe's held-out accuracy over
+    (hyper-parameter, T), T on a log axis, with τ (white dashed), the fitted k·τ (white dotted) and T_max (black;
+    ▲ censored above). Seed 0 of each width."""
+    from pathlib import Path
+
+    from matplotlib.ticker import NullLocator
+
+    from experiments.trainability import LABEL, _edges
+    from rnnmf import plots
+    from rnnmf.io import read_rows
+
+    out_dir = Path(out_dir)
+    curves, tmax, fits = (read_rows(out_dir / f) for f in ("curves.csv", "tmax.csv", "fit.csv"))
+    if curves.empty:
+        return []
+    seed = int(curves["seed"].min())
+    curves, tmax = curves[curves["seed"] == seed], tmax[tmax["seed"] == seed]
+    widths, panels = sorted(set(curves["hidden"])), sorted(set(curves["panel"]))
+    fig, axes = plots.figure(len(widths), len(panels), width=3.0, height=2.4)
+    image = None
+    for i, hidden in enumerate(widths):
+        for j, panel in enumerate(panels):
+            ax = axes[i, j]
+            c = curves[(curves["hidden"] == hidden) & (curves["panel"] == panel)]
+            t = tmax[(tmax["hidden"] == hidden) & (tmax["panel"] == panel)].sort_values("value")
+            if c.empty:
+                ax.set_visible(False)
+                continue
+            grid = c.pivot_table(index="T", columns="value", values="acc")
+            depths, values = grid.index.to_numpy(float), grid.columns.to_numpy(float)
+            edges_T = np.sqrt(depths[1:] * depths[:-1])
+            edges_T = np.concatenate([[depths[0] ** 2 / edges_T[0]], edges_T, [depths[-1] ** 2 / edges_T[-1]]])
+            image = ax.pcolormesh(_edges(values), edges_T, grid.to_numpy(), cmap=plots.HEATMAP_CMAP, vmin=0.1,
+                                  vmax=1.0, shading="flat")
+            ax.set_yscale("log")
+            ax.plot(t["value"], t["tau"], label="τ", **plots.THEORY_STYLE)
+            f = fits[(fits["hidden"] == hidden) & (fits["panel"] == panel) & (fits["seed"] == seed)]
+            k = float(f["k"].iloc[0]) if len(f) else math.nan
+            if math.isfinite(k):
+                ax.plot(t["value"], k * t["tau"], label="k·τ (fit)", **{**plots.THEORY_STYLE, "linestyle": ":"})
+            ok, up = t[t["censored"] == "none"], t[t["censored"] == "above"]
+            ax.plot(ok["value"], ok["T_max"], "o", ms=2.5, color="black", label="T_max (probe)")
+            ax.plot(up["value"], up["T_max"], "^", ms=3, color="black")
+            ax.set_ylim(edges_T[0], edges_T[-1])
+            ticks = [x for x in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if depths[0] <= x <= depths[-1]]
+            ax.set_yticks(ticks, [str(x) for x in ticks])
+            ax.yaxis.set_minor_locator(NullLocator())
+            ax.set_xlabel(LABEL[PANELS[panel]["vary"]])
+            if j == 0:
+                ax.set_ylabel(f"T (N = {hidden})")
+            r2 = float(f["r2"].iloc[0]) if len(f) else math.nan
+            ax.set_title(f"{PANELS[panel]['weights']}, N={hidden}" + (f", R²={r2:.2f}" if math.isfinite(r2) else ""),
+                         fontsize=8, loc="right")
+            plots.panel_label(ax, panel)
+            if i == 0 and j == 0:
+                handles, labels = ax.get_legend_handles_labels()
+                fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=7, facecolor="0.6",
+                           frameon=True)
+    if image is not None:
+        fig.colorbar(image, ax=axes, shrink=0.8, label="probe accuracy (held out)")
+    return plots.save(fig, out_dir / "probe")

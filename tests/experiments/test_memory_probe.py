@@ -60,6 +60,7 @@ def _cfg(root):
     (["grid.T.ratio=1"], "grid.T.ratio=1 is invalid"),
     (["--panels", "z"], "panels=['z'] is invalid"),
     (["grid.T.start=9", "grid.T.stop=3"], "grid.T="),
+    (["init.open_first_gate=true"], "init.open_first_gate=true with panels"),
 ])
 def test_bad_settings_fail_in_one_line_before_any_work(blocks, tmp_path, args, fragment):
     out = tmp_path / "bad"
