@@ -81,6 +81,9 @@ def test_states_at_refuses_bad_depths():
         ens.states_at(first, [5], 1.0, torch.Generator())
     with pytest.raises(RnnmfError, match="depths"):
         ens.states_at(first, [-1], 1.0, torch.Generator())
+    wide = RNNEnsemble("vanilla", 1, 3, 4, steps=None).init_members([MemberInit(1.0, 1.0, seed=0)])
+    with pytest.raises(RnnmfError, match="hidden_size <= input_size"):
+        wide.states_at(torch.zeros(2, 3), [1], 1.0, torch.Generator())
 
 
 def test_t_max_interpolates_the_last_crossing_in_log_T_and_marks_censoring():

@@ -307,7 +307,8 @@ class RNNEnsemble(nn.Module):
         V x (vanilla) or W_x x (minimalRNN) is N(0, σ_x² A Aᵀ) with A = V or W_x, so it is drawn as σ_x L ε with
         L Lᵀ = A Aᵀ (Cholesky, float64) and ε ~ N(0, I_N) from ``generator``: exact in distribution, N² instead
         of N·M per example and step, and the same ε stream whatever the longest depth, so a shorter pass is a
-        prefix of a longer one."""
+        prefix of a longer one. ε is drawn for all K members at once, so a member's noise depends on its place in
+        the ensemble (its statistics do not)."""
         if first.dim() != 2 or first.shape[-1] != self.input_size:
             raise RnnmfError(f"first input of shape {tuple(first.shape)} is invalid; valid: (B, {self.input_size})")
         depths = sorted({int(t) for t in depths})
@@ -317,6 +318,9 @@ class RNNEnsemble(nn.Module):
         if not self.tied and S > self.steps:
             raise RnnmfError(f"depth {depths[-1]} is invalid for this untied ensemble; valid: 0 to {self.steps - 1}")
         K, B, N = self.members, first.shape[0], self.hidden_size
+        if N > self.input_size:
+            raise RnnmfError(f"hidden_size={N} is invalid for states_at with input_size={self.input_size}; valid: "
+                             "hidden_size <= input_size (the noise's projection A Aᵀ must be positive definite)")
         w_in = self.weight_ih  # (K, N, M), or (P, K, N, M) for an untied vanilla ensemble
         chol = torch.linalg.cholesky(w_in.double() @ w_in.double().transpose(-1, -2)).to(w_in.dtype)
         chol_t = (float(sigma_x) * chol).transpose(-1, -2)

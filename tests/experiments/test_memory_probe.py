@@ -82,3 +82,15 @@ def test_the_fit_is_the_trainability_jobs_and_reads_a_proportional_law_exactly()
     assert fit["slope"] == pytest.approx(1.0, rel=1e-9) and fit["rho"] == pytest.approx(1.0)
     assert fit["n_fit"] == 5 and fit["n_above"] == 1 and fit["within_1p5"] == 1.0
     assert fit["k_logistic"] == pytest.approx(3.3, rel=1e-12) and fit["median_ratio_logistic"] == pytest.approx(1.1)
+
+
+def test_versus_trained_puts_each_columns_probe_and_trained_depth_side_by_side():
+    tmax = pd.DataFrame([{"panel": "c", "value": 4.0, "hidden": 32, "tau": 6.0, "T_max": 8.0, "censored": "none"},
+                         {"panel": "c", "value": 6.0, "hidden": 32, "tau": 130.0, "T_max": 6.0, "censored": "none"},
+                         {"panel": "c", "value": 6.0, "hidden": 64, "tau": 130.0, "T_max": 12.0, "censored": "none"}])
+    boundary = pd.DataFrame([{"panel": "c", "value": 4.0, "T_max": 28.0, "censored": "none"},
+                             {"panel": "c", "value": 6.0, "T_max": 260.0, "censored": "none"},
+                             {"panel": "c", "value": 8.0, "T_max": math.nan, "censored": "above"}])
+    v = mp.versus_trained(tmax, boundary, 32).set_index("value")
+    assert list(v.index) == [4.0, 6.0] and set(v["hidden"]) == {32}
+    assert v.loc[6.0, "trained_over_probe"] == pytest.approx(260 / 6) and v.loc[4.0, "probe_over_tau"] == 8 / 6
