@@ -14,7 +14,8 @@ sweep_app = typer.Typer(help="Hyper-parameter sweeps that resume after a crash a
 app.add_typer(sweep_app, name="sweep")
 
 Overrides = Annotated[Optional[list[str]], typer.Argument(
-    help="hydra overrides key=value, e.g. profile=paper seed=1 (see conf/<job>.yaml)", show_default=False)]
+    help="hydra overrides key=value, e.g. profile=paper seed=1 (keys: experiments/settings/<job>.py, values: "
+         "conf/<job>.yaml)", show_default=False)]
 Out = Annotated[Optional[str], typer.Option("--out", help="run folder (default results/<job>/<profile>-<hash>/); a new "
                                                         "or empty folder, or one rnnmf made for this job and config")]
 Fresh = Annotated[bool, typer.Option("--fresh", help="delete the run folder's results and start over (only in a folder "
@@ -85,7 +86,7 @@ def memory_probe(overrides: Overrides = None, out: Out = None, fresh: Fresh = Fa
 
 @app.command("seqmnist")
 def seqmnist(overrides: Overrides = None, out: Out = None, fresh: Fresh = False, quiet: Quiet = False,
-             cell: Annotated[Optional[str], typer.Option(help="minimal | vanilla | all")] = None,
+             cell: Annotated[Optional[str], typer.Option(help="comma-separated: minimal, vanilla, or all")] = None,
              T: Annotated[Optional[int], typer.Option("--T", help="sequence length: 196 or 784")] = None):
     """Figure 3: critical against off-critical initialisation on sequential MNIST."""
     run_job("seqmnist", overrides, out, fresh, quiet, **{"cells": as_list(cell), "lengths": as_list(T)})
@@ -93,10 +94,11 @@ def seqmnist(overrides: Overrides = None, out: Out = None, fresh: Fresh = False,
 
 @app.command("lm")
 def lm(overrides: Overrides = None, out: Out = None, fresh: Fresh = False, quiet: Quiet = False,
-       cell: Annotated[Optional[str], typer.Option(help="lstm | gru | minimal | vanilla | all")] = None,
+       cell: Annotated[Optional[str], typer.Option(help="comma-separated cells: lstm, gru, minimal, vanilla, or all "
+                                                        "(= lstm, gru, minimal)")] = None,
        size: Annotated[Optional[str], typer.Option(help="small (5M parameters) | medium (20M) | all")] = None):
     """Table 1: PTB word-level language modelling."""
-    run_job("lm", overrides, out, fresh, quiet, **{"cell": cell, "size": size})
+    run_job("lm", overrides, out, fresh, quiet, **{"cells": as_list(cell), "size": size})
 
 
 @app.command("isometry")
@@ -117,7 +119,8 @@ def bench(overrides: Overrides = None, out: Out = None, quiet: Quiet = False,
 @app.command("report")
 def report(results: Annotated[str, typer.Option(help="results folder to read (it must exist)")] = "results"):
     """Write results/REPORT.md: every reproduced number beside the paper's, from the CSVs only."""
-    from experiments.report import check_results_dir, write_report
+    from experiments.report import write_report
+    from experiments.runs import check_results_dir
 
     path, warnings = write_report(check_results_dir(results), with_warnings=True)
     for warning in warnings:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 import rnnmf
-from cli import jobs, theory  # noqa: F401  (registers the commands)
+from cli import jobs, plot, theory  # noqa: F401  (registers the commands)
 from cli.app import app
 
 

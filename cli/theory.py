@@ -41,7 +41,7 @@ def minimal(sigma_w: SigmaW, sigma_v: SigmaV, R: R, mu_b: MuB, sigma_b: SigmaB =
     """MinimalRNN (eq. 5-13): Q*, its stability, c*, chi_c*, chi_1, tau and the eq. 12 spectrum."""
     from rnnmf.theory import minimal as theory
 
-    result = theory.summary(sigma_w, sigma_v, R, mu_b, sigma_b=sigma_b, sigma12=sigma12, s1=s1, T=T)
+    result = theory.summary(sigma_w, sigma_v, R, mu_b=mu_b, sigma_b=sigma_b, sigma12=sigma12, s1=s1, T=T)
     _warn_unstable(result)
     print_result(result, as_json)
 
@@ -171,12 +171,12 @@ def critical(cell: Annotated[str, typer.Option(help="minimal | vanilla | gru | l
     if q_star is None:
         raise RnnmfError(f"--q-star is required for cell {cell!r} (the target pre-activation variance, > 0)")
     if cell == "minimal":
-        res = critical_minimal(q_star, mu_b, R)
+        res = critical_minimal(q_star, mu_b=mu_b, R=R)
         result = {"sigma_w_sq": res.sigma_w_sq, "sigma_v_sq": res.sigma_v_sq, "sigma_b_sq": res.sigma_b_sq,
                   "Q_star": res.Q_star, "Q_star_stable": bool(res.Q_star_stable)}
         _warn_unstable(result)
     else:
-        res = critical_vanilla(q_star, R, mu_b=mu_b)
+        res = critical_vanilla(q_star, R=R, mu_b=mu_b)
         result = {"sigma_w_sq": res.sigma_w_sq, "sigma_v_sq": res.sigma_v_sq, "sigma_b_sq": res.sigma_b_sq}
     print_result(result, as_json)
 

@@ -7,12 +7,14 @@ wrong type, unknown profile) becomes one :class:`~rnnmf.errors.RnnmfError` line,
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from experiments import schema
+from experiments.settings import for_job
 from rnnmf.errors import RnnmfError
 
 CONF_DIR = Path(os.environ.get("RNNMF_CONF_DIR") or Path(__file__).resolve().parents[1] / "conf")
@@ -46,46 +48,10 @@ def _parse(overrides: Sequence[str]):
     return parsed
 
 
-def _type_name(value: Any) -> str:
-    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
-            dict: "a mapping"}.get(type(value), type(value).__name__)
-
-
-def _check_type(key: str, default: Any, value: Any) -> None:
-    """An override must keep the type of the value it replaces (ints may stand for floats)."""
-    if default is None or value is None:
-        return
-    ok = {
-        bool: lambda v: isinstance(v, bool),
-        int: lambda v: isinstance(v, int) and not isinstance(v, bool),
-        float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-        str: lambda v: isinstance(v, (str, int, float)) and not isinstance(v, bool),
-        list: lambda v: isinstance(v, list),
-        dict: lambda v: isinstance(v, dict),
-    }.get(type(default), lambda v: True)
-    if not ok(value):
-        raise RnnmfError(f"{key}={value!r}: expected {_type_name(default)} like {default!r}")
-
-
-def _matches(key: str, pattern: str) -> bool:
-    """``pattern`` is a dotted key in which ``*`` stands for any one part (experiments.schema)."""
-    a, b = key.split("."), pattern.split(".")
-    return len(a) == len(b) and all(q in ("*", k) for k, q in zip(a, b, strict=True))
-
-
-def _null_somewhere(compose, job: str, key: str) -> bool:
-    """Whether ``key`` is null in the job's config at some profile (then null is one of its valid values)."""
-    for profile in PROFILES:
-        if OmegaConf.select(compose(config_name=job, overrides=[f"profile={profile}"]), key) is None:
-            return True
-    return False
-
-
-def compose_config(job: str, overrides: Sequence[str] = (), nullable: Collection[str] = ()) -> DictConfig:
-    """The resolved config of ``job`` with the user's ``key=value`` overrides applied and checked.
-
-    Null may replace a value only where the job's config is null at some profile, or where ``nullable`` (the keys
-    a job's schema declares nullable; ``*`` matches any one part) says so: elsewhere the job would trip over it.
+def compose_config(job: str, overrides: Sequence[str] = ()) -> DictConfig:
+    """The resolved config of ``job`` with the user's ``key=value`` overrides applied, checked against the job's
+    typed settings (``experiments.settings.<job>.Settings``: every key known, typed, in range, null only where the
+    type allows it): each override before composing, the whole config after. Nothing here imports torch.
     """
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -94,6 +60,7 @@ def compose_config(job: str, overrides: Sequence[str] = (), nullable: Collection
 
     if job not in job_names():
         raise RnnmfError(f"unknown job {job!r}; valid: {', '.join(job_names())}")
+    settings = for_job(job)
     parsed = _parse(overrides)
     for ov in parsed:
         if ov.key_or_group == "profile" and ov.value() not in PROFILES:
@@ -106,17 +73,14 @@ def compose_config(job: str, overrides: Sequence[str] = (), nullable: Collection
             for ov in parsed:
                 if ov.key_or_group == "profile":
                     continue
+                _renamed(job, settings, ov.key_or_group, ov.value())
                 node: Any = defaults
                 for part in ov.key_or_group.split("."):
                     if not isinstance(node, dict) or part not in node:
                         raise RnnmfError(f"unknown config key {ov.key_or_group!r} for job {job!r}; "
-                                         f"see conf/{job}.yaml for the valid keys")
+                                         f"see experiments/settings/{job}.py for the valid keys")
                     node = node[part]
-                key, value = ov.key_or_group, ov.value()
-                if value is None and node is not None and not any(_matches(key, p) for p in nullable) \
-                        and not _null_somewhere(compose, job, key):
-                    raise RnnmfError(f"{key}=null is invalid; valid: {_type_name(node)} like {node!r}")
-                _check_type(key, node, value)
+                schema.check_value(settings.Settings, ov.key_or_group, ov.value())
             cfg = compose(config_name=job, overrides=list(overrides))
             OmegaConf.resolve(cfg)
     except RnnmfError:
@@ -126,13 +90,29 @@ def compose_config(job: str, overrides: Sequence[str] = (), nullable: Collection
         raise RnnmfError(f"config error for job {job!r}: {first}") from None
     finally:
         GlobalHydra.instance().clear()
+    schema.check(settings.Settings, cfg)
     OmegaConf.set_readonly(cfg, True)
     return cfg
 
 
+def _renamed(job: str, settings, key: str, value: Any) -> None:
+    """An override of a key's old spelling (``RENAMED`` in the job's settings) is refused, naming the new one."""
+    for old, new in getattr(settings, "RENAMED", {}).items():
+        if key == old or key.startswith(old + "."):
+            shown = value if isinstance(value, str) else schema._shown(value)
+            if isinstance(schema.rule_at(settings.Settings, new), schema.ListOf) and not isinstance(value, list):
+                shown = f"[{shown}]"
+            raise RnnmfError(f"{key}: job {job!r} calls this key {new} now; valid: {new}{key[len(old):]}={shown}")
+
+
 def hashed_view(cfg: DictConfig) -> dict:
-    """The part of the config that decides the results (the run folder is named after its hash)."""
+    """The part of the config that decides the results (the run folder is named after its hash). Keys renamed since
+    a run folder was made are hashed in their old spelling (the job's ``legacy_view``), so the folder keeps its name
+    and the same command resumes it."""
     plain = OmegaConf.to_container(cfg, resolve=True)
+    job = plain.get("job")
+    if job in job_names():
+        plain = getattr(for_job(job), "legacy_view", lambda view: view)(plain)
     for dotted in UNHASHED:
         *parents, leaf = dotted.split(".")
         node = plain

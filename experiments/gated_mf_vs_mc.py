@@ -14,11 +14,14 @@ GRU, mu_f for the LSTM) with every other statistic from ``model``. One unit of w
 
 Then, once per run, the critical initialisation (``critical``): for each memory-gate bias, sigma_w with chi_1 = 1, its
 round trip, and torch's own ``nn.GRU``/``nn.LSTM`` of width ``critical.hidden`` initialised by
-``rnnmf.nn.init_critical`` and driven by inputs of second moment R: the exact one-step mean squared singular value
-(GRU) and the per-step growth of back-propagated gradients at stationarity (both).
+``rnnmf.nn.init_critical`` and driven by inputs of second moment R for ``critical.burn_in`` steps: the exact one-step
+mean squared singular value (GRU: of dh'/dh; LSTM: of the (c, h) Jacobian in the chi_1-consistent metric, eq. 27 of
+docs/gated-mean-field.md), beside untied networks of the same width (``rnnmf.sim.gated.untied_one_step``), and the
+per-step growth of back-propagated gradients at stationarity.
 
-Outputs: ``dynamics.csv``, ``fixed_points.csv``, ``timescales.csv``, ``jacobian.csv``, ``critical.csv`` and
-``gated.png/pdf`` (panels like Fig. 1 a-c plus the Jacobian check), drawn from the CSVs by :func:`plot`.
+Outputs: ``dynamics.csv``, ``fixed_points.csv``, ``timescales.csv``, ``jacobian.csv``, ``critical.csv``,
+``schedule.csv`` (the cell and its Σ12^t) and ``gated.png/pdf`` (panels like Fig. 1 a-c plus the Jacobian check),
+drawn from the CSVs alone by ``experiments.figures.gated``.
 """
 
 from __future__ import annotations
@@ -31,24 +34,27 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from experiments.mf_vs_mc import _window_mean, schedule  # the Fig. 1 job's schedule and c* estimator
-from rnnmf.errors import RnnmfError
+from experiments.figures import draw
+from experiments.mf_vs_mc import _window_mean, schedule, write_schedule  # the Fig. 1 job's schedule and c* estimator
+from experiments.settings.gated_mf_vs_mc import axis, params
 from rnnmf.io import append_rows, finished_keys, read_rows, row_key
 from rnnmf.progress import progress
 from rnnmf.runtime import pick_device
-from rnnmf.sim.gated import jacobian_norms, module_growth, simulate_gated
-from rnnmf.sim.montecarlo import DTYPES, derive_seed, fit_timescale, linear_regime
+from rnnmf.seeds import derive_seed
+from rnnmf.sim.gated import jacobian_norms, module_growth, module_one_step, simulate_gated, untied_one_step
+from rnnmf.sim.montecarlo import fit_timescale, linear_regime
 from rnnmf.theory import gru, lstm
 from rnnmf.theory.critical import critical_gated
-from rnnmf.theory.gated import CELLS, MEMORY_GATE, as_float_dict, param_names, resolve
+from rnnmf.theory.gated import as_float_dict, resolve
 
 POINT = ["sigma_w", "bias"]
 DYNAMICS = POINT + ["t", "source", "c", "c_se"]
 FIXED_POINTS = POINT + ["source", "c_star", "c_star_se", "converged"]
 TIMESCALES = POINT + ["sigma12", "source", "tau", "tau_se", "c_star", "chi_c_star", "t_from", "t_to", "points"]
 JACOBIAN = POINT + ["tied", "T", "mean", "mean_se", "theory", "chi_1", "hidden", "networks"]
-CRITICAL = ["bias", "sigma_w", "chi_1", "roundtrip_error", "Q_star", "hidden", "weights", "one_step", "growth",
-            "theory_growth"]
+CRITICAL = ["bias", "sigma_w", "chi_1", "roundtrip_error", "Q_star", "hidden", "weights", "one_step", "one_step_se",
+            "Q_module", "one_step_untied", "one_step_untied_se", "one_step_plain", "one_step_plain_untied",
+            "one_step_plain_theory", "growth", "theory_growth"]
 FILES = {  # file: (columns, key columns of one row)
     "dynamics.csv": (DYNAMICS, ("sigma_w", "bias", "t", "source")),
     "fixed_points.csv": (FIXED_POINTS, ("sigma_w", "bias", "source")),
@@ -59,68 +65,8 @@ FILES = {  # file: (columns, key columns of one row)
 
 
 # ------------------------------------------------------------------------------------------------------ config
-def _axis(spec) -> list[float]:
-    return [round(float(x), 10) for x in np.linspace(float(spec.start), float(spec.stop), int(spec.num))]
-
-
 def grid(cfg) -> list[tuple[float, float]]:
-    return [(float(sw), b) for sw in cfg.sigma_w for b in _axis(cfg.bias)]
-
-
-def params(cfg, sigma_w: float, bias: float) -> dict:
-    """Every per-gate statistic of one grid point (floats), from ``model`` and the cell's own section."""
-    cell = cfg.cell
-    extra = {k: float(v) for k, v in cfg[cell].items() if v is not None}
-    kw = dict(R=float(cfg.model.R), sigma_w=sigma_w, sigma_v=float(cfg.model.sigma_v),
-              sigma_b=float(cfg.model.sigma_b), **extra)
-    kw[f"mu_{MEMORY_GATE[cell]}"] = bias
-    return as_float_dict(resolve(cell, **kw)[0])
-
-
-def validate(cfg) -> None:
-    """Reject values no type check catches, before a run folder exists."""
-    if cfg.cell not in CELLS:
-        raise RnnmfError(f"cell={cfg.cell!r} is invalid for job gated_mf_vs_mc; valid: {', '.join(CELLS)}")
-    if float(cfg.model.R) <= 0:
-        raise RnnmfError(f"model.R={cfg.model.R!r} is invalid; valid: a second moment > 0")
-    for name in ("sigma_v", "sigma_b"):
-        if float(cfg.model[name]) < 0:
-            raise RnnmfError(f"model.{name}={cfg.model[name]!r} is invalid; valid: a standard deviation >= 0")
-    if not len(cfg.sigma_w) or any(float(s) < 0 for s in cfg.sigma_w):
-        raise RnnmfError(f"sigma_w={list(cfg.sigma_w)!r} is invalid; valid: a non-empty list of scales >= 0")
-    if int(cfg.bias.num) < 1 or float(cfg.bias.stop) < float(cfg.bias.start):
-        raise RnnmfError(f"bias={dict(cfg.bias)!r} is invalid; valid: num >= 1 and stop >= start")
-    valid = set(param_names(cfg.cell))
-    bad = sorted(k for k in cfg[cfg.cell] if k not in valid or k == f"mu_{MEMORY_GATE[cfg.cell]}")
-    if bad:
-        raise RnnmfError(f"{cfg.cell}.{bad[0]} is invalid (the grid sets mu_{MEMORY_GATE[cfg.cell]}); valid keys: "
-                         f"{', '.join(sorted(valid - {'mu_' + MEMORY_GATE[cfg.cell]}))}")
-    params(cfg, float(cfg.sigma_w[0]), _axis(cfg.bias)[0])  # ranges of every statistic, via the theory's checks
-    steps, switch = int(cfg.schedule.steps), int(cfg.schedule.switch)
-    if steps < 2 or not 1 <= switch <= steps:
-        raise RnnmfError(f"schedule.steps={steps}, schedule.switch={switch}: valid: steps >= 2, 1 <= switch <= steps")
-    for key in ("before", "after"):
-        if not -1.0 <= float(cfg.schedule[key]) <= 1.0:
-            raise RnnmfError(f"schedule.{key}={cfg.schedule[key]!r} is invalid; valid: a cosine in [-1, 1]")
-    sizes = {f"sim.{k}": cfg.sim[k] for k in ("hidden", "networks", "tied_hidden", "tied_networks")}
-    sizes.update({f"timescales.{k}": cfg.timescales[k] for k in ("hidden", "networks", "steps")})
-    sizes.update({f"jacobian.{k}": cfg.jacobian[k] for k in ("hidden", "networks")})
-    sizes.update({"critical.hidden": cfg.critical.hidden, "critical.batch": cfg.critical.batch,
-                  "theory.population": cfg.theory.population})
-    for key, value in sizes.items():
-        if int(value) < 1:
-            raise RnnmfError(f"{key}={value!r} is invalid; valid: an integer >= 1")
-    if cfg.sim.dtype not in DTYPES:
-        raise RnnmfError(f"sim.dtype={cfg.sim.dtype!r} is invalid; valid: {', '.join(DTYPES)}")
-    if not 1 <= int(cfg.fixed_points.window) <= steps:
-        raise RnnmfError(f"fixed_points.window={cfg.fixed_points.window!r} is invalid; valid: 1 .. schedule.steps")
-    if any(not -1.0 <= float(s) <= 1.0 for s in cfg.timescales.sigma12):
-        raise RnnmfError(f"timescales.sigma12={list(cfg.timescales.sigma12)!r} is invalid; valid: cosines in [-1, 1]")
-    if any(int(T) < 1 for T in cfg.jacobian.T):
-        raise RnnmfError(f"jacobian.T={list(cfg.jacobian.T)!r} is invalid; valid: integers >= 1")
-    if cfg.critical.weights not in ("orthogonal", "gaussian"):
-        raise RnnmfError(f"critical.weights={cfg.critical.weights!r} is invalid; valid: orthogonal, gaussian")
-
+    return [(float(sw), b) for sw in cfg.sigma_w for b in axis(cfg.bias)]
 
 # ------------------------------------------------------------------------------------------------ theory helpers
 def _theory(cfg):
@@ -243,9 +189,21 @@ def critical_rows(cfg) -> list[dict]:
         init_critical(module, R=float(cfg.model.R), weights=str(cr.weights), generator=gen, **free)
         g = module_growth(module, float(cfg.model.R), batch=int(cr.batch), burn_in=int(cr.burn_in),
                           steps=int(cr.steps), seed=derive_seed(cfg.seed, "critical-growth", bias))
+        # the one-step mean squared singular value (LSTM: in the chi_1-consistent metric, eq. 27), torch's tied module
+        # beside untied networks of the same width and statistics
+        metric = lstm.one_step_metric(R=float(cfg.model.R), **res.params) if cell == "lstm" else None
+        tied = module_one_step(module, float(cfg.model.R), batch=int(cr.batch), burn_in=int(cr.burn_in),
+                               seed=derive_seed(cfg.seed, "critical-one-step", bias), metric=metric)
+        p = as_float_dict(resolve(cell, R=float(cfg.model.R), **res.params)[0])
+        untied = untied_one_step(cell, p, hidden=int(cr.hidden), batch=int(cr.batch),
+                                 seed=derive_seed(cfg.seed, "critical-untied", bias), metric=metric)
         rows.append(dict(bias=bias, sigma_w=res.value, chi_1=res.chi_1, roundtrip_error=abs(chi_back - 1.0),
                          Q_star=res.Q_star, hidden=int(cr.hidden), weights=str(cr.weights),
-                         one_step=g.get("one_step", math.nan), growth=g["growth"], theory_growth=1.0))
+                         one_step=tied["one_step"], one_step_se=tied["one_step_se"], Q_module=tied["Q"],
+                         one_step_untied=untied["one_step"], one_step_untied_se=untied["one_step_se"],
+                         one_step_plain=tied["one_step_plain"], one_step_plain_untied=untied["one_step_plain"],
+                         one_step_plain_theory=1.0 if metric is None else metric.plain,
+                         growth=g["growth"], theory_growth=1.0))
     return rows
 
 
@@ -268,13 +226,14 @@ def run(cfg, out_dir) -> dict:
     out_dir = Path(out_dir)
     device = pick_device(cfg.run.device)
     start = time.perf_counter()
+    write_schedule(out_dir, str(cfg.cell), schedule(cfg))
     done = finished_points(out_dir)
     todo = [pt for pt in grid(cfg) if row_key(dict(zip(POINT, pt, strict=True)), POINT) not in done]
     for point in progress(todo, desc=f"mf-vs-mc {cfg.cell}", quiet=cfg.run.quiet):
         _append_new(out_dir, point_rows(cfg, point, device))
     if not (out_dir / "critical.csv").exists() and len(cfg.critical.bias):
         _append_new(out_dir, {"critical.csv": critical_rows(cfg)})
-    plot(out_dir, cell=cfg.cell, switch=int(cfg.schedule.switch))
+    draw("gated_mf_vs_mc", out_dir)
     out = summarize(out_dir, tolerance=float(cfg.tolerance))
     out["points_computed"] = len(todo)
     out["wall_s"] = round(time.perf_counter() - start, 1)
@@ -283,7 +242,9 @@ def run(cfg, out_dir) -> dict:
 
 # ------------------------------------------------------------------------------------------------------ summary
 def summarize(out_dir: Path, tolerance: float = 0.02) -> dict:
-    """Headline numbers from the CSVs only (the report reads these)."""
+    """Headline numbers from the CSVs only; the report judges them (experiments.claims). ``critical_module``: per
+    bias of ``critical_biases``, the value torch's module should have at 1 (the GRU's one-step mean squared singular
+    value, the LSTM's gradient growth per step), ``critical_module_max_dev`` its largest distance from 1."""
     out_dir = Path(out_dir)
     dyn = read_rows(out_dir / "dynamics.csv")
     c = dyn.pivot_table(index=["sigma_w", "bias", "t"], columns="source", values="c")
@@ -329,59 +290,11 @@ def summarize(out_dir: Path, tolerance: float = 0.02) -> dict:
             out["critical_max_roundtrip_error"] = float(cr.roundtrip_error.max())
             if cr.one_step.notna().any():
                 out["critical_one_step_max_dev"] = round(float((cr.one_step - 1).abs().max()), 4)
+            if "one_step_untied" in cr and cr.one_step_untied.notna().any():
+                out["critical_one_step_untied_max_dev"] = round(float((cr.one_step_untied - 1).abs().max()), 4)
             out["critical_growth_max_dev"] = round(float((cr.growth - 1).abs().max()), 4)
+            module = cr.one_step if cr.one_step.notna().any() else cr.growth  # GRU: one step; LSTM: gradient growth
+            out.update(critical_biases=[float(b) for b in cr.bias], critical_module=[float(v) for v in module],
+                       critical_module_max_dev=float((module - 1).abs().max(skipna=False)),
+                       critical_hidden=int(cr.hidden.iloc[0]), critical_weights=str(cr.weights.iloc[0]))
     return out
-
-
-# --------------------------------------------------------------------------------------------------------- plot
-def plot(out_dir, cell: str | None = None, switch: int | None = None) -> list[Path]:
-    """(a) c^t theory vs untied MC, (b) tied vs untied, (c) c* against the bias, (d) Jacobian mean vs theory."""
-    import matplotlib as mpl
-    from omegaconf import OmegaConf
-
-    from rnnmf.plots import SEQUENTIAL_CMAP, THEORY_STYLE, figure, panel_label, save
-
-    out_dir = Path(out_dir)
-    if cell is None or switch is None:
-        cfg = OmegaConf.load(out_dir / "config.yaml")
-        cell, switch = cfg.cell, int(cfg.schedule.switch)
-    dyn = read_rows(out_dir / "dynamics.csv")
-    fp = read_rows(out_dir / "fixed_points.csv")
-    jac = read_rows(out_dir / "jacobian.csv")
-    biases = sorted(dyn.bias.unique())
-    norm = mpl.colors.Normalize(min(biases), max(biases) if max(biases) > min(biases) else min(biases) + 1)
-    cmap = mpl.colormaps[SEQUENTIAL_CMAP]
-    gate = MEMORY_GATE[cell]
-    fig, axes = figure(1, 4, width=3.3, height=2.8)
-    ax_a, ax_b, ax_c, ax_d = axes.ravel()
-    sw0 = sorted(dyn.sigma_w.unique())[-1]
-    for b in biases:
-        col = cmap(norm(b))
-        sel = dyn[(dyn.bias == b) & (dyn.sigma_w == sw0)]
-        for source, ax, style in (("mc_untied", ax_a, dict(color=col, lw=2.4)), ("theory", ax_a, THEORY_STYLE),
-                                  ("mc_untied", ax_b, dict(color=col)), ("mc_tied", ax_b, dict(color=col, ls="--"))):
-            d = sel[sel.source == source].sort_values("t")
-            ax.plot(d.t, d.c, **style)
-    for ax, label in ((ax_a, "a"), (ax_b, "b")):
-        ax.set(xlabel="t", ylabel="$c^t$ (hidden-state cosine)", title=f"{cell.upper()}, $\\sigma_w$ = {sw0:g}")
-        ax.axvline(switch, color="0.85", lw=0.8, zorder=0)
-        panel_label(ax, label)
-    for i, sw in enumerate(sorted(fp.sigma_w.unique())):
-        for source, style in (("theory", dict(ls="-", marker="")), ("mc_untied", dict(ls="", marker="o")),
-                              ("mc_tied", dict(ls="", marker="s", mfc="white"))):
-            d = fp[(fp.sigma_w == sw) & (fp.source == source)].sort_values("bias")
-            ax_c.plot(d.bias, d.c_star, color=f"C{i}", label=f"{source}, $\\sigma_w$={sw:g}", **style)
-    ax_c.set(xlabel=f"$\\mu_{gate}$", ylabel="$c^*$")
-    ax_c.legend(fontsize=6)
-    panel_label(ax_c, "c")
-    if len(jac):
-        for tied, marker in ((False, "o"), (True, "s")):
-            d = jac[jac.tied.astype(str).str.lower().eq(str(tied).lower())]
-            ax_d.errorbar(d.theory, d["mean"], 3 * d.mean_se, fmt=marker, ms=3, mfc="white" if tied else None,
-                          label="tied" if tied else "untied (±3 SE)")
-        lim = [float(jac.theory.min()) * 0.8, float(jac.theory.max()) * 1.25]
-        ax_d.plot(lim, lim, **THEORY_STYLE)
-        ax_d.set(xscale="log", yscale="log", xlabel="theory mean eigenvalue of $JJ^T$", ylabel="measured")
-        ax_d.legend(fontsize=7)
-    panel_label(ax_d, "d")
-    return save(fig, out_dir / "gated")

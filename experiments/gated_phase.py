@@ -11,54 +11,18 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from omegaconf import OmegaConf
 
-from experiments.theory_phase import plot
-from rnnmf.errors import RnnmfError
+from experiments.figures import draw
+from experiments.settings.gated_phase import grid
 from rnnmf.io import write_text_atomic
 from rnnmf.theory import gru, lstm
 from rnnmf.theory._common import timescale
-from rnnmf.theory.gated import CELLS, param_names, resolve
 from rnnmf.theory.phase import KEYS
-
-SHARED = ("R", "sigma_w", "sigma_v", "sigma_b")
-
-
-def axes_valid(cell: str) -> tuple[str, ...]:
-    return SHARED + param_names(cell)
-
-
-def _fixed(cfg) -> dict:
-    fixed = {**OmegaConf.to_container(cfg.fixed, resolve=True), **OmegaConf.to_container(cfg[cfg.cell], resolve=True)}
-    return {k: v for k, v in fixed.items() if k not in (cfg.x.name, cfg.y.name)}
-
-
-def _grid(cfg, num: int) -> dict:
-    xs = np.linspace(cfg.x.start, cfg.x.stop, num)
-    ys = np.linspace(cfg.y.start, cfg.y.stop, num)
-    X, Y = np.meshgrid(xs, ys)
-    kw = _fixed(cfg)
-    kw[cfg.x.name], kw[cfg.y.name] = X, Y
-    return kw
-
-
-def validate(cfg) -> None:
-    if cfg.cell not in CELLS:
-        raise RnnmfError(f"unknown cell {cfg.cell!r} for job gated_phase; valid: {', '.join(CELLS)}")
-    if cfg.num < 2:
-        raise RnnmfError(f"num={cfg.num}: need at least 2 grid points per axis")
-    valid = axes_valid(cfg.cell)
-    for axis in (cfg.x, cfg.y):
-        if axis.name not in valid:
-            raise RnnmfError(f"unknown axis {axis.name!r} for cell {cfg.cell!r}; valid: {', '.join(valid)}")
-    if cfg.x.name == cfg.y.name:
-        raise RnnmfError(f"x.name and y.name must differ; both are {cfg.x.name!r}")
-    resolve(cfg.cell, **_grid(cfg, 2))  # every value's range, on the corners, without solving anything
 
 
 def maps(cfg, num: int) -> dict:
     """The KEYS of ``rnnmf.theory.phase`` as 2-D arrays (rows: y, columns: x), plus the axes."""
-    kw = _grid(cfg, num)
+    kw = grid(cfg, num)
     d = (gru if cfg.cell == "gru" else lstm).diagonal(**kw)
     chi = np.asarray(d["chi_1"], dtype=float)
     ordered = chi <= 1.0
@@ -78,7 +42,7 @@ def run(cfg, out_dir):
     table = pd.DataFrame({"cell": cfg.cell, "sigma12": 1.0, "x_name": cfg.x.name, "y_name": cfg.y.name,
                           "x": m[cfg.x.name].ravel(), "y": m[cfg.y.name].ravel(), **{k: m[k].ravel() for k in KEYS}})
     write_text_atomic(out_dir / "phase.csv", table.to_csv(index=False))
-    plot(out_dir)
+    draw("gated_phase", out_dir)
     chi = m["chi_1"]
     tau = m["tau"]
     finite = np.isfinite(tau)

@@ -1,12 +1,14 @@
 """Table 1: single-layer LSTM, GRU and minimalRNN language models on the Penn Treebank at 5M and 20M parameters.
 
-``rnnmf lm --cell minimal --size small`` trains one model per (cell, size) with Zaremba et al.'s (2014) schedule
-(`rnnmf.lm.train_lm`), the hidden size solved so that the whole model lands on the budget. It writes, in the run folder:
+``rnnmf lm --cell minimal --size small`` (``cells=[minimal] size=small``) trains one model per (cell, size) with
+Zaremba et al.'s (2014) schedule (`rnnmf.lm.train_lm`), the hidden size solved so that the whole model lands on the
+budget. It writes, in the run folder:
 
 - ``epochs.csv``: one row per finished epoch (cell, size, hidden, params, epoch, lr, train_ppl, valid_ppl,
   tokens_per_s, wall_s, seed, status);
 - ``summary.csv``: one row per trained model, with the final valid and test perplexity beside the paper's;
-- ``table1.md``: that table in markdown, and ``lm_curves.png/.pdf``: validation perplexity per epoch;
+- ``table1.md``: that table in markdown, and ``lm_curves.png/.pdf``: validation perplexity per epoch (drawn from the
+  CSVs alone by ``experiments.figures.lm``);
 - ``checkpoints/<cell>-<size>.pt`` after every epoch: running the same command again resumes from the last one and
   ends with the same numbers as an uninterrupted run.
 
@@ -22,16 +24,15 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from experiments.schema import Bool, Int, ListOf, Num, OneOf, check_memory
-from rnnmf.errors import RnnmfError
-from rnnmf.io import append_rows, finished_keys, read_rows, row_key, write_text_atomic
+from experiments.claims import PAPER_PPL
+from experiments.figures import draw
+from experiments.settings.lm import cells, sizes
+from rnnmf.io import append_rows, finished_keys, read_rows, row_key
 from rnnmf.lm import (
     BUDGETS,
-    CELLS,
-    PAPER_CELLS,
-    PAPER_PPL,
     RNNLM,
     evaluate_lm,
+    median_tokens_per_s,
     n_params,
     solve_hidden,
     train_lm,
@@ -47,54 +48,6 @@ SUMMARY_COLUMNS = ["cell", "size", "init", "hidden", "params", "epochs", "valid_
 
 
 # ---------------------------------------------------------------------------------------------------- config
-def names(value: str, valid, everything, what: str) -> list[str]:
-    """``cell``/``size`` as a list: one name, or ``all``."""
-    value = str(value)
-    if value == "all":
-        return list(everything)
-    if value not in valid:
-        raise RnnmfError(f"unknown {what} {value!r}; valid: {', '.join(valid)}, all")
-    return [value]
-
-
-_POS = Num(gt=0.0)
-_DECAY, _DROPOUT = Num(gt=0.0, max=1.0), Num(min=0.0, lt=1.0)
-SCHEMA = {
-    "sizes.*.params": Int(min=1), "sizes.*.bptt": Int(min=1), "sizes.*.epochs": Int(min=1),
-    "sizes.*.max_epoch": Int(min=1), "sizes.*.lr": _POS, "sizes.*.init_scale": _POS, "sizes.*.lr_decay": _DECAY,
-    "sizes.*.dropout": _DROPOUT, "batch_size": Int(min=1), "test_batch_size": Int(min=1),
-    "max_batches": Int(min=1, nullable=True), "max_eval_batches": Int(min=1, nullable=True), "clip": _POS,
-    "fused": Bool(), "download": Bool(), "verify_md5": Bool(),
-    "init": OneOf(values=INITS), "critical.q_star": _POS, "critical.mu_b": Num(),
-    "critical.weights": OneOf(values=("orthogonal", "gaussian")),
-    "sweep.enabled": Bool(), "sweep.method": OneOf(values=("halving", "grid")),
-    "sweep.rungs": ListOf(item=Int(min=1), nonempty=False), "sweep.eta": Int(min=2), "sweep.lr": ListOf(item=_POS),
-    "sweep.max_epoch": ListOf(item=Int(min=1)), "sweep.lr_decay": ListOf(item=_DECAY),
-    "sweep.dropout": ListOf(item=_DROPOUT),
-}
-
-
-def validate(cfg) -> None:
-    """Beyond SCHEMA: the cell and size names, init=critical only where Algorithm 1 applies, the search's rungs, the
-    memory of a model, and the PTB files."""
-    cells = names(cfg.cell, CELLS, PAPER_CELLS, "cell")
-    for size in names(cfg.size, tuple(BUDGETS), tuple(BUDGETS), "size"):
-        hp = cfg.sizes[size]
-        # float32 weights, gradients and two more copies, and ~3 (bptt, batch, 10,000-word vocabulary) logit tensors
-        check_memory(4 * (4 * hp.params + 3 * hp.bptt * (cfg.batch_size or 1) * 10_000), f"a {size} model",
-                     f"sizes.{size}.params, sizes.{size}.bptt or batch_size")
-    bad = [c for c in cells if c not in ("minimal", "vanilla")]
-    if cfg.init == "critical" and bad:
-        raise RnnmfError(f"init=critical is defined for the minimal and vanilla cells, not {', '.join(bad)}; "
-                         "valid: --cell minimal or vanilla with init=critical")
-    rungs = list(cfg.sweep.rungs)
-    if rungs != sorted(set(rungs)):
-        raise RnnmfError(f"sweep.rungs={rungs!r} is invalid; valid: increasing integers >= 1 (epochs)")
-    from rnnmf.data import check_ptb  # a missing, corrupt or empty PTB split: one line before the run folder exists
-
-    check_ptb(cfg.data.root, download=cfg.download, verify=cfg.verify_md5)
-
-
 def pick(row: dict, columns) -> dict:
     return {k: row[k] for k in columns if k in row}
 
@@ -128,7 +81,7 @@ def train_one(cfg, corpus, device, cell: str, size: str, hp: dict, ckpt: Path, o
     model = RNNLM(cell, vocab, hidden, dropout=float(hp["dropout"]), fused=bool(cfg.fused)).to(device)
     model.init_uniform_(float(hp["init_scale"]))
     critical: dict = {}
-    if cfg.init == "critical":  # Algorithm 1 at R measured on the first 20 training windows
+    if cfg.init == "critical":  # chi_1 = 1 at R measured on the first 20 training windows
         from rnnmf.lm import init_critical_
 
         sample = batchify(corpus.train, int(cfg.batch_size), device)[: 20 * int(hp["bptt"])]
@@ -166,15 +119,11 @@ def train_one(cfg, corpus, device, cell: str, size: str, hp: dict, ckpt: Path, o
 
 
 def setup(cfg):
-    """Process-level settings for training: denormals flushed, ``run.threads`` (the runner sets it in the main
-    process; sweep workers in other processes get it here), the device."""
-    import torch
-
+    """Process-level settings for training: denormals flushed, the device (``run.threads`` is the runner's in this
+    process, the sweep runner's in a search worker)."""
     from rnnmf.runtime import flush_denormals, pick_device
 
     flush_denormals()
-    if cfg.run.threads:
-        torch.set_num_threads(int(cfg.run.threads))
     return pick_device(cfg.run.device)
 
 
@@ -188,8 +137,8 @@ def run(cfg, out_dir: Path) -> dict:
     corpus = load_corpus(cfg)
     epochs_csv, summary_csv = out_dir / "epochs.csv", out_dir / "summary.csv"
     done = finished_keys(summary_csv, ["cell", "size"])
-    for size in names(cfg.size, tuple(BUDGETS), tuple(BUDGETS), "size"):
-        for cell in names(cfg.cell, CELLS, PAPER_CELLS, "cell"):
+    for size in sizes(cfg):
+        for cell in cells(cfg):
             if row_key({"cell": cell, "size": size}, ["cell", "size"]) in done:
                 continue
 
@@ -205,10 +154,9 @@ def run(cfg, out_dir: Path) -> dict:
             paper = PAPER_PPL[(cell, size)]
             append_rows(summary_csv, [pick({
                 **out, "paper_valid_ppl": paper["valid"], "paper_test_ppl": paper["test"],
-                "tokens_per_s": float(mine["tokens_per_s"].median()),
+                "tokens_per_s": median_tokens_per_s(mine["tokens_per_s"]),
                 "wall_s": float(mine["wall_s"].sum()) + out["eval_s"]}, SUMMARY_COLUMNS)], SUMMARY_COLUMNS)
-    write_table(out_dir)
-    plot(out_dir)
+    draw("lm", out_dir)
     return summarize(out_dir)
 
 
@@ -227,53 +175,3 @@ def summarize(out_dir: Path) -> dict:
         if "minimal" in tps and "gru" in tps:
             summary[f"{size}_minimal_vs_gru_tokens_per_s"] = round(tps["minimal"] / tps["gru"], 3)
     return summary
-
-
-def _fmt(value, digits: int = 1) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return f"{value:.{digits}f}" if isinstance(value, float) else f"{value:,}" if isinstance(value, int) else str(value)
-
-
-def write_table(out_dir: Path) -> Path:
-    """``table1.md``: every trained model beside the paper's Table 1 (from ``summary.csv`` only)."""
-    df = read_rows(Path(out_dir) / "summary.csv")
-    lines = ["# Table 1: PTB perplexity, one recurrent layer", "",
-             "| cell | size | init | hidden | params | epochs | valid ppl | test ppl | paper valid | paper test |"
-             " tokens/s | status |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in df.to_dict("records") if len(df) else []:
-        paper = PAPER_PPL.get((r["cell"], r["size"]), {})
-        lines.append(f"| {r['cell']} | {r['size']} | {r.get('init', 'uniform')} | {r['hidden']} | "
-                     f"{_fmt(int(r['params']))} | {r['epochs']} | "
-                     f"{_fmt(r['valid_ppl'])} | {_fmt(r['test_ppl'])} | {_fmt(paper.get('valid'))} | "
-                     f"{_fmt(paper.get('test'))} | {_fmt(r['tokens_per_s'], 0)} | {r['status']} |")
-    lines += ["", "Paper: Chen et al. (2018), Table 1 (single-layer models; the vanilla RNN row is Jozefowicz et al. "
-              "2015). No weight tying; embedding size = hidden size; test perplexity with batch 1, as Zaremba et al."]
-    path = Path(out_dir) / "table1.md"
-    write_text_atomic(path, "\n".join(lines) + "\n")
-    return path
-
-
-def plot(out_dir: Path) -> None:
-    """``lm_curves``: validation (solid) and training (dotted) perplexity per epoch, one panel per size."""
-    from rnnmf.plots import figure, panel_label, save
-
-    df = read_rows(Path(out_dir) / "epochs.csv")
-    if not len(df):
-        return
-    sizes = [s for s in BUDGETS if s in set(df["size"])]
-    fig, axes = figure(1, len(sizes), width=3.4, height=2.6)
-    for ax, size, label in zip(axes[0], sizes, "abcd"[: len(sizes)], strict=True):
-        for cell in CELLS:
-            d = df[(df["size"] == size) & (df["cell"] == cell)].sort_values("epoch")
-            if not len(d):
-                continue
-            (line,) = ax.plot(d["epoch"], d["valid_ppl"], marker="o", ms=2.5, label=f"{cell} (H={d['hidden'].iloc[0]})")
-            ax.plot(d["epoch"], d["train_ppl"], linestyle=":", color=line.get_color())
-        ax.set_yscale("log")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("perplexity (valid solid, train dotted)")
-        ax.set_title(f"{size}: {BUDGETS[size] // 1_000_000}M parameters")
-        panel_label(ax, label)
-        ax.legend()
-    save(fig, Path(out_dir) / "lm_curves")

@@ -30,10 +30,9 @@ import math
 import shutil
 from pathlib import Path
 
-from omegaconf import OmegaConf
-
+from experiments.settings.lm import cells, sizes
 from rnnmf.io import append_rows, finished_keys, read_rows, row_key
-from rnnmf.lm import BUDGETS, CELLS, PAPER_CELLS, lr_at
+from rnnmf.lm import lr_at, median_tokens_per_s
 
 HYPER = ("lr", "max_epoch", "lr_decay", "dropout")  # the SI F grid
 SWEEP_KEY = ["cell", "size", *HYPER, "rung"]
@@ -44,13 +43,9 @@ FINAL = "final"  # the rung of the survivors' full runs
 
 def points(cfg) -> list[dict]:
     """The grid for every requested (cell, size), in grid order (the order that breaks ties)."""
-    from experiments.lm import names
-
     grid = [list(cfg.sweep[k]) for k in HYPER]
     return [{"cell": cell, "size": size, **dict(zip(HYPER, values, strict=True))}
-            for size in names(cfg.size, tuple(BUDGETS), tuple(BUDGETS), "size")
-            for cell in names(cfg.cell, CELLS, PAPER_CELLS, "cell")
-            for values in itertools.product(*grid)]
+            for size in sizes(cfg) for cell in cells(cfg) for values in itertools.product(*grid)]
 
 
 def tag(point: dict) -> str:
@@ -72,12 +67,11 @@ def rung_epochs(cfg, point: dict, rung) -> int:
     return full if rung == FINAL else min(int(rung), full)
 
 
-def train_rung(cfg_yaml: str, out_dir: str, batch: list[dict]) -> list[dict]:
-    """The sweep runner's ``train_batch``: continue each point's own checkpoint to its rung's epochs (module level so
-    worker processes can unpickle it; the config travels as YAML)."""
+def train_rung(cfg, batch: list[dict], *, out_dir: str) -> list[dict]:
+    """The sweep runner's ``train_batch`` (in this process, a pool worker or a Slurm job): continue each point's own
+    checkpoint to its rung's epochs."""
     from experiments.lm import hyper, load_corpus, setup, train_one
 
-    cfg = OmegaConf.create(cfg_yaml)
     device = setup(cfg)
     corpus = load_corpus(cfg)
     rows = []
@@ -87,10 +81,9 @@ def train_rung(cfg_yaml: str, out_dir: str, batch: list[dict]) -> list[dict]:
         epoch_rows: list[dict] = []
         out = train_one(cfg, corpus, device, point["cell"], point["size"], hp, checkpoint(Path(out_dir), point),
                         epoch_rows.append, test=point["rung"] == FINAL)
-        tps = sorted(r["tokens_per_s"] for r in epoch_rows)
         rows.append({**point, "epochs": out["epochs"], "hidden": out["hidden"], "params": out["params"],
                      "valid_ppl": out["valid_ppl"], "test_ppl": out["test_ppl"], "shared_with": "",
-                     "tokens_per_s": tps[len(tps) // 2] if tps else math.nan,
+                     "tokens_per_s": median_tokens_per_s(r["tokens_per_s"] for r in epoch_rows),
                      "wall_s": sum(r["wall_s"] for r in epoch_rows) + out["eval_s"], "seed": out["seed"],
                      "status": out["status"]})
     return rows
@@ -130,13 +123,13 @@ def survivors(csv_path: Path, alive: list[dict], rung, eta: int) -> list[dict]:
 
 
 def run(cfg, out_dir: Path) -> dict:
-    from experiments.sweep import run_sweep
+    from experiments.sweep import sweep
 
     out_dir = Path(out_dir)
     csv_path = out_dir / "sweep.csv"
     rungs = [*list(cfg.sweep.rungs), FINAL] if cfg.sweep.method == "halving" else [FINAL]
     alive = points(cfg)
-    train = functools.partial(train_rung, OmegaConf.to_yaml(cfg, resolve=True), str(out_dir))
+    train = functools.partial(train_rung, out_dir=str(out_dir))
     totals = {"points": len(alive), "runs": 0}
     for rung in rungs:
         groups: dict[tuple, list[dict]] = {}
@@ -144,10 +137,8 @@ def run(cfg, out_dir: Path) -> dict:
             groups.setdefault(run_identity(p, rung_epochs(cfg, p, rung)), []).append(p)
         firsts = [{**g[0], "rung": rung} for g in groups.values()]
         totals["runs"] += len(firsts)
-        run_sweep(firsts, train, csv_path=csv_path, columns=SWEEP_COLUMNS, key_columns=SWEEP_KEY, batch_size=1,
-                  jobs=int(cfg.run.jobs), executor=str(cfg.run.executor), cluster=cfg.run.slurm.cluster,
-                  slurm=OmegaConf.to_container(cfg.run.slurm, resolve=True), quiet=bool(cfg.run.quiet),
-                  desc=f"lm search, rung {rung}")
+        sweep(cfg, firsts, train, csv_path=csv_path, columns=SWEEP_COLUMNS, key_columns=SWEEP_KEY, batch_size=1,
+              desc=f"lm search, rung {rung}")
         share(out_dir, csv_path, list(groups.values()), rung)
         if rung != FINAL:
             alive = survivors(csv_path, alive, rung, int(cfg.sweep.eta))

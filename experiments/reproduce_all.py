@@ -27,7 +27,7 @@ PLAN: list[tuple[str, str, list[str]]] = [
     ("Sec. 3.2.2: Jacobian spectra vs eq. 12", "isometry", []),
     ("Fig. 2: trainability sweep", "trainability", []),
     ("Fig. 3: sequential MNIST, critical vs off-critical", "seqmnist", []),
-    ("Table 1: PTB, LSTM, GRU and minimalRNN at 5M parameters", "lm", ["cell=all", "size=small"]),
+    ("Table 1: PTB, LSTM, GRU and minimalRNN at 5M parameters", "lm", ["cells=[all]", "size=small"]),
     # beyond the paper (docs/gated-mean-field.md): torch's GRU and LSTM
     ("beyond the paper: GRU chi_1 and tau map over (mu_z, sigma_w)", "gated_phase", ["cell=gru"]),
     ("beyond the paper: LSTM chi_1 and tau map over (mu_f, sigma_w)", "gated_phase", ["cell=lstm", "x.name=mu_f"]),

@@ -16,9 +16,9 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from experiments import schema
-from experiments.config import compose_config, hashed_view, job_names, to_yaml
-from rnnmf.errors import Interrupted, RnnmfError
+from experiments.config import compose_config, hashed_view, to_yaml
+from experiments.settings import check_run, for_job
+from rnnmf.errors import Interrupted
 from rnnmf.io import RunFolder, check_run_path, run_dir_for
 
 
@@ -81,40 +81,42 @@ def signals_as_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, before)
 
 
-def prepare(job: str, overrides: Sequence[str] = ()):
-    """Compose and check everything about a run that can be checked without running it: (module, cfg).
+def check(job: str, overrides: Sequence[str] = ()) -> DictConfig:
+    """Compose and check everything about a run that can be checked without running it, before torch's import:
+    the job's typed settings (``experiments.settings.<job>.Settings``: keys, types, null, ranges), the ``run.*``
+    requests this machine cannot meet, then the job's ``cross_check(cfg)`` for what relates several keys, the
+    numerical domain, the data files and the memory estimate. Nothing is written."""
+    cfg = compose_config(job, overrides)
+    check_run(cfg)
+    cross_check = getattr(for_job(job), "cross_check", None)
+    if cross_check is not None:
+        cross_check(cfg)
+    return cfg
 
-    The job's ``SCHEMA`` and the shared ``run.*`` rules (``experiments.schema``), then the job's ``validate(cfg)``
-    for what relates several keys, the numerical domain, the data files and the memory estimate. Nothing is
-    written.
-    """
-    if job not in job_names():
-        raise RnnmfError(f"unknown job {job!r}; valid: {', '.join(job_names())}")
-    module = job_module(job)
-    rules = getattr(module, "SCHEMA", {})
-    cfg = compose_config(job, overrides, nullable=schema.nullable_keys(schema.COMMON, rules))
-    schema.check(cfg, schema.COMMON, rules)
-    schema.check_run(cfg)
-    if hasattr(module, "validate"):
-        module.validate(cfg)
-    return module, cfg
+
+def prepare(job: str, overrides: Sequence[str] = ()):
+    """:func:`check`, then the job's module (which may import torch): (module, cfg)."""
+    cfg = check(job, overrides)
+    return job_module(job), cfg
 
 
 def execute(job: str, overrides: Sequence[str] = (), *, out: str | Path | None = None,
             fresh: bool = False) -> tuple[dict[str, Any], Path]:
     """Compose, validate, run; return the job's summary and its run folder.
 
-    Every check (``prepare``) and the output path's (``rnnmf.io.check_run_path``) come before the run folder
+    Every check (:func:`check`) and the output path's (``rnnmf.io.check_run_path``) come before the run folder
     exists, so bad input leaves nothing behind. The folder is rnnmf's: see :class:`~rnnmf.io.RunFolder` for what
     it refuses (another job's or config's folder, a second writer, a --fresh that would delete a user's files).
     """
-    module, cfg = prepare(job, overrides)
+    cfg = check(job, overrides)
     path = check_run_path(out) if out is not None else run_dir(cfg, job)
     if out is None:
         check_run_path(path)
     folder = RunFolder(path, config_yaml=to_yaml(cfg), overrides=overrides, fresh=fresh, job=job,
                        profile=str(cfg.profile), view=hashed_view(cfg), load_view=stored_view)
-    with signals_as_interrupts(), torch_threads(cfg.run.get("threads")), folder:
+    # the folder's own refusals (another job's or config's, a second writer) come before torch's import too
+    with signals_as_interrupts(), folder, torch_threads(cfg.run.get("threads")):
+        module = job_module(job)  # the job's module may import torch
         summary = module.run(cfg, folder.path) or {}
         folder.update_meta(summary=summary)
     return summary, path

@@ -1,40 +1,45 @@
-"""One way to check a job's settings: declared rules per config key, checked before the run folder exists.
+"""One way to check a job's settings: a typed settings class per job, checked before torch is imported.
 
-Each job module declares ``SCHEMA``, a mapping from dotted config keys to rules (``Int``, ``Num``, ``Bool``,
-``OneOf``, ``Text``, ``ListOf``), and the runner checks it together with ``COMMON`` (the ``run.*`` keys every job
-shares) before calling the job's own ``validate(cfg)``, which keeps only what relates several keys (a sub-list, a
-feasible critical initialisation, the data files). A rule states the type, the range and whether null is allowed;
-every violation is one line naming the key, the value and what is valid, which the CLI prints with exit status 2.
+Each job declares its keys as a dataclass (``experiments.settings.<job>.Settings``): the annotation is the type
+(``int``, ``float``, ``bool``, ``str``, ``Literal[...]`` for a choice, ``X | None`` where null is valid, ``list[X]``,
+``dict[str, X]``, a nested dataclass for a section), and :func:`setting` adds the range (``min``/``max`` closed,
+``gt``/``lt`` open bounds; on a list they bound its items) and a line of documentation. :func:`check` walks a
+composed config against it: an unknown or missing key, a value of the wrong type (null included, unless the
+annotation allows it) or out of range is one :class:`~rnnmf.errors.RnnmfError` line naming the key, the value and
+what is valid, which the CLI prints with exit status 2. The job's ``cross_check(cfg)`` (beside its ``Settings``)
+keeps only what relates several keys. Neither imports torch: every refusal comes before torch's import.
 
-A ``*`` in a key stands for every key of a mapping (``sizes.*.lr``). Keys a schema does not mention keep hydra's
-type check, and null for them only where the job's config has null somewhere (``experiments.config``).
-
-The same module gives the memory estimate check (``check_memory``): a job's ``memory_bytes(cfg)`` against the
-machine's memory. The rules are plain data so that typed per-job settings (structured configs) can grow from them.
+The values (each key's at each profile) live in ``conf/``; ``tests/test_settings.py`` checks that they and the
+settings classes name the same keys. Hydra's structured-config merge is not used: it turns an integer written for a
+float key (``max_mb: 8192``) into a float, which would change the hashed config (run folder names) and what some
+CSVs record. ``check_memory`` checks a job's memory estimate against the machine's.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+import types
+import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from typing import Any, Literal, Union
 
 from rnnmf.errors import RnnmfError
 
-_ABSENT = object()
-
 
 def _shown(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, (DictConfig, ListConfig)):
-        value = OmegaConf.to_container(value, resolve=True)
-    return repr(value)
+    return "null" if value is None else repr(value)
+
+
+def setting(doc: str = "", *, min: float | None = None, max: float | None = None, gt: float | None = None,
+            lt: float | None = None, pattern: str = "", what: str = "", empty: bool = False):
+    """A settings field: ``doc`` says what it means; the bounds apply to a number (or to each item of a list);
+    ``pattern`` (a full match) and ``what`` (its description) to a string; ``empty`` allows an empty list."""
+    return field(metadata={"doc": doc, "min": min, "max": max, "gt": gt, "lt": lt, "pattern": pattern, "what": what,
+                           "empty": empty})
 
 
 @dataclass(frozen=True)
@@ -142,7 +147,7 @@ class ListOf(Rule):
     nonempty: bool = True
 
     def ok(self, value):
-        if not isinstance(value, (list, tuple, ListConfig)):
+        if not isinstance(value, (list, tuple)):
             return False
         items = list(value)
         return (bool(items) or not self.nonempty) and all(v is not None and self.item.ok(v) for v in items)
@@ -154,7 +159,7 @@ class ListOf(Rule):
         return f"{head} of {_plural(self.item.describe())}"
 
     def check(self, key: str, value: Any) -> None:
-        if value is not None and isinstance(value, (list, tuple, ListConfig)):
+        if value is not None and isinstance(value, (list, tuple)):
             bad = [v for v in value if v is None or not self.item.ok(v)]
             if bad:
                 raise RnnmfError(f"{key}={_shown(value)} is invalid ({_shown(bad[0])} is not); valid: "
@@ -170,70 +175,154 @@ def _plural(text: str) -> str:
     return text
 
 
-Schema = Mapping[str, Rule]
+@dataclass(frozen=True)
+class Anything(Rule):
+    """A free-form value (a bench suite's keyword arguments): the code it is passed to checks it."""
 
-#: the keys every job shares (conf/common.yaml): how a job runs
-COMMON: dict[str, Rule] = {
-    "seed": Int(min=0),
-    "data.root": Text(nullable=True),
-    "run.results_dir": Text(),
-    "run.device": Text(pattern=r"auto|cpu|cuda(:\d+)?|mps", what="auto, cpu, cuda or cuda:N"),
-    "run.quiet": Bool(),
-    "run.threads": Int(min=1, nullable=True),
-    "run.jobs": Int(min=1),
-    "run.executor": OneOf(values=("local", "submitit")),
-    "run.slurm.partition": Text(nullable=True),
-    "run.slurm.timeout_min": Int(min=1),
-    "run.slurm.gpus_per_node": Int(min=0),
-    "run.slurm.cpus_per_task": Int(min=1),
-    "run.slurm.mem_gb": Num(gt=0, nullable=True),
-    "run.slurm.batch_size": Int(min=1),
-    "run.slurm.cluster": OneOf(values=("local", "slurm", "debug"), nullable=True),
-}
+    def ok(self, value):
+        return True
+
+    def describe(self):
+        return "anything"
 
 
-def _select(cfg, parts: Sequence[str], prefix: str = "") -> Iterator[tuple[str, Any]]:
-    """(dotted key, value) for every key matching ``parts`` (``*`` matches each key of a mapping)."""
-    if not parts:
-        yield prefix, cfg
-        return
-    head, rest = parts[0], parts[1:]
-    if not isinstance(cfg, (DictConfig, Mapping)):
-        return
-    keys = list(cfg.keys()) if head == "*" else [head]
-    for k in keys:
-        if k not in cfg:
-            continue
-        yield from _select(cfg[k], rest, f"{prefix}.{k}" if prefix else str(k))
+@dataclass(frozen=True)
+class Section(Rule):
+    """A mapping with exactly the fields of the dataclass ``cls``, each checked by its own rule."""
+
+    cls: type | None = None
+
+    def fields(self) -> dict[str, Rule]:
+        return section_rules(self.cls)
+
+    def ok(self, value):
+        return isinstance(value, Mapping)
+
+    def describe(self):
+        return "a mapping of " + ", ".join(self.fields())
+
+    def check(self, key: str, value: Any) -> None:
+        super().check(key, value)
+        if value is None:
+            return
+        rules = self.fields()
+        for name in value:
+            if name not in rules:
+                where = f"{key}.{name}" if key else str(name)
+                raise RnnmfError(f"unknown config key {where!r}; valid keys{' of ' + key if key else ''}: "
+                                 f"{', '.join(rules)}")
+        for name, rule in rules.items():
+            where = f"{key}.{name}" if key else name
+            if name not in value:
+                raise RnnmfError(f"config key {where!r} is missing; valid: {rule.describe()}")
+            rule.check(where, value[name])
 
 
-def check(cfg, *schemas: Schema) -> None:
-    """Check every rule of ``schemas`` on ``cfg``; a key the config lacks is skipped."""
-    for schema in schemas:
-        for key, rule in schema.items():
-            for dotted, value in _select(cfg, key.split(".")):
-                rule.check(dotted, value)
+@dataclass(frozen=True)
+class MapOf(Rule):
+    """A mapping from names the user chooses (``sizes.small``) to values of one rule."""
+
+    item: Rule = field(default_factory=Anything)
+
+    def ok(self, value):
+        return isinstance(value, Mapping)
+
+    def describe(self):
+        return "a mapping of names to " + _plural(self.item.describe())
+
+    def check(self, key: str, value: Any) -> None:
+        super().check(key, value)
+        for name, item in (value or {}).items():
+            self.item.check(f"{key}.{name}", item)
 
 
-def nullable_keys(*schemas: Schema) -> set[str]:
-    return {key for schema in schemas for key, rule in schema.items() if rule.nullable}
+# ---------------------------------------------------------------------------------------- rules from annotations
+_NONE = type(None)
 
 
-def check_run(cfg) -> None:
-    """What the ``run.*`` rules cannot see alone: a CUDA device that is absent, submitit that is not installed."""
-    device = str(cfg.run.device)
-    if device.startswith("cuda"):
-        from rnnmf.runtime import pick_device
+def rule_for(tp: Any, meta: Mapping[str, Any] | None = None) -> Rule:
+    """The rule of one annotation (see the module docstring) with the bounds of :func:`setting`."""
+    meta = meta or {}
+    nullable = False
+    if typing.get_origin(tp) in (Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not _NONE]
+        nullable = len(args) < len(typing.get_args(tp))
+        (tp,) = args
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return OneOf(values=typing.get_args(tp), nullable=nullable)
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        return ListOf(item=rule_for(item, meta), nonempty=not meta.get("empty"), nullable=nullable)
+    if origin is dict:
+        _, item = typing.get_args(tp)
+        return MapOf(item=rule_for(item, meta), nullable=nullable)
+    if dataclasses.is_dataclass(tp):
+        return Section(cls=tp, nullable=nullable)
+    if tp is bool:
+        return Bool(nullable=nullable)
+    if tp is int:
+        return Int(min=meta.get("min"), max=meta.get("max"), nullable=nullable)
+    if tp is float:
+        return Num(min=meta.get("min"), max=meta.get("max"), gt=meta.get("gt"), lt=meta.get("lt"), nullable=nullable)
+    if tp is str:
+        return Text(pattern=meta.get("pattern") or "", what=meta.get("what") or "a non-empty string",
+                    nullable=nullable)
+    if tp is Any:
+        return Anything(nullable=True)
+    raise TypeError(f"no rule for the annotation {tp!r}")
 
-        pick_device(device)
-    if cfg.run.executor == "submitit":
-        try:
-            import submitit  # noqa: F401
-        except ImportError:
-            raise RnnmfError("run.executor=submitit needs the submitit package: pip install 'rnnmf[slurm]'") from None
+
+_SECTIONS: dict[type, dict[str, Rule]] = {}
 
 
-# --------------------------------------------------------------------------------------------------------- memory
+def section_rules(cls: type) -> dict[str, Rule]:
+    """{field name: rule} of a settings dataclass (cached per class)."""
+    if cls not in _SECTIONS:
+        hints = typing.get_type_hints(cls)
+        _SECTIONS[cls] = {f.name: rule_for(hints[f.name], f.metadata) for f in dataclasses.fields(cls)}
+    return _SECTIONS[cls]
+
+
+def plain(cfg) -> Any:
+    """A composed config as plain dicts and lists (what is checked, hashed and sent to sweep workers)."""
+    if hasattr(cfg, "_get_node"):
+        from omegaconf import OmegaConf
+
+        return OmegaConf.to_container(cfg, resolve=True)
+    return cfg
+
+
+def check(cls: type, cfg) -> None:
+    """Check a whole config against the settings class ``cls``: every key known, present, typed and in range."""
+    Section(cls=cls).check("", plain(cfg))
+
+
+def rule_at(cls: type, key: str) -> Rule | None:
+    """The rule of a dotted key (``sizes.small.lr``), or None where the key names nothing in ``cls``."""
+    rule: Rule | None = Section(cls=cls)
+    for part in key.split("."):
+        if isinstance(rule, Section):
+            rule = rule.fields().get(part)
+        elif isinstance(rule, MapOf):
+            rule = rule.item
+        else:
+            return None
+        if rule is None:
+            return None
+    return rule
+
+
+def check_value(cls: type, key: str, value: Any) -> None:
+    """Check one override (``key=value``) before the config is composed: its type, range and null."""
+    rule = rule_at(cls, key)
+    if isinstance(rule, (Section, MapOf)):
+        Rule.check(rule, key, value)  # a mapping (or null where allowed); its keys are checked once composed
+    elif rule is not None:
+        rule.check(key, value)
+
+
+# ------------------------------------------------------------------------------------------------------ memory
 def machine_memory() -> int:
     """This machine's physical memory in bytes (MemTotal; the page count where /proc is absent)."""
     try:

@@ -11,16 +11,22 @@ returns one row per point. The runner
    threads split between the workers), or through ``submitit`` (``executor="submitit"``: Slurm, or its ``local``
    cluster for testing);
 4. appends a batch's rows in THIS process only, as each batch finishes (``rnnmf.io.append_rows``: one locked, fsynced
-   write). Workers never write, so a killed sweep loses just the batches in flight and never duplicates a row.
+   write). Workers never write a CSV, so a killed sweep loses just the batches in flight and never duplicates a row.
+   A batch may return rows for more CSVs than the sweep's own (:class:`Output`, e.g. seqmnist's training curves):
+   those are written first, each row once by its key, so a point counts as finished only when all its rows are in.
 
-``train_batch`` must be picklable for ``jobs>1`` and submitit: a module-level function, or a ``functools.partial`` of
-one with plain arguments.
+Jobs call :func:`sweep`, the one wiring: it reads ``run.*`` (jobs, executor, threads, Slurm) from the job's config and
+sends the config itself, checked and serialised as plain data, to every worker, which calls
+``train_batch(cfg, points)`` with it rebuilt. ``run.threads`` is applied in every worker (a pool process gets
+cores / jobs threads, a Slurm job its ``cpus_per_task``, where it is null). ``train_batch`` must be picklable: a
+module-level function, or a ``functools.partial`` of one with plain arguments.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import functools
 import multiprocessing as mp
 import os
 import time
@@ -35,7 +41,18 @@ from rnnmf.progress import progress
 
 Point = dict[str, Any]
 Row = dict[str, Any]
-TrainBatch = Callable[[list[Point]], list[Row]]
+
+
+@dataclass
+class Output:
+    """A batch's rows for the sweep's CSV (``rows``) and for others beside it (``extra``: file name -> rows),
+    named in ``run_sweep``'s ``extra``."""
+
+    rows: list[Row]
+    extra: dict[str, list[Row]] = field(default_factory=dict)
+
+
+TrainBatch = Callable[[list[Point]], "list[Row] | Output"]
 EXECUTORS = ("local", "submitit")
 SUBMITIT_CLUSTERS = (None, "local", "slurm", "debug")
 
@@ -138,11 +155,46 @@ def _init_pool_worker(threads: int, parent: int) -> None:
     _init_worker(threads)
 
 
-def _run_batch(train_batch: TrainBatch, batch: list[Point], threads: int | None = None) -> list[Row]:
-    """What a worker (pool process or Slurm job) runs: one batch, rows returned to the parent, nothing written."""
-    if threads:
-        _init_worker(threads)
-    return list(train_batch(batch))
+def _run_batch(train_batch: TrainBatch, batch: list[Point], threads: int | None = None) -> list[Row] | Output:
+    """What a worker (this process, a pool process or a Slurm job) runs: one batch on ``threads`` torch threads
+    (None: as they are), rows returned to the parent, no CSV written."""
+    if not threads:
+        out = train_batch(batch)
+        return out if isinstance(out, Output) else list(out)
+    import torch
+
+    before = torch.get_num_threads()
+    _init_worker(threads)
+    try:
+        out = train_batch(batch)
+        return out if isinstance(out, Output) else list(out)
+    finally:
+        torch.set_num_threads(before)  # in this process (jobs=1), the next job must not inherit it
+
+
+def _with_settings(train_batch: Callable, settings: dict[str, Any], batch: list[Point]):
+    """A worker's side of :func:`sweep`: the job's config rebuilt (read-only) from its plain-data form."""
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.create(settings)
+    OmegaConf.set_readonly(cfg, True)
+    return train_batch(cfg, batch)
+
+
+def sweep(cfg, points: Sequence[Point], train_batch: Callable, *, csv_path: str | os.PathLike,
+          columns: Sequence[str], key_columns: Sequence[str], desc: str, quiet: bool = False, **shape) -> SweepResult:
+    """The one way a job runs a sweep: :func:`run_sweep` with the executor, jobs, threads and Slurm settings of
+    ``cfg.run``, and ``train_batch(cfg, points)`` called in each worker with the job's whole config (sent as plain
+    data, the same to local processes and Slurm jobs). ``quiet``: no bar even when ``run.quiet`` is false (a job
+    that shows its own); ``shape``: ``group_by``, ``batch_size``, ``cost``, ``extra``."""
+    from experiments.schema import plain
+
+    run = cfg.run
+    slurm = plain(run.slurm)
+    return run_sweep(points, functools.partial(_with_settings, train_batch, plain(cfg)), csv_path=csv_path,
+                     columns=columns, key_columns=key_columns, jobs=int(run.jobs), executor=str(run.executor),
+                     cluster=slurm.get("cluster"), slurm=slurm, threads=run.threads, quiet=bool(run.quiet) or quiet,
+                     folder=Path(csv_path).parent / "submitit", desc=desc, **shape)
 
 
 # ------------------------------------------------------------------------------------------------------ the runner
@@ -151,15 +203,18 @@ def run_sweep(points: Sequence[Point], train_batch: TrainBatch, *, csv_path: str
               group_by: Callable[[Point], Hashable] | None = None,
               batch_size: int | Callable[[Point], int] | None = None,
               cost: Callable[[list[Point]], float] | None = None, jobs: int = 1, executor: str = "local",
-              cluster: str | None = None, slurm: Mapping[str, Any] | None = None,
+              cluster: str | None = None, slurm: Mapping[str, Any] | None = None, threads: int | None = None,
+              extra: Mapping[str, tuple[Sequence[str], Sequence[str]]] | None = None,
               folder: str | os.PathLike | None = None, quiet: bool = False, desc: str = "sweep") -> SweepResult:
     """Train every grid point not yet in ``csv_path`` and append one row per point as its batch finishes.
 
     ``jobs`` local worker processes (``executor="local"``), or at most ``jobs`` Slurm/submitit jobs in flight at a
     time when ``cluster="local"`` (every batch at once on a real Slurm cluster). ``slurm`` holds ``run.slurm``
-    (partition, timeout_min, gpus_per_node, cpus_per_task, mem_gb); ``folder`` is where submitit keeps its logs and
-    pickles (default: ``<csv folder>/submitit``). Raises :class:`SweepError` after the other batches are done if any
-    batch raised.
+    (partition, timeout_min, gpus_per_node, cpus_per_task, mem_gb); ``threads``: torch threads per worker (None:
+    cores / jobs in a pool, ``cpus_per_task`` on Slurm, unchanged in this process); ``extra``: {file name: (columns,
+    key columns)} of the CSVs beside ``csv_path`` that :class:`Output` rows go to; ``folder`` is where submitit keeps
+    its logs and pickles (default: ``<csv folder>/submitit``). Raises :class:`SweepError` after the other batches are
+    done if any batch raised.
     """
     t0 = time.perf_counter()
     if executor not in EXECUTORS:
@@ -183,8 +238,14 @@ def run_sweep(points: Sequence[Point], train_batch: TrainBatch, *, csv_path: str
     if cost is not None:
         batches.sort(key=cost, reverse=True)  # stable: equal costs keep their grid order
 
-    def record(batch: list[Point], rows: list[Row]) -> None:
-        append_rows(csv_path, _check_rows(batch, rows, key_columns), columns)
+    def record(batch: list[Point], out: list[Row] | Output) -> None:
+        rows, more = (out.rows, out.extra) if isinstance(out, Output) else (out, {})
+        _check_rows(batch, rows, key_columns)
+        for name, (cols, keys) in (extra or {}).items():  # first: a point is finished once its own row is in
+            path = csv_path.parent / name
+            done = finished_keys(path, keys)
+            append_rows(path, [r for r in more.get(name, []) if row_key(r, keys) not in done], cols)
+        append_rows(csv_path, rows, columns)
         result.ran += len(batch)
         result.batches += 1
 
@@ -194,13 +255,13 @@ def run_sweep(points: Sequence[Point], train_batch: TrainBatch, *, csv_path: str
             pass
         elif executor == "submitit":
             _run_submitit(batches, train_batch, record, bar, result, jobs=jobs, cluster=cluster, slurm=slurm or {},
-                          folder=Path(folder) if folder else csv_path.parent / "submitit")
+                          threads=threads, folder=Path(folder) if folder else csv_path.parent / "submitit")
         elif jobs == 1:
             for batch in batches:  # in-process: the simplest way, and the one to debug with
-                record(batch, _run_batch(train_batch, batch))
+                record(batch, _run_batch(train_batch, batch, threads))
                 bar.update(len(batch))
         else:
-            _run_pool(batches, train_batch, record, bar, result, jobs=jobs)
+            _run_pool(batches, train_batch, record, bar, result, jobs=jobs, threads=threads)
     finally:
         bar.close()
         result.wall_s = time.perf_counter() - t0
@@ -210,14 +271,14 @@ def run_sweep(points: Sequence[Point], train_batch: TrainBatch, *, csv_path: str
     return result
 
 
-def _run_pool(batches, train_batch, record, bar, result: SweepResult, *, jobs: int) -> None:
-    threads = max(1, cpu_count() // jobs)
+def _run_pool(batches, train_batch, record, bar, result: SweepResult, *, jobs: int, threads: int | None) -> None:
+    share = max(1, cpu_count() // jobs)
     # spawn, not fork: forking a parent whose torch/OpenMP thread pool is already running can deadlock the child.
     ctx = mp.get_context("spawn")
     pool = cf.ProcessPoolExecutor(max_workers=min(jobs, len(batches)), mp_context=ctx,
-                                  initializer=_init_pool_worker, initargs=(threads, os.getpid()))
+                                  initializer=_init_pool_worker, initargs=(share, os.getpid()))
     try:
-        futures = {pool.submit(_run_batch, train_batch, batch): batch for batch in batches}
+        futures = {pool.submit(_run_batch, train_batch, batch, threads): batch for batch in batches}
         for fut in cf.as_completed(futures):
             batch = futures[fut]
             try:
@@ -239,7 +300,7 @@ def _run_pool(batches, train_batch, record, bar, result: SweepResult, *, jobs: i
 
 
 def _run_submitit(batches, train_batch, record, bar, result: SweepResult, *, jobs: int, cluster: str | None,
-                  slurm: Mapping[str, Any], folder: Path) -> None:
+                  slurm: Mapping[str, Any], threads: int | None, folder: Path) -> None:
     try:
         import submitit
     except ImportError:
@@ -264,7 +325,7 @@ def _run_submitit(batches, train_batch, record, bar, result: SweepResult, *, job
         while pending or running:
             while pending and len(running) < in_flight_max:
                 batch = pending.pop(0)
-                running[ex.submit(_run_batch, train_batch, batch, cpus)] = batch
+                running[ex.submit(_run_batch, train_batch, batch, threads or cpus)] = batch
             job = next(submitit.helpers.as_completed(list(running), poll_frequency=0.2))
             batch = running.pop(job)
             try:

@@ -9,59 +9,18 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from omegaconf import OmegaConf
 
-from experiments.schema import Int, Num, OneOf, check_memory
-from rnnmf.errors import RnnmfError
-from rnnmf.io import read_rows, write_text_atomic
-from rnnmf.theory.phase import KEYS, PARAMS, phase_map
-
-LABELS = {"sigma_w": r"$\sigma_w$", "sigma_v": r"$\sigma_v$", "sigma_b": r"$\sigma_b$", "mu_b": r"$\mu_b$",
-          "R": r"$R$", "sigma12": r"$\Sigma_{12}$"}
-
-
-def _fixed(cfg) -> dict:
-    fixed = OmegaConf.to_container(cfg.fixed, resolve=True)
-    valid = PARAMS[cfg.cell]
-    return {k: v for k, v in fixed.items() if k in valid and k not in (cfg.x.name, cfg.y.name)}
-
-
-_AXIS = OneOf(values=tuple(dict.fromkeys([*PARAMS["vanilla"], *PARAMS["minimal"]])))
-SCHEMA = {
-    "cell": OneOf(values=tuple(PARAMS)),
-    "x.name": _AXIS, "y.name": _AXIS,
-    "x.start": Num(), "x.stop": Num(), "y.start": Num(), "y.stop": Num(),
-    "num": Int(min=2),
-    "sigma12": Num(min=-1.0, max=1.0),
-    "fixed.sigma_w": Num(min=0.0), "fixed.sigma_v": Num(min=0.0), "fixed.sigma_b": Num(min=0.0),
-    "fixed.mu_b": Num(), "fixed.R": Num(gt=0.0),
-}
-#: bytes per grid point of one phase_map call: ~40 float64 arrays over the grid (inputs, the fixed points, the
-#: moments and the outputs), measured as 2-3 kB per point with the lattice chunks, with a margin
-BYTES_PER_POINT = 4096
-
-
-def validate(cfg) -> None:
-    """Beyond SCHEMA: the axes of this cell, the numerical domain at the grid's corners, the memory of the grid."""
-    for axis in (cfg.x, cfg.y):
-        if axis.name not in PARAMS[cfg.cell]:
-            raise RnnmfError(f"unknown axis {axis.name!r} for cell {cfg.cell!r}; valid: {', '.join(PARAMS[cfg.cell])}")
-    check_memory(cfg.num**2 * BYTES_PER_POINT, f"a {cfg.num} x {cfg.num} grid (num={cfg.num})", "num")
-    # the library checks ranges and the numerical domain (negative sigma's, |Sigma12| > 1, R <= 0, q* beyond what
-    # the quadrature resolves) on a 2 x 2 corner grid, cheaply: the domain's bound grows towards the corners
-    try:
-        phase_map(cfg.cell, cfg.x.name, [cfg.x.start, cfg.x.stop], cfg.y.name, [cfg.y.start, cfg.y.stop],
-                  _fixed(cfg), sigma12=cfg.sigma12)
-    except RnnmfError as exc:  # say which keys the grid's corners came from
-        raise RnnmfError(f"the grid {cfg.x.name} = x.start..x.stop = {cfg.x.start}..{cfg.x.stop}, {cfg.y.name} = "
-                         f"y.start..y.stop = {cfg.y.start}..{cfg.y.stop}: {exc}") from None
+from experiments.figures import draw
+from experiments.settings.theory_phase import fixed
+from rnnmf.io import write_text_atomic
+from rnnmf.theory.phase import KEYS, phase_map
 
 
 def run(cfg, out_dir):
     xs = np.linspace(cfg.x.start, cfg.x.stop, cfg.num)
     ys = np.linspace(cfg.y.start, cfg.y.stop, cfg.num)
     t0 = time.time()
-    maps = phase_map(cfg.cell, cfg.x.name, xs, cfg.y.name, ys, _fixed(cfg), sigma12=cfg.sigma12)
+    maps = phase_map(cfg.cell, cfg.x.name, xs, cfg.y.name, ys, fixed=fixed(cfg), sigma12=cfg.sigma12)
     seconds = time.time() - t0
     import pandas as pd
 
@@ -69,36 +28,10 @@ def run(cfg, out_dir):
                           "x": maps[cfg.x.name].ravel(), "y": maps[cfg.y.name].ravel(),
                           **{k: maps[k].ravel() for k in KEYS}})
     write_text_atomic(out_dir / "phase.csv", table.to_csv(index=False))
-    plot(out_dir)
+    draw("theory_phase", out_dir)
     tau = maps["tau"]
     finite = np.isfinite(tau)
     return {"grid": f"{cfg.num} x {cfg.num}", "seconds": round(seconds, 2),
             "tau_max_finite": float(tau[finite].max()) if finite.any() else None,
             "fraction_tau_infinite": float(1 - finite.mean()),
             "chi_1_range": [float(maps["chi_1"].min()), float(maps["chi_1"].max())]}
-
-
-def plot(out_dir) -> None:
-    """log10 tau heat map with the chi_1 = 1 contour, from phase.csv only."""
-    from rnnmf.plots import SEQUENTIAL_CMAP, figure, panel_label, save
-
-    df = read_rows(out_dir / "phase.csv")
-    x_name, y_name = df.x_name.iloc[0], df.y_name.iloc[0]
-    xs, ys = np.unique(df.x), np.unique(df.y)
-    grid = df.pivot_table(index="y", columns="x", values="tau", aggfunc="first").reindex(index=ys, columns=xs)
-    chi = df.pivot_table(index="y", columns="x", values="chi_1", aggfunc="first").reindex(index=ys, columns=xs)
-    log_tau = np.log10(np.clip(grid.to_numpy(dtype=float), 1e-3, 1e6))  # tau = inf is drawn at the top of the scale
-    fig, axes = figure(1, 2, width=3.6, height=2.9)
-    mesh = axes[0, 0].pcolormesh(xs, ys, log_tau, shading="auto", cmap=SEQUENTIAL_CMAP)
-    fig.colorbar(mesh, ax=axes[0, 0], label=r"$\log_{10}\tau$")
-    mesh = axes[0, 1].pcolormesh(xs, ys, chi.to_numpy(dtype=float), shading="auto", cmap="coolwarm",
-                                 vmin=0.0, vmax=2.0)
-    fig.colorbar(mesh, ax=axes[0, 1], label=r"$\chi_1$")
-    for ax, label in zip(axes[0], "ab", strict=True):
-        if np.nanmin(chi.to_numpy()) < 1 < np.nanmax(chi.to_numpy()):
-            ax.contour(xs, ys, chi.to_numpy(dtype=float), levels=[1.0], colors="white", linestyles="--")
-        ax.set_xlabel(LABELS.get(x_name, x_name))
-        ax.set_ylabel(LABELS.get(y_name, y_name))
-        panel_label(ax, label)
-    fig.suptitle(f"{df.cell.iloc[0]} RNN, $\\Sigma_{{12}}$ = {df.sigma12.iloc[0]:g} (dashed: $\\chi_1 = 1$)")
-    save(fig, out_dir / "phase")

@@ -12,8 +12,9 @@ the paper (top row untied weights, bottom row tied):
 T_max per column: every (panel, swept value) is a column; its depth lattice (``grid.T``, geometric, neighbours a factor
 ≤ 1.2 apart) is searched by geometric bisection for the deepest T whose training accuracy passes ``boundary.threshold``
 (a depth near the threshold is decided by the mean of ``boundary.seeds`` seeds), so T_max is known to ±10 % after
-about log2(lattice size) trained depths. The search runs in rounds: each round asks every unfinished column for its
-next depth, replayed from ``points.csv``, and trains those points through ``experiments.sweep.run_sweep``. Every
+about log2(lattice size) trained depths (``experiments.depth_search``). The search runs in rounds: each round asks
+every unfinished column for its next depth, replayed from ``points.csv``, and trains those points through
+``experiments.sweep.run_sweep``. Every
 point is one small network; points of equal (cell, weights, T, seed) train together as one ``RNNEnsemble`` (one noise
 draw, one input GEMM and one time loop for all members). A member's weights depend only on its own seed and the data
 stream only on (seed, T), so a point gets the same result whichever batch it runs in, and a killed run resumes point
@@ -26,79 +27,43 @@ for the minimalRNN (its input is x̃ = tanh(W_x x) with (W_x)_ij ~ N(0, σ_x̃²
 Outputs: ``points.csv`` (one row per trained point), ``theory.csv`` (dense τ curves), ``boundary.csv`` (per column
 the bracket [T_lo, T_hi], T_max and whether it is censored, beside τ; per panel the log-space fit T_max = k·τ with
 R², Spearman ρ and the fraction within a factor 1.5) and ``fig2.png/pdf``: accuracy heat maps with τ, k·τ and T_max
-drawn over them.
+drawn over them, from the CSVs alone by ``experiments.figures.fig2``.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
+import re
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from omegaconf import OmegaConf
 
-from experiments.schema import Int, ListOf, Num, OneOf, check_memory
-from experiments.sweep import run_sweep
+from experiments.depth_search import bisect_depths, boundary_table, column_key, column_results
+from experiments.figures import draw
+from experiments.settings.trainability import (
+    INPUT_SIZE,
+    NUM_CLASSES,
+    PANELS,
+    ensemble_shape,
+    input_R,
+    member_bytes,
+    panel_settings,
+)
+from experiments.sweep import sweep
 from rnnmf.errors import RnnmfError
+from rnnmf.seeds import derive_seed
 
-PANELS: dict[str, dict[str, Any]] = {
-    "a": {"cell": "vanilla", "weights": "untied", "vary": "sigma_w"},
-    "b": {"cell": "vanilla", "weights": "tied", "vary": "sigma_w"},
-    "c": {"cell": "minimal", "weights": "untied", "vary": "mu_b"},
-    "d": {"cell": "minimal", "weights": "tied", "vary": "mu_b"},
-    "e": {"cell": "minimal", "weights": "untied", "vary": "sigma_w"},
-    "f": {"cell": "minimal", "weights": "tied", "vary": "sigma_w"},
-    "g": {"cell": "minimal", "weights": "untied", "vary": "sigma_w"},
-    "h": {"cell": "minimal", "weights": "tied", "vary": "sigma_w"},
-}
 COLUMNS = ["panel", "cell", "weights", "sigma_w", "sigma_v", "mu_b", "T", "seed", "steps", "train_acc", "test_acc",
            "loss", "tau", "R", "status", "wall_s"]
 KEY_COLUMNS = ["panel", "sigma_w", "sigma_v", "mu_b", "T", "seed"]
-BOUNDARY_COLUMNS = ["panel", "cell", "weights", "param", "value", "tau", "T_lo", "T_hi", "T_max", "censored",
-                    "T_first", "T_last", "n_points", "k", "r2", "rho", "within_1p5", "n_fit", "acc_sd", "metric",
-                    "threshold"]
 THEORY_COLUMNS = ["panel", "param", "value", "sigma_w", "sigma_v", "mu_b", "R", "tau"]
-INPUT_SIZE, NUM_CLASSES = 784, 10
-LABEL = {"sigma_w": "σ_w", "mu_b": "μ_b"}
 
 
 # ------------------------------------------------------------------------------------------------------- the grid
-def _values(spec) -> list[float]:
-    """A grid axis: an explicit list, or {start, stop, num} (linearly spaced, both ends included)."""
-    if OmegaConf.is_list(spec) or isinstance(spec, (list, tuple)):
-        return [float(v) for v in spec]
-    return [round(float(v), 6) for v in np.linspace(spec.start, spec.stop, int(spec.num))]
-
-
-def panel_settings(cfg, panel: str) -> dict[str, Any]:
-    """The fixed hyper-parameters of one panel and the swept axis, from the config."""
-    p = PANELS[panel]
-    fixed = cfg.vanilla if p["cell"] == "vanilla" else cfg.minimal
-    out = {**p, "sigma_v": float(fixed.sigma_v), "steps": int(fixed.steps)}
-    if p["cell"] == "vanilla":
-        out.update(sigma_w=None, mu_b=0.0, values=_values(cfg.grid.vanilla_sigma_w))
-    elif p["vary"] == "mu_b":
-        out.update(sigma_w=float(fixed.sigma_w), mu_b=None, values=_values(cfg.grid.minimal_mu_b))
-    else:
-        out.update(sigma_w=None, mu_b=float(fixed.mu_b_e if panel in "ef" else fixed.mu_b_g),
-                   values=_values(cfg.grid.minimal_sigma_w))
-    return out
-
-
-def input_R(cell: str, sigma_x: float, sigma_wx: float) -> float:
-    """R seen by the recurrence at the noise steps: σ_x² (vanilla), E[tanh(z)²], z ~ N(0, σ_x̃² σ_x²) (minimalRNN)."""
-    if cell == "vanilla":
-        return float(sigma_x) ** 2
-    from rnnmf.theory.gaussian import TANH_POLE, expect_1d
-
-    return float(expect_1d(lambda u: np.tanh(u) ** 2, (sigma_wx * sigma_x) ** 2, 0.0, pole=TANH_POLE))
-
-
 def theory_tau(cell: str, sigma_w, sigma_v, mu_b, R):
     """τ at Σ12 = 0 (σ_b = 0), vectorised over the grid: eq. 4 (vanilla) or eq. 9 (minimalRNN)."""
     if cell == "vanilla":
@@ -111,8 +76,7 @@ def theory_tau(cell: str, sigma_w, sigma_v, mu_b, R):
 
 def member_seed(seed: int, panel: str, sigma_w: float, mu_b: float, T: int) -> int:
     """A point's own init seed, from its key alone (stable across runs, processes and batchings)."""
-    text = f"{seed}|{panel}|{sigma_w!r}|{mu_b!r}|{T}"
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:7], "little")
+    return derive_seed(seed, panel, float(sigma_w), float(mu_b), T, scheme="fig2")
 
 
 def depths(spec) -> list[int]:
@@ -143,87 +107,7 @@ def point_at(column: dict[str, Any], T: int, seed: int) -> dict[str, Any]:
     return {**column, "T": int(T), "seed": int(seed)}
 
 
-_AXIS_RULES = {"start": Num(), "stop": Num(), "num": Int(min=1)}
-SCHEMA = {
-    "panels": ListOf(item=OneOf(values=tuple(PANELS))),
-    "task.sigma_x": Num(gt=0.0), "task.hidden": Int(min=1), "task.batch_size": Int(min=1),
-    "task.eval_examples": Int(min=1),
-    "vanilla.sigma_v": Num(min=0.0), "vanilla.steps": Int(min=1), "vanilla.lr": Num(gt=0.0),
-    "minimal.sigma_v": Num(min=0.0), "minimal.sigma_w": Num(min=0.0), "minimal.mu_b_e": Num(),
-    "minimal.mu_b_g": Num(), "minimal.steps": Int(min=1), "minimal.lr": Num(gt=0.0),
-    "init.weights": OneOf(values=("gaussian", "orthogonal")), "init.sigma_wx": Num(gt=0.0),
-    "train.optimizer": OneOf(values=("adam", "sgd")),
-    "grid.T.*.start": Int(min=1), "grid.T.*.stop": Int(min=1), "grid.T.*.num": Int(min=1),
-    **{f"grid.{axis}.{k}": rule for axis in ("vanilla_sigma_w", "minimal_mu_b", "minimal_sigma_w")
-       for k, rule in _AXIS_RULES.items()},
-    "ensemble.max_members": Int(min=1), "ensemble.max_mb": Num(gt=0.0),
-    "ensemble.vanilla_input_steps": Int(min=1, nullable=True),
-    "boundary.metric": OneOf(values=("train_acc", "test_acc")), "boundary.threshold": Num(gt=0.0, lt=1.0),
-    "boundary.seeds": Int(min=1), "boundary.margin": Num(min=0.0),
-    "train.trainable": OneOf(values=("all", "readout")),
-}
-
-
-def validate(cfg) -> None:
-    """Beyond SCHEMA: swept sigma_w >= 0, the theory's domain over every panel's grid, one member's memory, and the
-    MNIST files, all before the run folder exists."""
-    from rnnmf.data import check_mnist
-    from rnnmf.theory import check_domain
-
-    for cell in ("vanilla", "minimal"):
-        t = cfg.grid.T[cell]
-        if t.start > t.stop:
-            raise RnnmfError(f"grid.T.{cell}={OmegaConf.to_container(t)} is invalid; valid: start <= stop (numbers "
-                             "of noise steps, geometrically spaced)")
-    for p in cfg.panels:
-        s = panel_settings(cfg, p)
-        if s["vary"] == "sigma_w" and min(s["values"]) < 0:
-            raise RnnmfError(f"panel {p}: sigma_w values {s['values']} are invalid; valid: numbers >= 0")
-        sw = s["values"] if s["sigma_w"] is None else [s["sigma_w"]]
-        mb = s["values"] if s["mu_b"] is None else [s["mu_b"]]
-        try:
-            R = input_R(s["cell"], cfg.task.sigma_x, cfg.init.sigma_wx)
-            check_domain(s["cell"], sigma_w=[min(sw), max(sw)], sigma_v=s["sigma_v"], R=R, mu_b=[min(mb), max(mb)])
-        except RnnmfError as exc:
-            raise RnnmfError(f"panel {p} (task.sigma_x={cfg.task.sigma_x}, init.sigma_wx={cfg.init.sigma_wx}): "
-                             f"{exc}") from None
-    spec = _spec(cfg)
-    for p in cfg.panels:
-        s = panel_settings(cfg, p)
-        point = {"cell": s["cell"], "weights": s["weights"], "T": int(cfg.grid.T[s["cell"]].stop)}
-        check_memory(member_bytes(point, spec), f"one network of panel {p} at T={point['T']}",
-                     "task.hidden, task.batch_size or grid.T")
-    check_mnist(cfg.data.root, download=False)  # a missing file is one DataError line naming it
-
-
 # ------------------------------------------------------------------------------------------ training one batch
-def _seed_of(*parts) -> int:
-    return int.from_bytes(hashlib.sha256("|".join(map(str, parts)).encode()).digest()[:7], "little")
-
-
-class NoisyMNIST:
-    """The task's batches as pure functions of the step: epoch permutations seeded by (seed, T, epoch) and one noise
-    seed per (seed, T, step). Every member of every ensemble with this (seed, T) sees the same stream."""
-
-    def __init__(self, images, labels, T: int, sigma_x: float, batch_size: int, seed: int):
-        from rnnmf.data import NoisySequence
-
-        self._seq = NoisySequence
-        self.images, self.labels, self.T, self.sigma_x = images, labels, T, sigma_x
-        self.batch_size, self.seed = min(batch_size, len(images)), seed
-        self._perm: tuple[int, torch.Tensor] | None = None
-
-    def __call__(self, step: int):
-        per_epoch = len(self.images) // self.batch_size
-        epoch, i = divmod(step, per_epoch)
-        if self._perm is None or self._perm[0] != epoch:
-            g = torch.Generator().manual_seed(_seed_of(self.seed, self.T, "epoch", epoch))
-            self._perm = (epoch, torch.randperm(len(self.images), generator=g))
-        idx = self._perm[1][i * self.batch_size:(i + 1) * self.batch_size].to(self.images.device)
-        x = self._seq(self.images[idx], self.T, self.sigma_x, _seed_of(self.seed, self.T, "step", step)).materialize()
-        return x, self.labels[idx]
-
-
 @torch.no_grad()
 def evaluate(model, images, labels, T: int, sigma_x: float, seed: int, max_floats: float = 2.5e7):
     """Accuracy (K,) and mean loss (K,) on ``images`` with fixed noise, in chunks of at most ``max_floats`` inputs."""
@@ -232,7 +116,8 @@ def evaluate(model, images, labels, T: int, sigma_x: float, seed: int, max_float
     chunk = max(1, min(len(images), int(max_floats // ((T + 1) * images.shape[1]))))
     correct = loss = 0.0
     for start in range(0, len(images), chunk):
-        x = NoisySequence(images[start:start + chunk], T, sigma_x, _seed_of(seed, T, "eval", start)).materialize()
+        noise_seed = derive_seed(seed, T, "eval", start, scheme="fig2")
+        x = NoisySequence(images[start:start + chunk], T, sigma_x, noise_seed).materialize()
         y = labels[start:start + chunk]
         logits = model(x)
         n = len(y)
@@ -254,27 +139,20 @@ def _data(root: str | None, eval_examples: int, device: str):
     return (xtr.to(dev), ytr.to(dev)), (xtr[etr].to(dev), ytr[etr].to(dev)), (xte[ete].to(dev), yte[ete].to(dev))
 
 
-def train_group(points: list[dict[str, Any]], *, spec: dict[str, Any]) -> list[dict[str, Any]]:
-    """Train a batch of grid points of equal (cell, weights, T) as one ensemble; one result row per point.
-
-    ``spec`` holds plain settings (picklable for pool workers and Slurm jobs): data root, device, hidden size, batch
-    size, σ_x, σ_x̃, init weights, optimiser, learning rates, eval examples. ``wall_s`` is the ensemble's time divided
-    by its members (the cost of one point when trained this way).
+def train_group(cfg, points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Train a batch of grid points of equal (cell, weights, T) as one ensemble; one result row per point (the sweep
+    runner's ``train_batch``, in this process or a worker). ``wall_s`` is the ensemble's time divided by its members
+    (the cost of one point when trained this way).
     """
     from rnnmf.runtime import flush_denormals
 
     t0 = time.perf_counter()
     flush_denormals()
-    threads = torch.get_num_threads()
-    if spec.get("threads"):
-        torch.set_num_threads(int(spec["threads"]))
-    try:
-        return _train_group(points, spec, t0)
-    finally:
-        torch.set_num_threads(threads)
+    return _train_group(points, _spec(cfg), t0)
 
 
 def _train_group(points, spec, t0):
+    from rnnmf.data import NoisyMNISTBatches
     from rnnmf.nn.ensemble import MemberInit, RNNEnsemble
     from rnnmf.runtime import pick_device
     from rnnmf.train import fit
@@ -287,7 +165,8 @@ def _train_group(points, spec, t0):
     inits = [MemberInit(sigma_w=p["sigma_w"], sigma_v=p["sigma_v"], mu_b=p["mu_b"], sigma_wx=spec["sigma_wx"],
                         weights=spec["weights"], seed=member_seed(seed, p["panel"], p["sigma_w"], p["mu_b"], T))
              for p in points]
-    model = RNNEnsemble(cell, len(points), INPUT_SIZE, spec["hidden"], NUM_CLASSES, **_shape(cell, weights, T, spec))
+    model = RNNEnsemble(cell, len(points), INPUT_SIZE, spec["hidden"], NUM_CLASSES,
+                        **ensemble_shape(cell, weights, T, spec["vanilla_input_steps"]))
     model = model.init_members(inits).to(device)
     lr = spec["lr"][cell]
     # trainable=readout: a linear probe of the random network's final state (what survives T steps at init)
@@ -297,11 +176,12 @@ def _train_group(points, spec, t0):
         opt = torch.optim.Adam(params, lr=lr)
     else:
         opt = torch.optim.SGD(params, lr=lr, momentum=0.9)
-    batches = NoisyMNIST(xtr, ytr, T, spec["sigma_x"], spec["batch_size"], seed)
+    batches = NoisyMNISTBatches(xtr, ytr, T, spec["sigma_x"], spec["batch_size"], seed)
     res = fit(model, opt, batches, lambda m, b: m.member_loss(m(b[0]), b[1]), steps, eval_every=steps,
               device=device)
-    train_acc, train_loss = evaluate(model, etr_x, etr_y, T, spec["sigma_x"], _seed_of(seed, "train-eval"))
-    test_acc, _ = evaluate(model, ete_x, ete_y, T, spec["sigma_x"], _seed_of(seed, "test-eval"))
+    train_acc, train_loss = evaluate(model, etr_x, etr_y, T, spec["sigma_x"],
+                                     derive_seed(seed, "train-eval", scheme="fig2"))
+    test_acc, _ = evaluate(model, ete_x, ete_y, T, spec["sigma_x"], derive_seed(seed, "test-eval", scheme="fig2"))
     wall = (time.perf_counter() - t0) / len(points)
     rows = []
     for k, p in enumerate(points):
@@ -314,28 +194,12 @@ def _train_group(points, spec, t0):
     return rows
 
 
-def _shape(cell: str, weights: str, T: int, spec: dict[str, Any]) -> dict[str, Any]:
-    """The ensemble's time layout: tied, or untied over the T + 1 inputs (image + T noise steps)."""
-    if weights == "tied":
-        return {"steps": None}
-    return {"steps": T + 1, "input_steps": spec["vanilla_input_steps"] if cell == "vanilla" else None}
-
-
-def members_per_batch(point: dict[str, Any], spec: dict[str, Any], max_members: int, max_mb: float) -> int:
+def members_per_batch(point: dict[str, Any], *, cfg, max_members: int) -> int:
     """At most ``max_members`` points per ensemble, fewer where its memory (``member_bytes``) would pass
-    ``max_mb``."""
-    return max(1, min(max_members, int(max_mb // (member_bytes(point, spec) / 2**20))))
-
-
-def member_bytes(point: dict[str, Any], spec: dict[str, Any]) -> float:
-    """Memory of one ensemble member, float32: parameters with their gradient and two Adam moments (4 copies), plus
-    ~6 saved (S, B, N) activations."""
-    from rnnmf.nn.ensemble import RNNEnsemble
-
-    S, N, B = point["T"] + 1, spec["hidden"], spec["batch_size"]
-    params = RNNEnsemble.param_count(point["cell"], INPUT_SIZE, N, NUM_CLASSES,
-                                     **_shape(point["cell"], point["weights"], point["T"], spec))
-    return 4.0 * (4 * params + 6 * S * B * N)
+    ``ensemble.max_mb``."""
+    one = member_bytes(point["cell"], point["weights"], point["T"], int(cfg.task.hidden), int(cfg.task.batch_size),
+                       cfg.ensemble.vanilla_input_steps)
+    return max(1, min(max_members, int(float(cfg.ensemble.max_mb) // (one / 2**20))))
 
 
 def group_cost(batch: list[dict[str, Any]]) -> float:
@@ -343,122 +207,6 @@ def group_cost(batch: list[dict[str, Any]]) -> float:
     longest, so that no worker is left with one long batch at the end."""
     p = batch[0]
     return p["steps"] * (p["T"] + 1) * (1 + 0.05 * len(batch))
-
-
-# ------------------------------------------------------------------------------------------------- the boundary
-def decide(accs: dict[int, float], threshold: float, margin: float, seeds: int) -> tuple[bool | None, list[int]]:
-    """Is one depth trainable? ``accs`` maps a seed offset (0, 1, ...) to its accuracy (NaN: diverged, counts 0).
-
-    Seed 0 decides alone when it is more than ``margin`` from ``threshold``; nearer, the depth is trained with
-    ``seeds`` seeds and their mean decides. Returns (decision, seed offsets still to train); decision None while
-    some are missing."""
-    acc = {s: 0.0 if not math.isfinite(a) else float(a) for s, a in accs.items()}
-    if 0 not in acc:
-        return None, [0]
-    if seeds == 1 or abs(acc[0] - threshold) > margin:
-        return acc[0] > threshold, []
-    missing = [s for s in range(seeds) if s not in acc]
-    if missing:
-        return None, missing
-    return float(np.mean([acc[s] for s in range(seeds)])) > threshold, []
-
-
-def bisect_depths(lattice: list[int], results: dict[int, dict[int, float]], threshold: float, margin: float,
-                  seeds: int) -> tuple[list[tuple[int, int]], int, int]:
-    """Geometric bisection for the deepest trainable depth of one column, replayed from the results so far.
-
-    ``lattice`` is the sorted depth lattice (geometric, so the middle index is the geometric midpoint), ``results``
-    maps a depth to {seed offset: accuracy}. Starting from the bracket (lo, hi) = (−1, len), the middle depth is
-    decided (:func:`decide`) and replaces lo if trainable, else hi, until hi = lo + 1. Returns (the (depth, seed
-    offset) pairs to train next, lo, hi): an empty list when the search is done; lo = −1 when even the shallowest
-    depth is untrainable, hi = len(lattice) when the deepest one trains (censored below / above). The search is a
-    pure function of the CSV, so a killed sweep resumes it point by point."""
-    lo, hi = -1, len(lattice)
-    while hi - lo > 1:
-        i = (lo + hi) // 2
-        ok, missing = decide(results.get(lattice[i], {}), threshold, margin, seeds)
-        if ok is None:
-            return [(lattice[i], s) for s in missing], lo, hi
-        lo, hi = (i, hi) if ok else (lo, i)
-    return [], lo, hi
-
-
-def column_key(row) -> tuple[str, float, float]:
-    return (str(row["panel"]), float(row["sigma_w"]), float(row["mu_b"]))
-
-
-def column_results(points, metric: str, base_seed: int) -> dict[tuple, dict[int, dict[int, float]]]:
-    """{column key: {T: {seed offset: metric}}} from the rows of ``points.csv``."""
-    out: dict[tuple, dict[int, dict[int, float]]] = {}
-    if len(points) == 0:
-        return out
-    for r in points.to_dict("records"):
-        out.setdefault(column_key(r), {}).setdefault(int(r["T"]), {})[int(r["seed"]) - base_seed] = float(r[metric])
-    return out
-
-
-def boundary_table(points, columns: list[dict[str, Any]], lattices: dict[str, list[int]], *, threshold: float,
-                   metric: str = "train_acc", margin: float = 0.1, seeds: int = 1, base_seed: int = 0):
-    """Per column: the bracket [T_lo, T_hi] of the bisection (adjacent lattice depths), T_max = √(T_lo·T_hi) beside
-    τ, and ``censored``: ``below`` (untrainable at the shallowest depth), ``above`` (trainable at the deepest),
-    ``open`` (search unfinished) or ``none``. Per panel, over the uncensored columns with finite τ, the fit
-    T_max = k·τ in log space (:func:`fit_k`: k, R², the fraction within a factor 1.5 of k·τ), Spearman ρ of T_max
-    and τ, and ``acc_sd``: the pooled seed-to-seed standard deviation of the metric at the depths trained with
-    several seeds (the sampling noise of a decision near the threshold)."""
-    import pandas as pd
-
-    results = column_results(points, metric, base_seed)
-    rows = []
-    for panel in sorted({c["panel"] for c in columns}):
-        per_value = []
-        for col in (c for c in columns if c["panel"] == panel):
-            lattice = lattices[col["cell"]]
-            res = results.get(column_key(col), {})
-            need, lo, hi = bisect_depths(lattice, res, threshold, margin, seeds)
-            t_lo = float(lattice[lo]) if lo >= 0 else math.nan
-            t_hi = float(lattice[hi]) if hi < len(lattice) else math.nan
-            censored = "open" if need else "below" if lo < 0 else "above" if hi >= len(lattice) else "none"
-            vary = PANELS[panel]["vary"]
-            per_value.append({"panel": panel, "cell": col["cell"], "weights": col["weights"], "param": vary,
-                              "value": col[vary], "tau": col["tau"], "T_lo": t_lo, "T_hi": t_hi,
-                              "T_max": math.sqrt(t_lo * t_hi) if censored == "none" else math.nan, "censored": censored,
-                              "T_first": lattice[0], "T_last": lattice[-1],
-                              "n_points": sum(len(v) for v in res.values()), "metric": metric,
-                              "threshold": threshold})
-        table = pd.DataFrame(per_value)
-        fit = table[np.isfinite(table["tau"]) & (table["tau"] > 0) & np.isfinite(table["T_max"])]
-        k, r2, within = fit_k(fit["tau"].to_numpy(), fit["T_max"].to_numpy())
-        rho = fit["tau"].corr(fit["T_max"], method="spearman") if len(fit) >= 3 else math.nan
-        table["k"], table["r2"], table["rho"], table["within_1p5"], table["n_fit"] = k, r2, rho, within, len(fit)
-        table["acc_sd"] = _seed_sd(results, [column_key(c) for c in columns if c["panel"] == panel])
-        rows.extend(table.to_dict("records"))
-    return pd.DataFrame(rows, columns=BOUNDARY_COLUMNS)
-
-
-def _seed_sd(results, keys) -> float:
-    """Pooled standard deviation over seeds of the metric at depths trained with more than one seed."""
-    ss, dof = 0.0, 0
-    for key in keys:
-        for accs in results.get(key, {}).values():
-            a = np.nan_to_num(np.array(list(accs.values()), dtype=float), nan=0.0)
-            if len(a) > 1:
-                ss, dof = ss + float(np.sum((a - a.mean()) ** 2)), dof + len(a) - 1
-    return math.sqrt(ss / dof) if dof else math.nan
-
-
-def fit_k(tau: np.ndarray, t_max: np.ndarray) -> tuple[float, float, float]:
-    """T_max = k·τ in log space: log k = mean(log T_max − log τ) (least squares with slope 1),
-    R² = 1 − Σ(log T_max − log kτ)² / Σ(log T_max − mean log T_max)², and the fraction of columns with T_max within
-    a factor 1.5 of k·τ. R² is NaN for fewer than 2 columns or no spread in T_max."""
-    if len(tau) < 1:
-        return math.nan, math.nan, math.nan
-    y, x = np.log(np.asarray(t_max, float)), np.log(np.asarray(tau, float))
-    log_k = float(np.mean(y - x))
-    resid = y - x - log_k
-    within = float(np.mean(np.abs(resid) <= math.log(1.5) + 1e-12))
-    ss_tot = float(np.sum((y - y.mean()) ** 2))
-    r2 = 1.0 - float(np.sum(resid ** 2)) / ss_tot if len(y) >= 2 and ss_tot > 0 else math.nan
-    return math.exp(log_k), r2, within
 
 
 def theory_curves(cfg, num: int = 200):
@@ -478,103 +226,15 @@ def theory_curves(cfg, num: int = 200):
     return pd.DataFrame(rows, columns=THEORY_COLUMNS)
 
 
-# ------------------------------------------------------------------------------------------------------ the figure
-def plot(out_dir: str | Path, metric: str = "train_acc", rows_per_octave: int = 8) -> list[Path]:
-    """Fig. 2 from the CSVs: per panel a heat map of ``metric`` over (hyper-parameter, T), T on a log axis; each
-    column's accuracy (mean over seeds) is interpolated linearly in log T between the depths its bisection trained
-    and held constant beyond them. Over it: τ (white dashed), the fitted k·τ (white dotted) and T_max with its
-    bracket (black; ▲ trainable at the deepest depth, ▼ at none). Top row untied, bottom row tied, as in the paper."""
-    from matplotlib.ticker import NullLocator
-
-    from rnnmf import plots
-    from rnnmf.io import read_rows
-
-    out_dir = Path(out_dir)
-    pts, theory, bound = (read_rows(out_dir / f) for f in ("points.csv", "theory.csv", "boundary.csv"))
-    if pts.empty:
-        return []
-    panels = sorted(set(pts["panel"]))
-    order = [p for p in "acegbdfh" if p in panels]
-    cols = {c: i for i, c in enumerate(sorted({p if p in "aceg" else chr(ord(p) - 1) for p in panels}))}
-    nrows = 2 if any(p in "bdfh" for p in panels) and any(p in "aceg" for p in panels) else 1
-    fig, axes = plots.figure(nrows, len(cols), width=3.0, height=2.6)
-    image = None
-    for panel in order:
-        row = 0 if nrows == 1 or panel in "aceg" else 1
-        ax = axes[row, cols[panel if panel in "aceg" else chr(ord(panel) - 1)]]
-        df = pts[pts["panel"] == panel].assign(_acc=lambda d: d[metric].fillna(0.1))  # diverged: chance level
-        vary = PANELS[panel]["vary"]
-        values = np.sort(df[vary].unique())
-        th = theory[theory["panel"] == panel] if not theory.empty else theory
-        b = bound[bound["panel"] == panel] if not bound.empty else bound
-        t_lo = float(b["T_first"].min()) if len(b) else float(df["T"].min())  # the lattice's ends
-        t_hi = float(b["T_last"].max()) if len(b) else float(df["T"].max())
-        n_rows = max(2, int(round(rows_per_octave * math.log2(t_hi / t_lo))) if t_hi > t_lo else 2)
-        edges_T = np.geomspace(t_lo / 2 ** (0.5 / rows_per_octave), t_hi * 2 ** (0.5 / rows_per_octave), n_rows + 1)
-        centres = np.sqrt(edges_T[1:] * edges_T[:-1])
-        grid = np.full((n_rows, len(values)), np.nan)
-        for j, v in enumerate(values):
-            mean = df[df[vary] == v].groupby("T")["_acc"].mean()
-            grid[:, j] = np.interp(np.log(centres), np.log(mean.index.to_numpy(float)), mean.to_numpy())
-        image = ax.pcolormesh(_edges(values), edges_T, grid, cmap=plots.HEATMAP_CMAP, vmin=0.1, vmax=1.0,
-                              shading="flat")
-        ax.set_yscale("log")
-        if len(th):
-            ax.plot(th["value"], th["tau"], label="τ", **plots.THEORY_STYLE)
-            k = float(b["k"].iloc[0]) if len(b) else math.nan
-            if math.isfinite(k):
-                ax.plot(th["value"], k * th["tau"], label="k·τ (fit)", **{**plots.THEORY_STYLE, "linestyle": ":"})
-        if len(b):
-            cens = b["censored"].astype(str)
-            ok = b[np.isfinite(b["T_max"])]
-            if len(ok):
-                ax.errorbar(ok["value"], ok["T_max"], yerr=[ok["T_max"] - ok["T_lo"], ok["T_hi"] - ok["T_max"]],
-                            fmt="o", ms=2.5, lw=0.8, color="black", label="T_max [T_lo, T_hi]")
-            up, down = b[cens == "above"], b[cens == "below"]
-            ax.plot(up["value"], np.full(len(up), edges_T[-1] / 1.1), "^", ms=3, color="black")
-            ax.plot(down["value"], np.full(len(down), edges_T[0] * 1.1), "v", ms=3, color="black")
-        ax.set_ylim(edges_T[0], edges_T[-1])
-        ticks = [t for t in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000) if t_lo <= t <= t_hi]
-        ax.set_yticks(ticks, [str(t) for t in ticks])
-        ax.yaxis.set_minor_locator(NullLocator())
-        ax.set_xlim(_edges(values)[0], _edges(values)[-1])
-        ax.set_xlabel(LABEL[vary])
-        if cols[panel if panel in "aceg" else chr(ord(panel) - 1)] == 0:
-            ax.set_ylabel("T")
-        r2 = float(b["r2"].iloc[0]) if len(b) else math.nan
-        fit = f", R²={r2:.2f}" if math.isfinite(r2) else ""
-        ax.set_title(f"{PANELS[panel]['weights']}{fit}", fontsize=8, loc="right")
-        plots.panel_label(ax, panel)
-        if panel == order[0]:
-            handles, labels = ax.get_legend_handles_labels()
-            fig.legend(handles, labels, loc="outside lower center", ncols=4, fontsize=7, facecolor="0.6",
-                       frameon=True)
-    for ax in axes.flat:
-        if not ax.has_data():
-            ax.set_visible(False)
-    if image is not None:
-        fig.colorbar(image, ax=axes, shrink=0.8, label=metric.replace("_", " "))
-    return plots.save(fig, out_dir / "fig2")
-
-
-def _edges(centres: np.ndarray) -> np.ndarray:
-    """Cell edges around sorted centres (midpoints; half a step beyond the ends)."""
-    c = np.asarray(centres, dtype=float)
-    if len(c) == 1:
-        return np.array([c[0] - 0.5, c[0] + 0.5])
-    mid = (c[1:] + c[:-1]) / 2
-    return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
-
-
 # ------------------------------------------------------------------------------------------------------------ run
 def _spec(cfg) -> dict[str, Any]:
+    """The settings one batch reads, as plain numbers and names."""
     return {"root": None if cfg.data.root is None else str(cfg.data.root), "device": str(cfg.run.device),
             "hidden": int(cfg.task.hidden), "batch_size": int(cfg.task.batch_size), "sigma_x": float(cfg.task.sigma_x),
             "eval_examples": int(cfg.task.eval_examples), "sigma_wx": float(cfg.init.sigma_wx),
             "weights": str(cfg.init.weights), "optimizer": str(cfg.train.optimizer),
             "trainable": str(cfg.train.trainable),
             "lr": {"vanilla": float(cfg.vanilla.lr), "minimal": float(cfg.minimal.lr)},
-            "threads": None if cfg.run.threads is None else int(cfg.run.threads),  # for workers in other processes
             "vanilla_input_steps": None if cfg.ensemble.vanilla_input_steps is None
             else int(cfg.ensemble.vanilla_input_steps)}
 
@@ -585,7 +245,8 @@ def lattices(cfg) -> dict[str, list[int]]:
 
 def _boundary(cfg, pts, columns):
     b = cfg.boundary
-    return boundary_table(pts, columns, lattices(cfg), threshold=float(b.threshold), metric=str(b.metric),
+    return boundary_table(pts, columns, lattices(cfg), vary={p: s["vary"] for p, s in PANELS.items()},
+                          threshold=float(b.threshold), metric=str(b.metric),
                           margin=float(b.margin), seeds=int(b.seeds), base_seed=int(cfg.seed))
 
 
@@ -602,7 +263,7 @@ def _own_rows(out_dir: Path, columns):
 
 def run(cfg, out_dir):
     """Bisect every column's depth lattice in rounds: each round asks every unfinished column for its next depth
-    (:func:`bisect_depths`, replayed from ``points.csv``) and trains those points through ``run_sweep``, so points of
+    (:func:`bisect_depths`, replayed from ``points.csv``) and trains those points through the sweep runner, so points of
     equal depth still share an ensemble and a killed run resumes point by point."""
     from rnnmf.io import write_text_atomic
 
@@ -610,11 +271,8 @@ def run(cfg, out_dir):
     t0 = time.perf_counter()
     columns = grid_columns(cfg)
     write_text_atomic(out_dir / "theory.csv", theory_curves(cfg).to_csv(index=False))
-    executor = str(cfg.run.executor)
-    slurm = OmegaConf.to_container(cfg.run.slurm, resolve=True)
-    spec = _spec(cfg)
-    most = int(slurm["batch_size"]) if executor == "submitit" else int(cfg.ensemble.max_members)
-    batch_size = functools.partial(members_per_batch, spec=spec, max_members=most, max_mb=float(cfg.ensemble.max_mb))
+    most = int(cfg.run.slurm.batch_size) if cfg.run.executor == "submitit" else int(cfg.ensemble.max_members)
+    batch_size = functools.partial(members_per_batch, cfg=cfg, max_members=most)
     lat, b = lattices(cfg), cfg.boundary
     totals = {"skipped": len(_own_rows(out_dir, columns)), "ran": 0, "batches": 0, "rounds": 0}
     while True:
@@ -627,12 +285,10 @@ def run(cfg, out_dir):
         if not need:
             break
         totals["rounds"] += 1
-        result = run_sweep(need, functools.partial(train_group, spec=spec), csv_path=out_dir / "points.csv",
-                           columns=COLUMNS, key_columns=KEY_COLUMNS,
-                           group_by=lambda p: (p["cell"], p["weights"], p["T"], p["steps"], p["seed"]),
-                           batch_size=batch_size, cost=group_cost, jobs=int(cfg.run.jobs), executor=executor,
-                           cluster=slurm.get("cluster"), slurm=slurm, folder=out_dir / "submitit",
-                           quiet=bool(cfg.run.quiet), desc=f"trainability round {totals['rounds']}")
+        result = sweep(cfg, need, train_group, csv_path=out_dir / "points.csv", columns=COLUMNS,
+                       key_columns=KEY_COLUMNS, group_by=lambda p: (p["cell"], p["weights"], p["T"], p["steps"],
+                                                                    p["seed"]),
+                       batch_size=batch_size, cost=group_cost, desc=f"trainability round {totals['rounds']}")
         for name in ("ran", "batches"):
             totals[name] += getattr(result, name)
         if result.ran == 0:  # nothing new could be trained: stop rather than loop
@@ -640,10 +296,29 @@ def run(cfg, out_dir):
     pts = _own_rows(out_dir, columns)
     bound = _boundary(cfg, pts, columns)
     write_text_atomic(out_dir / "boundary.csv", bound.to_csv(index=False))
-    plot(out_dir, str(b.metric))
-    summary: dict[str, Any] = {"points": len(pts), **totals}
-    for panel, g in bound.groupby("panel", sort=True):
-        for name in ("k", "r2", "rho", "within_1p5"):
-            summary[f"{name}_{panel}"] = round(float(g[name].iloc[0]), 3)
-    summary["wall_s"] = round(time.perf_counter() - t0, 1)
-    return summary
+    draw("trainability", out_dir)
+    fits = {k: round(v, 3) for k, v in summarize(out_dir).items() if re.fullmatch(r"(k|r2|rho|within_1p5)_[a-h]", k)}
+    return {"points": len(pts), **totals, **fits, "wall_s": round(time.perf_counter() - t0, 1)}
+
+
+def summarize(out_dir) -> dict[str, Any]:
+    """Per panel p the fit T_max = k·τ (``k_p``, ``r2_p``, ``rho_p``, ``within_1p5_p``, ``n_fit_p``: columns fitted)
+    from ``boundary.csv``, unrounded; and the two numbers Fig. 2's claims are judged on: ``r2_untied_min``, the
+    smallest R² of the untied panels a, c, e, g (NaN if any is undefined), and ``rho_min``, the smallest Spearman ρ of
+    the panels with at least 3 fitted columns (absent when none has)."""
+    from rnnmf.io import read_rows
+
+    b = read_rows(Path(out_dir) / "boundary.csv")
+    if b.empty or not {"panel", "k", "r2"} <= set(b.columns):
+        return {}
+    fits = b.groupby("panel")[[c for c in ("k", "r2", "rho", "within_1p5", "n_fit") if c in b.columns]].first()
+    out: dict[str, Any] = {f"{name}_{p}": (int(v) if name == "n_fit" else float(v))
+                           for p, r in fits.iterrows() for name, v in r.items()}
+    untied = fits.loc[[p for p in "aceg" if p in fits.index], "r2"]
+    if len(untied):
+        out["r2_untied_min"] = float(untied.min()) if untied.notna().all() else math.nan
+    if {"rho", "n_fit"} <= set(fits.columns):
+        ranked = fits[(fits.n_fit >= 3) & fits.rho.notna()]
+        if len(ranked):
+            out["rho_min"] = float(ranked.rho.min())
+    return out

@@ -23,15 +23,16 @@ through the optimiser's ``param_groups`` (checkpointed too), so a resumed run re
 from __future__ import annotations
 
 import math
+import statistics
 import time
-from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnnmf.data.ptb import batchify, get_batch
+from rnnmf.data.ptb import get_batch
 from rnnmf.errors import InfeasibleError, RnnmfError
+from rnnmf.nn import make_rnn
 from rnnmf.progress import progress
 from rnnmf.train import FitResult, fit
 
@@ -40,18 +41,6 @@ CELLS = ("lstm", "gru", "minimal", "vanilla")
 PAPER_CELLS = ("lstm", "gru", "minimal")
 #: the paper's two model sizes, in parameters (Sec. 5)
 BUDGETS = {"small": 5_000_000, "medium": 20_000_000}
-#: Table 1 of the paper: test perplexity at 5M, valid and test at 20M (single-layer rows of the paper itself; the
-#: vanilla RNN row is Jozefowicz et al. (2015), quoted by the paper for reference)
-PAPER_PPL = {
-    ("lstm", "small"): {"valid": None, "test": 95.4},
-    ("gru", "small"): {"valid": None, "test": 99.5},
-    ("minimal", "small"): {"valid": None, "test": 101.4},
-    ("vanilla", "small"): {"valid": None, "test": 122.8},
-    ("lstm", "medium"): {"valid": 87.5, "test": 83.8},
-    ("gru", "medium"): {"valid": 93.9, "test": 89.8},
-    ("minimal", "medium"): {"valid": 94.4, "test": 89.9},
-    ("vanilla", "medium"): {"valid": 103.0, "test": 97.7},
-}
 
 
 def check_cell(cell: str) -> str:
@@ -101,18 +90,6 @@ def solve_hidden(cell: str, budget: int, vocab_size: int) -> tuple[int, int]:
     return H, count_params(cell, vocab_size, H)
 
 
-def _recurrent(cell: str, hidden: int, fused: bool) -> nn.Module:
-    from rnnmf.nn import MinimalRNN, VanillaRNN
-
-    if cell == "lstm":
-        return nn.LSTM(hidden, hidden)
-    if cell == "gru":
-        return nn.GRU(hidden, hidden)
-    if cell == "minimal":
-        return MinimalRNN(hidden, hidden, fused=fused)
-    return VanillaRNN(hidden, hidden)
-
-
 class RNNLM(nn.Module):
     """``logits, state = model(tokens, state)``: tokens (T, B) int64 → logits (T, B, vocabulary).
 
@@ -123,7 +100,7 @@ class RNNLM(nn.Module):
         super().__init__()
         self.cell, self.vocab_size, self.hidden = check_cell(cell), int(vocab_size), int(hidden)
         self.embedding = nn.Embedding(vocab_size, hidden)
-        self.rnn = _recurrent(cell, hidden, fused)
+        self.rnn = make_rnn(cell, hidden, hidden, **({"fused": fused} if cell == "minimal" else {}))
         self.decoder = nn.Linear(hidden, vocab_size)
         self.drop = nn.Dropout(dropout)
 
@@ -144,24 +121,39 @@ class RNNLM(nn.Module):
 
 def init_critical_(model: RNNLM, tokens: torch.Tensor, *, q_star: float, mu_b: float,
                    weights: str = "orthogonal") -> dict:
-    """Put the recurrent layer of a minimalRNN (or vanilla RNN) language model at the mean-field critical point.
+    """Put the recurrent layer of a language model at the mean-field critical point χ₁ = 1.
 
-    Φ's W_x is drawn with σ_x = 1/rms(embedding output), so that tanh's pre-activation has unit variance; R, the
-    input power the recurrent layer sees (x̃ = tanh(W_x x) for the minimalRNN, eq. 5; x for the vanilla RNN, eq. 1), is
-    measured on ``tokens`` through the embedding and its dropout as in training; then W, V, b follow Algorithm 1
-    (eq. 4 for the vanilla RNN) with χ₁ = 1, σ_b² = 0 and bias mean ``mu_b`` (:func:`rnnmf.nn.init_critical`, which
-    raises :class:`~rnnmf.errors.InfeasibleError` for a request with no solution). The embedding and the softmax keep
-    their own initialisation. Returns what was used: σ_x, R and the theory's σ_w², σ_v², Q*.
+    R, the input power the recurrent layer sees, is measured on ``tokens`` through the embedding and its dropout as in
+    training. ``mu_b`` is the mean bias of the cell's memory gate, the gate whose opening keeps the state: the
+    minimalRNN's u (eq. 5), the GRU's update gate z, the LSTM's forget gate f; a larger ``mu_b`` means a longer memory.
+
+    - minimalRNN: Φ's W_x is drawn with σ_x = 1/rms(embedding output), so that tanh's pre-activation has unit
+      variance; R is then that of x̃ = tanh(W_x x) (eq. 5), and W, V, b follow Algorithm 1 with χ₁ = 1, σ_b² = 0,
+      Q* from ``q_star``.
+    - vanilla RNN: eq. 4 with R = E[x²], σ_b² = 0 and bias mean ``mu_b``.
+    - GRU and LSTM (torch's modules; docs/gated-mean-field.md): every gate's input weights have σ_v = 1/√R, so that
+      each input pre-activation has unit variance as the minimalRNN's; the memory gate's bias is ``mu_b``, the other
+      biases 0 (σ_b = 0); the common scale σ_w of the recurrent weights is solved for χ₁ = 1 (eq. 26).
+      ``q_star`` does not apply: the state's second moment Q* is what the theory gives there.
+
+    Raises :class:`~rnnmf.errors.InfeasibleError` for a request with no solution. The embedding and the softmax keep
+    their own initialisation. Returns what was used: σ_x (minimalRNN), R, σ_w², σ_v² and Q*.
     """
     from rnnmf.nn import estimate_R, init_critical, init_explicit
 
-    if model.cell not in ("minimal", "vanilla"):
-        raise RnnmfError(f"init=critical is defined for the minimal and vanilla cells, not {model.cell!r}; "
-                         "valid: init=uniform for lstm and gru")
     was_training = model.training
     model.train()  # R as training sees it: through the embedding's dropout
     with torch.no_grad():
         x = model.drop(model.embedding(tokens))
+        if model.cell in ("gru", "lstm"):
+            R = float(x.square().mean())
+            sigma_v = 1.0 / max(math.sqrt(R), 1e-12)
+            gate = {"gru": "mu_z", "lstm": "mu_f"}[model.cell]
+            (res,) = init_critical(model.rnn, R=R, weights=weights, solve_for="sigma_w", sigma_v=sigma_v,
+                                   sigma_b=0.0, **{gate: float(mu_b)})
+            model.train(was_training)
+            return {"sigma_x": None, "R": R, "sigma_w_sq": float(res.value) ** 2, "sigma_v_sq": sigma_v ** 2,
+                    "Q_star": float(res.Q_star)}
         sigma_x = 1.0 / max(float(x.square().mean().sqrt()), 1e-12)
         if model.cell == "minimal":  # W_x first, then R through it; init_critical keeps that W_x (sigma_x=None)
             init_explicit(model.rnn, sigma_w=1.0, sigma_v=1.0, sigma_b=0.0, mu_b=mu_b, weights=weights,
@@ -193,6 +185,13 @@ def perplexity(nll_sum: float, tokens: int) -> float:
     """exp(mean per-token cross entropy); inf when the mean overflows or is not finite."""
     mean = float(nll_sum) / tokens
     return math.exp(mean) if math.isfinite(mean) and mean < 709.0 else math.inf
+
+
+def median_tokens_per_s(values) -> float:
+    """A run's training speed: the median of its epochs' tokens/s over the finite ones (``statistics.median``: with
+    an even number of epochs, the mean of the two middle ones); NaN when there is none."""
+    finite = [float(v) for v in values if math.isfinite(float(v))]
+    return statistics.median(finite) if finite else math.nan
 
 
 def window_starts(data: torch.Tensor, bptt: int, max_batches: int | None = None) -> list[int]:
@@ -318,61 +317,3 @@ def train_flops_per_token(cell: str, vocab_size: int, hidden: int) -> int:
     H, V = hidden, vocab_size
     weights = {"lstm": 8 * H * H, "gru": 6 * H * H, "minimal": 3 * H * H, "vanilla": 2 * H * H}[check_cell(cell)]
     return 6 * (weights + H * V)
-
-
-def bench_lm(size: str = "small", cells: Sequence[str] = ("gru", "minimal", "lstm"), vocab_size: int = 10_000,
-             batch_size: int = 20, bptt: int | None = None, batches: int = 20, rounds: int = 3, warmup: int = 2,
-             device: str = "auto", seed: int = 0) -> list[dict]:
-    """Training tokens/s of each cell at the same parameter budget (PTB-shaped random tokens, one process).
-
-    The same loop as :func:`train_lm`. Rounds alternate between the cells so that load from other processes hits
-    them alike; each cell's best round counts. ``ratio`` is tokens/s relative to the first cell (GRU by default); the
-    minimalRNN row carries the headline ``lm_minimal_vs_gru_tokens_per_s`` when GRU is the reference.
-
-    ``fraction_of_peak`` is the training FLOP rate (:func:`train_flops_per_token` × tokens/s) over the machine's
-    float32 matrix-product rate (:func:`rnnmf.runtime.matmul_peak_gflops`), measured in every round beside the cells
-    at the same thread count (the best of the rounds counts, as for the cells).
-    """
-    from rnnmf.runtime import flush_denormals, matmul_peak_gflops, pick_device
-
-    flush_denormals()
-    if size not in BUDGETS:
-        raise RnnmfError(f"unknown size {size!r}; valid: {', '.join(BUDGETS)}")
-    for cell in cells:
-        check_cell(cell)
-    bptt = bptt or 35
-    dev = pick_device(device)
-    gen = torch.Generator().manual_seed(seed)
-    data = batchify(torch.randint(vocab_size, (batches * bptt * batch_size + batch_size,), generator=gen),
-                    batch_size, dev)
-    models = {}
-    for cell in cells:
-        H, count = solve_hidden(cell, BUDGETS[size], vocab_size)
-        torch.manual_seed(seed)
-        model = RNNLM(cell, vocab_size, H).to(dev)
-        model.init_uniform_(0.1)
-        train_lm(model, data, None, epochs=1, bptt=bptt, lr=0.1, max_batches=warmup)
-        models[cell] = (model, H, count)
-    best = dict.fromkeys(cells, 0.0)
-    peak = 0.0
-    for _ in range(rounds):
-        peak = max(peak, matmul_peak_gflops(device=dev))
-        for cell in cells:
-            rows: list[dict] = []
-            train_lm(models[cell][0], data, None, epochs=1, bptt=bptt, lr=0.1, max_batches=batches,
-                     on_epoch=rows.append)
-            best[cell] = max(best[cell], rows[-1]["tokens_per_s"])
-    ref = cells[0]
-    out = []
-    for cell in cells:
-        _, H, count = models[cell]
-        row = {"cell": cell, "size": size, "hidden": H, "params": count, "batch_size": batch_size, "bptt": bptt,
-               "device": str(dev), "threads": torch.get_num_threads(), "tokens_per_s": round(best[cell], 1),
-               "reference": ref, "ratio": round(best[cell] / best[ref], 3),
-               "gflops": round(best[cell] * train_flops_per_token(cell, vocab_size, H) / 1e9, 2),
-               "peak_gflops": round(peak, 2),
-               "fraction_of_peak": round(best[cell] * train_flops_per_token(cell, vocab_size, H) / 1e9 / peak, 3)}
-        if cell == "minimal" and ref == "gru":
-            row["headline"] = "lm_minimal_vs_gru_tokens_per_s"
-        out.append(row)
-    return out

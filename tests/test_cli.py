@@ -59,9 +59,9 @@ def test_top_level_help_lists_the_command_tree():
     (["lm", "profile=huge"], "unknown profile 'huge'"),
     (["lm", "a=="], "malformed override"),
     (["lm", "+extra=1"], "not supported"),
-    (["lm", "seed=abc"], "seed='abc': expected an integer"),
-    (["lm", "data=3"], "expected a mapping"),
-    (["theory", "phase", "run.quiet=maybe"], "expected a boolean"),
+    (["lm", "seed=abc"], "seed='abc' is invalid; valid: an integer >= 0"),
+    (["lm", "data=3"], "data=3 is invalid; valid: a mapping of root"),
+    (["theory", "phase", "run.quiet=maybe"], "run.quiet='maybe' is invalid; valid: true or false"),
     (["isometry", "run.threads=0"], "run.threads=0 is invalid"),
     (["isometry", "threads=1"], "unknown config key 'threads'"),  # the jobs' own copies of run.threads are gone
     (["mf-vs-mc", "sim.threads=1"], "unknown config key 'sim.threads'"),

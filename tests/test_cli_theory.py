@@ -37,7 +37,7 @@ def test_minimal_json_keys_and_fig1_criticality():
                          "mu2", "sigma1_sq", "sigma2_sq", "var_JJT"]
     assert out["chi_1"] == pytest.approx(1.0, abs=2e-3)  # the paper: Fig. 1's point is critical at mu_b = 0
     assert out["chi_1"] == pytest.approx(out["mu1"] + out["mu2"], rel=1e-12)  # eq. 13
-    assert out["var_JJT"] == pytest.approx(minimal.var_JJT(6.88, 1.39, 0.46, 0.0, 10, s1=0.0), rel=1e-12)
+    assert out["var_JJT"] == pytest.approx(minimal.var_JJT(6.88, 1.39, 0.46, mu_b=0.0, T=10, s1=0.0), rel=1e-12)
 
 
 def test_human_table_is_aligned_and_complete():
@@ -50,10 +50,10 @@ def test_human_table_is_aligned_and_complete():
 def test_critical_round_trip_through_the_cli():
     out = run_json("critical", "--cell", "minimal", "--q-star", "8", "--mu-b", "4", "--R", "0.46")
     assert list(out) == ["sigma_w_sq", "sigma_v_sq", "sigma_b_sq", "Q_star", "Q_star_stable"]
-    chi = minimal.chi_1(math.sqrt(out["sigma_w_sq"]), math.sqrt(out["sigma_v_sq"]), 0.46, 4.0)
+    chi = minimal.chi_1(math.sqrt(out["sigma_w_sq"]), math.sqrt(out["sigma_v_sq"]), 0.46, mu_b=4.0)
     assert chi == pytest.approx(1.0, abs=1e-8)
     assert out["Q_star_stable"] is True
-    assert out["Q_star"] == pytest.approx(critical_minimal(8.0, 4.0, 0.46).Q_star, rel=1e-12)
+    assert out["Q_star"] == pytest.approx(critical_minimal(8.0, mu_b=4.0, R=0.46).Q_star, rel=1e-12)
     van = run_json("critical", "--cell", "vanilla", "--q-star", "0.5", "--R", "1")
     assert list(van) == ["sigma_w_sq", "sigma_v_sq", "sigma_b_sq"] and van["sigma_b_sq"] == 0
     assert vanilla.chi_1(math.sqrt(van["sigma_w_sq"]), math.sqrt(van["sigma_v_sq"]), 1.0) == pytest.approx(1, abs=1e-8)
@@ -100,8 +100,8 @@ def test_phase_job_writes_the_map_and_it_matches_point_evaluations(tmp_path):
     assert list(df.columns) == ["cell", "sigma12", "x_name", "y_name", "x", "y", "tau", "chi_1", "chi_c_star",
                                 "c_star", "q_star"]
     row = df.iloc[37]
-    assert row.chi_1 == pytest.approx(minimal.chi_1(row.y, 1.39, 0.46, row.x), rel=1e-12)
-    assert row.tau == pytest.approx(minimal.tau(row.y, 1.39, 0.46, row.x, sigma12=0.0), rel=1e-12)
+    assert row.chi_1 == pytest.approx(minimal.chi_1(row.y, 1.39, 0.46, mu_b=row.x), rel=1e-12)
+    assert row.tau == pytest.approx(minimal.tau(row.y, 1.39, 0.46, mu_b=row.x, sigma12=0.0), rel=1e-12)
     assert (tmp_path / "ph" / "phase.png").exists() and (tmp_path / "ph" / "phase.pdf").exists()
 
 

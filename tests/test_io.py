@@ -102,10 +102,9 @@ def test_atomic_json(tmp_path):
 
 
 def _fake_job(monkeypatch, run, validate=None):
-    module = types.SimpleNamespace(run=run)
-    if validate:
-        module.validate = validate
-    monkeypatch.setattr(runner, "job_module", lambda job: module)
+    monkeypatch.setattr(runner, "job_module", lambda job: types.SimpleNamespace(run=run))
+    checks = {"cross_check": validate} if validate else {}  # the job's cross_check (experiments.settings.<job>)
+    monkeypatch.setattr(runner, "for_job", lambda job: types.SimpleNamespace(**checks))
 
 
 def test_execute_writes_a_run_folder(tmp_path, monkeypatch):

@@ -30,6 +30,7 @@ def _fake_job(monkeypatch, run=None):
         return {"ok": 1}
 
     monkeypatch.setattr(runner, "job_module", lambda job: types.SimpleNamespace(run=run or default_run))
+    monkeypatch.setattr(runner, "for_job", lambda job: types.SimpleNamespace())  # no cross_check: no data needed
 
 
 def snapshot(root: Path) -> dict[str, bytes | None]:
@@ -162,24 +163,28 @@ def test_config_yaml_round_trips_to_the_same_hash(job, profile):
 
 
 def test_a_folder_of_the_previous_code_resumes_and_gets_its_hash(tmp_path, monkeypatch):
-    """The lead's PTB runs were started by the previous RunFolder: meta.json with job and profile, no config_hash.
-    The same command must resume them; another config must still be refused."""
+    """The lead's PTB runs were started by the previous RunFolder: meta.json with job and profile, no config_hash,
+    and lm's cells spelled `cell: minimal` (before issue 15). The same command must resume them (the folder keeps
+    its name: the hash is taken over the old spelling); another config must still be refused."""
     _fake_job(monkeypatch)
-    cfg = compose_config("lm", ["profile=quick", "cell=minimal"])
+    cfg = compose_config("lm", ["profile=quick", "cells=[minimal]"])
     path = runner.run_dir(cfg, "lm")
+    assert path.name == "quick-" + config_hash(hashed_view(cfg)) and hashed_view(cfg)["cell"] == "minimal"
     path.mkdir(parents=True)
-    (path / "config.yaml").write_text(to_yaml(cfg))
+    old = to_yaml(cfg).replace("cells:\n- minimal\n", "cell: minimal\n")
+    assert "cell: minimal" in old and "cells" not in old
+    (path / "config.yaml").write_text(old)
     (path / "overrides.txt").write_text("cell=minimal\n")
     (path / "epochs.csv").write_text("cell,epoch\nminimal,1\n")
     (path / "meta.json").write_text(json.dumps({"job": "lm", "profile": "quick", "status": "interrupted",
                                                 "attempts": 3, "command": "rnnmf lm --cell minimal"}))
-    summary, same = runner.execute("lm", ["profile=quick", "cell=minimal"])
+    summary, same = runner.execute("lm", ["profile=quick", "cells=[minimal]"])
     assert same == path and summary == {"ok": 1}
     meta = json.loads((path / "meta.json").read_text())
     assert meta["attempts"] == 4 and meta["config_hash"] == path.name.split("-")[1] and meta["status"] == "done"
     assert (path / "epochs.csv").read_text() == "cell,epoch\nminimal,1\n"
     with pytest.raises(RnnmfError, match=r"another config \(clip: 4.0 here, 5.0 there\)"):
-        runner.execute("lm", ["profile=quick", "cell=minimal", "clip=4.0"], out=path)
+        runner.execute("lm", ["profile=quick", "cells=[minimal]", "clip=4.0"], out=path)
 
 
 # ------------------------------------------------------------------------------------------- one writer

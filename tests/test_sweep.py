@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from experiments.sweep import SweepError, make_batches, run_sweep
+from experiments.sweep import Output, SweepError, make_batches, run_sweep
 from rnnmf.errors import RnnmfError
 from rnnmf.io import read_rows
 
@@ -213,3 +213,26 @@ def test_pool_workers_die_with_a_killed_sweep(tmp_path):
         assert not any(_alive(p) for p in pids), "orphaned pool workers kept running"
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
+
+
+def curves_train(points):
+    """A batch with rows for a second CSV (like seqmnist's curves): two per point, then the point's own row."""
+    return Output([{"x": p["x"], "y": p["x"] ** 2} for p in points],
+                  {"curves.csv": [{"x": p["x"], "step": s, "v": p["x"] + s} for p in points for s in (0, 1)]})
+
+
+def test_rows_for_other_csvs_are_written_by_the_parent_once_each_before_the_points_row(tmp_path):
+    """A run killed after a point's curve rows went out but before its own row trains the point again: its curve
+    rows must not be doubled (seqmnist's curves.csv; workers never write)."""
+    csv = tmp_path / "points.csv"
+    from rnnmf.io import append_rows
+
+    append_rows(tmp_path / "curves.csv", [{"x": 0.0, "step": 0, "v": 0.0}], ["x", "step", "v"])  # the killed run's
+    points = [{"x": float(i)} for i in range(3)]
+    kw = dict(csv_path=csv, columns=["x", "y"], key_columns=["x"], extra={"curves.csv": (["x", "step", "v"],
+                                                                                         ["x", "step"])})
+    assert run_sweep(points, curves_train, batch_size=1, **kw).ran == 3
+    curves = read_rows(tmp_path / "curves.csv")
+    assert len(curves) == 6 and not curves.duplicated(["x", "step"]).any()
+    assert list(read_rows(csv)["y"]) == [0.0, 1.0, 4.0]
+    assert run_sweep(points, curves_train, **kw).ran == 0 and len(read_rows(tmp_path / "curves.csv")) == 6

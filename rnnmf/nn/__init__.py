@@ -33,7 +33,8 @@ def make_rnn(
 ) -> nn.Module:
     """A recurrent module by name; minimal and vanilla are `rnnmf.nn`'s, gru and lstm are torch's own.
 
-    kwargs go to the constructor (e.g. fused=False for the minimalRNN).
+    kwargs go to the constructor (e.g. fused=False for the minimalRNN); a keyword a cell does not take is an error.
+    The one place that builds a cell by name (`rnnmf.lm.RNNLM`, the jobs).
     """
     classes = {"minimal": MinimalRNN, "vanilla": VanillaRNN, "gru": nn.GRU, "lstm": nn.LSTM}
     if cell not in classes:

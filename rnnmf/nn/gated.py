@@ -19,8 +19,9 @@ import math
 import torch
 from torch import nn
 
+from rnnmf.draws import gaussian, recurrent_matrix
 from rnnmf.errors import RnnmfError
-from rnnmf.nn.init import _check_weights, _normal, haar_orthogonal
+from rnnmf.nn.init import _check_weights
 from rnnmf.theory.critical import GatedCriticalInit, critical_gated
 from rnnmf.theory.gated import GATES, as_float_dict, bias_names, resolve
 
@@ -51,11 +52,8 @@ def _set_layer(module: nn.Module, cell: str, layer: int, p: dict, weights: str, 
         M = V.shape[1]
         for k, g in enumerate(gates):
             rows = slice(k * H, (k + 1) * H)
-            if weights == "orthogonal":
-                W[rows].copy_(haar_orthogonal((H, H), generator).mul_(p[f"sigma_w_{g}"]))
-            else:
-                W[rows].copy_(_normal((H, H), p[f"sigma_w_{g}"] / math.sqrt(H), 0.0, generator))
-            V[rows].copy_(_normal((H, M), p[f"sigma_v_{g}"] / math.sqrt(M), 0.0, generator))
+            W[rows].copy_(recurrent_matrix((H, H), p[f"sigma_w_{g}"], weights, generator))
+            V[rows].copy_(gaussian((H, M), p[f"sigma_v_{g}"] / math.sqrt(M), generator=generator))
         if not module.bias:
             nonzero = [b for b in bias_names(cell) if p[f"mu_{b}"] or p[f"sigma_b_{b}"]]
             if nonzero:
@@ -66,9 +64,9 @@ def _set_layer(module: nn.Module, cell: str, layer: int, p: dict, weights: str, 
         b_hh = getattr(module, f"bias_hh_l{layer}{sfx}")
         b_hh.zero_()
         for k, g in enumerate(gates):
-            b_ih[k * H:(k + 1) * H].copy_(_normal((H,), p[f"sigma_b_{g}"], p[f"mu_{g}"], generator))
+            b_ih[k * H:(k + 1) * H].copy_(gaussian((H,), p[f"sigma_b_{g}"], p[f"mu_{g}"], generator))
         if cell == "gru":
-            b_hh[2 * H:].copy_(_normal((H,), p["sigma_b_hn"], p["mu_hn"], generator))
+            b_hh[2 * H:].copy_(gaussian((H,), p["sigma_b_hn"], p["mu_hn"], generator))
 
 
 def init_gated(module: nn.Module, *, weights: str = "orthogonal", generator: torch.Generator | None = None,

@@ -9,8 +9,9 @@
 - W_x (the minimalRNN's input map Φ(x) = tanh(W_x x)): N(0, σ_x²/input_size); sigma_x=None leaves W_x as it is, so
   that R can be measured with `estimate_R` first and stays true.
 
-Untied forms get an independent draw for every step t. Every function samples on the CPU (or on the generator's
-device) in float64 and copies into the parameters, so a seeded generator gives the same weights on any device.
+Untied forms get an independent draw for every step t. Every function samples through ``rnnmf.draws`` on the CPU (or
+on the generator's device) in float64 and copies into the parameters, so a seeded generator gives the same weights on
+any device.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import warnings
 import torch
 from torch import nn
 
+from rnnmf.draws import gaussian, recurrent_matrix
 from rnnmf.errors import RnnmfError
 from rnnmf.nn.base import RecurrentBase
 from rnnmf.theory import CriticalInit, critical_minimal, critical_vanilla
@@ -53,22 +55,6 @@ def _check_scale(name: str, value: float, allow_negative: bool = False) -> float
     return value
 
 
-def _normal(shape, std: float, mean: float, generator) -> torch.Tensor:
-    device = generator.device if generator is not None else "cpu"
-    z = torch.randn(shape, generator=generator, dtype=torch.float64, device=device)
-    return z.mul_(std).add_(mean)
-
-
-def haar_orthogonal(shape, generator=None) -> torch.Tensor:
-    """Haar-distributed orthogonal matrices of shape (..., N, N), float64.
-
-    QR of a Gaussian matrix with the signs of R's diagonal moved into Q (Mezzadri 2007); without that sign fix Q is
-    not Haar-distributed.
-    """
-    q, r = torch.linalg.qr(_normal(shape, 1.0, 0.0, generator))
-    return q * torch.sign(torch.diagonal(r, dim1=-2, dim2=-1)).unsqueeze(-2)
-
-
 @torch.no_grad()
 def init_explicit(
     module: nn.Module,
@@ -88,15 +74,11 @@ def init_explicit(
     sigma_x = None if sigma_x is None else _check_scale("sigma_x", sigma_x)
     mu_b = _check_scale("mu_b", mu_b, allow_negative=True)
     for c in module.cells():
-        N = c.W.shape[-1]
-        if weights == "orthogonal":
-            c.W.copy_(haar_orthogonal(c.W.shape, generator).mul_(sigma_w))
-        else:
-            c.W.copy_(_normal(c.W.shape, sigma_w / math.sqrt(N), 0.0, generator))
-        c.V.copy_(_normal(c.V.shape, sigma_v / math.sqrt(c.V.shape[-1]), 0.0, generator))
-        c.b.copy_(_normal(c.b.shape, sigma_b, mu_b, generator))
+        c.W.copy_(recurrent_matrix(c.W.shape, sigma_w, weights, generator))
+        c.V.copy_(gaussian(c.V.shape, sigma_v / math.sqrt(c.V.shape[-1]), generator=generator))
+        c.b.copy_(gaussian(c.b.shape, sigma_b, mu_b, generator))
         if c.W_x is not None and sigma_x is not None:
-            c.W_x.copy_(_normal(c.W_x.shape, sigma_x / math.sqrt(c.W_x.shape[-1]), 0.0, generator))
+            c.W_x.copy_(gaussian(c.W_x.shape, sigma_x / math.sqrt(c.W_x.shape[-1]), generator=generator))
 
 
 def init_critical(
@@ -111,10 +93,10 @@ def init_critical(
 ) -> CriticalInit | list:
     """Critical initialisation (Sec. 4.2): σ_w², σ_v² with χ₁ = 1 and σ_b² = 0, from the mean-field theory.
 
-    minimalRNN: Algorithm 1 (`rnnmf.theory.critical_minimal(q_star, mu_b, R)`); vanilla RNN: eq. 4
-    (`rnnmf.theory.critical_vanilla(q_star, R, mu_b)`). R is the second moment of the cell's input per unit (of x̃ for
-    the minimalRNN, of x for the vanilla RNN). Returns the theory's CriticalInit; its Q_star (minimalRNN) is where
-    Algorithm 1 starts h⁰. Raises rnnmf.errors.InfeasibleError when the request has no solution (σ_v² < 0), and
+    minimalRNN: Algorithm 1 (`rnnmf.theory.critical_minimal(q_star, mu_b=..., R=...)`); vanilla RNN: eq. 4
+    (`rnnmf.theory.critical_vanilla(q_star, R=..., mu_b=...)`). R is the second moment of the cell's input per unit
+    (of x̃ for the minimalRNN, of x for the vanilla RNN). Returns the theory's CriticalInit; its Q_star (minimalRNN)
+    is where Algorithm 1 starts h⁰. Raises rnnmf.errors.InfeasibleError when the request has no solution (σ_v² < 0), and
     warns (RuntimeWarning) when Algorithm 1's Q* is an unstable fixed point of the Q map (eq. 35-36).
 
     torch's own `nn.GRU` and `nn.LSTM` (every layer): χ₁ = 1 from their mean-field theory (docs/gated-mean-field.md);
@@ -137,7 +119,7 @@ def init_critical(
         raise RnnmfError("init_critical needs q_star and R for a MinimalRNN or VanillaRNN")
     _check_weights(weights)
     if module.cells()[0].W_x is not None:
-        res = critical_minimal(q_star, mu_b, R)
+        res = critical_minimal(q_star, mu_b=mu_b, R=R)
         if res.Q_star_stable is False:
             warnings.warn(
                 f"critical init q_star={q_star}, mu_b={mu_b}, R={R}: Q*={res.Q_star:.4g} is an unstable fixed point "
@@ -146,7 +128,7 @@ def init_critical(
                 stacklevel=2,
             )
     else:
-        res = critical_vanilla(q_star, R, mu_b=mu_b)
+        res = critical_vanilla(q_star, R=R, mu_b=mu_b)
     init_explicit(
         module,
         sigma_w=math.sqrt(float(res.sigma_w_sq)),
@@ -176,9 +158,10 @@ def estimate_R(module: nn.Module, x: torch.Tensor) -> float:
     the module expects. For the minimalRNN that is x̃ = tanh(W_x x) with the current W_x; for the vanilla RNN, x.
 
     The theory assumes the inputs' norm is the same at every step (Sec. 3.2: R^t = R); this averages over steps too.
+    The mean is taken in float64 (``rnnmf.data.second_moment``): a float32 sum over millions of inputs drifts.
     """
+    from rnnmf.data import second_moment
+
     (c, *_) = _check_module(module, "estimate_R").cells()
     x = x.to(dtype=c.W.dtype, device=c.W.device)
-    if c.W_x is None:
-        return float(x.square().mean())
-    return float(torch.tanh(x @ c.W_x.t()).square().mean())
+    return second_moment(x if c.W_x is None else torch.tanh(x @ c.W_x.t()))

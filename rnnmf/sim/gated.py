@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from rnnmf.errors import RnnmfError
+from rnnmf.sim._checks import check_run
 from rnnmf.sim.montecarlo import (
     CHUNK_BYTES,
     DTYPES,
@@ -148,17 +149,9 @@ class _TiedNets:
 # ------------------------------------------------------------------------------------------------- simulate
 def _check(cell, sigma12, hidden, networks, dtype, start, chunk):
     check_cell(cell)
-    if dtype not in DTYPES:
-        raise RnnmfError(f"dtype={dtype!r} is invalid; valid: {', '.join(DTYPES)}")
+    check_run(sigma12, hidden, networks, dtype, chunk, DTYPES)
     if start not in STARTS:
         raise RnnmfError(f"start={start!r} is invalid; valid: {', '.join(STARTS)}")
-    for name, value in (("hidden", hidden), ("networks", networks)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise RnnmfError(f"{name}={value!r} is invalid; valid: an integer >= 1")
-    if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
-        raise RnnmfError(f"chunk={chunk!r} is invalid; valid: an integer >= 1 or null")
-    if len(sigma12) < 1 or any(not -1.0 <= s <= 1.0 for s in sigma12):
-        raise RnnmfError(f"sigma12={list(sigma12)!r} is invalid; valid: a non-empty sequence of cosines in [-1, 1]")
 
 
 def _measure(H, C):
@@ -321,8 +314,7 @@ def module_growth(module: torch.nn.Module, R: float, *, batch: int = 8, burn_in:
     E|dL/ds^t|^2 recorded at every state s^t = h^t (GRU) or (c^t, h^t) (LSTM), all layers; with L = <g, s^T> it is
     the mean squared singular value of the product of Jacobians from t to T (Hutchinson, isotropic g).  Returns
     ``growth`` = the per-step ratio, geometric mean over the last ``steps`` // 2 steps back (the stationary regime),
-    ``per_step`` (every ratio) and, for a one-layer GRU, ``one_step`` = ||dh'/dh||_F^2 / N averaged over the batch
-    (the one-step mean squared singular value, by Hutchinson's estimate with 16 probes per sample).
+    ``per_step`` (every ratio).  The one-step mean squared singular value is :func:`module_one_step`.
     """
     is_lstm = isinstance(module, torch.nn.LSTM)
     if not isinstance(module, (torch.nn.GRU, torch.nn.LSTM)) or module.bidirectional:
@@ -368,22 +360,151 @@ def module_growth(module: torch.nn.Module, R: float, *, batch: int = 8, burn_in:
     ratios = norms[1:] / norms[:-1]
     window = ratios[len(ratios) // 2:]
     res = {"growth": float(np.exp(np.mean(np.log(window)))), "per_step": ratios}
-    if not is_lstm and L == 1:
-        res["one_step"] = _gru_one_step(module, states[-2][0].detach(), x_at(), batch, seed=int(seed))
     return res
 
 
-def _gru_one_step(module, h_prev, x, batch, probes: int = 16, seed: int = 0) -> float:
-    """||dh'/dh||_F^2 / N through the module's forward, averaged over the batch: Hutchinson's estimate
-    E_g |J^T g|^2 = tr(J J^T) with ``probes`` Gaussian g per sample (relative error ~ sqrt(2 / (probes N)) per sample,
-    0.4% at N = 1024 with 16 probes), one backward pass each instead of N."""
-    H = module.hidden_size
+# ------------------------------------------------------------------------------------------------- one step
+def gru_step_msv(W: dict, h, pre: dict) -> torch.Tensor:
+    """||dh'/dh||_F^2 / N per sample, exactly (eq. 13), for recurrent matrices W["r"], W["z"], W["hn"] ((N, N) or
+    (batch, N, N)) and the step's pre-activations (torch's convention: pre["n"] = W_in x + b_in, pre["hn"] =
+    W_hn h + b_hn inside r * (.)).  Rows of J are formed one sample at a time (O(N^2) memory)."""
+    r, z = torch.sigmoid(pre["r"]), torch.sigmoid(pre["z"])
+    B = pre["hn"]
+    n_ = torch.tanh(pre["n"] + r * B)
+    tp = 1.0 - n_ * n_
+    coef = {"z": (h - n_) * z * (1 - z), "hn": (1 - z) * tp * r, "r": (1 - z) * tp * B * r * (1 - r)}
+    out = torch.empty(h.shape[0], dtype=h.dtype)
+    for k in range(h.shape[0]):
+        J = torch.diag(z[k])
+        for g, cf in coef.items():
+            J = J + cf[k].unsqueeze(-1) * (W[g] if W[g].dim() == 2 else W[g][k])
+        out[k] = J.pow(2).sum() / h.shape[1]
+    return out
+
+
+def lstm_step_msv(W: dict, c, pre: dict, metric=None) -> torch.Tensor:
+    """The one-step mean squared singular value of d(c', h')/d(c, h) per sample, exactly (eq. 21), in the metric of
+    ``metric`` (``rnnmf.theory.lstm.one_step_metric``: weights w(c) on dc, w_h on dh, before and after the step,
+    eq. 27) or, with None, the plain (1/2N) ||J||_F^2.  W: recurrent matrices per gate i, f, g, o."""
+    i, f, o = (torch.sigmoid(pre[k]) for k in "ifo")
+    g = torch.tanh(pre["g"])
+    c_new = f * c + i * g
+    t = torch.tanh(c_new)
+    dc_dh = {"f": c * f * (1 - f), "i": g * i * (1 - i), "g": i * (1 - g * g)}
+    a, b = o * (1 - t * t), t * o * (1 - o)  # dh'/dc' and the output gate's factor
+    if metric is None:
+        w_c, w_new, w_h = torch.ones_like(c), torch.ones_like(c), 1.0
+    else:
+        w_c = torch.as_tensor(metric.w(c.double().numpy()), dtype=c.dtype)
+        w_new = torch.as_tensor(metric.w(c_new.double().numpy()), dtype=c.dtype)
+        w_h = float(metric.w_h)
+    n = c.shape[1]
+    out = torch.empty(c.shape[0], dtype=c.dtype)
+    for k in range(c.shape[0]):
+        mat = {key: (W[key] if W[key].dim() == 2 else W[key][k]) for key in "ifgo"}
+        Jcc = f[k]  # diagonal
+        Jch = sum(dc_dh[key][k].unsqueeze(-1) * mat[key] for key in "fig")
+        Jhc = a[k] * f[k]  # diagonal
+        Jhh = a[k].unsqueeze(-1) * Jch + b[k].unsqueeze(-1) * mat["o"]
+        # sum_ab J_ab^2 W'_a / W_b over the four blocks (rows: c', h'; columns: c, h)
+        total = (w_new[k] * Jcc * Jcc / w_c[k]).sum() + (w_new[k].unsqueeze(-1) * Jch * Jch).sum() / w_h
+        total = total + (w_h * Jhc * Jhc / w_c[k]).sum() + (Jhh * Jhh).sum()
+        out[k] = total / (2 * n)
+    return out
+
+
+def module_one_step(module: torch.nn.Module, R: float, *, batch: int = 8, burn_in: int = 1000, seed: int = 0,
+                    metric=None) -> dict:
+    """The exact one-step mean squared singular value of a one-layer torch ``nn.GRU``/``nn.LSTM`` at stationarity.
+
+    The module is driven from a zero state by inputs x ~ N(0, R) per unit for ``burn_in`` steps (its own forward, its
+    own dtype), then the Jacobian of one more step is formed from its weights in float64: GRU ||dh'/dh||_F^2 / N
+    (eq. 14's chi_1); LSTM the (c, h) Jacobian in ``metric`` (eq. 27; None: the plain (1/2N) ||J||_F^2).  Returns
+    {one_step (mean over the batch), one_step_se, one_step_plain, one_step_plain_se (the plain value; the same as
+    one_step for the GRU), Q (mean h^2 at the end)}.  A slow memory needs a long burn-in: at
+    a critical update-gate bias of 5 torch's GRU still drifts after 150 steps (docs/gated-mean-field.md, sec. 6).
+    """
+    is_lstm = isinstance(module, torch.nn.LSTM)
+    if not isinstance(module, (torch.nn.GRU, torch.nn.LSTM)) or module.bidirectional or module.num_layers != 1:
+        raise RnnmfError(f"module_one_step got a {type(module).__name__}; valid: a one-layer unidirectional "
+                         "torch.nn.GRU or torch.nn.LSTM")
     gen = torch.Generator().manual_seed(int(seed))
-    h = h_prev.clone().requires_grad_(True)
-    out = module(x, h)[1]
-    total = torch.zeros(batch, dtype=out.dtype)
-    for _ in range(probes):
-        g = torch.randn(out.shape, generator=gen, dtype=out.dtype)
-        (grad,) = torch.autograd.grad(out, h, grad_outputs=g, retain_graph=True)
-        total += grad.pow(2).sum(dim=(0, 2))
-    return float(total.mean()) / probes / H
+    H, M = module.hidden_size, module.input_size
+    dtype = module.weight_ih_l0.dtype
+    h = torch.zeros((1, batch, H), dtype=dtype)
+    c = torch.zeros((1, batch, H), dtype=dtype)
+    with torch.no_grad():
+        for _ in range(int(burn_in)):
+            x = math.sqrt(R) * torch.randn((1, batch, M), generator=gen, dtype=dtype)
+            if is_lstm:
+                _, (h, c) = module(x, (h, c))
+            else:
+                _, h = module(x, h)
+        x = math.sqrt(R) * torch.randn((batch, M), generator=gen, dtype=torch.float64)
+        d = torch.float64
+        W_hh, W_ih = module.weight_hh_l0.detach().to(d), module.weight_ih_l0.detach().to(d)
+        b_ih = module.bias_ih_l0.detach().to(d) if module.bias else torch.zeros(W_ih.shape[0], dtype=d)
+        b_hh = module.bias_hh_l0.detach().to(d) if module.bias else torch.zeros(W_hh.shape[0], dtype=d)
+        h0, c0 = h[0].to(d), c[0].to(d)
+        gi, gh = x @ W_ih.T + b_ih, h0 @ W_hh.T + b_hh
+        rows = lambda T, k: T[:, k * H:(k + 1) * H]  # noqa: E731
+        blk = lambda k: W_hh[k * H:(k + 1) * H]  # noqa: E731
+        if is_lstm:
+            pre = {g: rows(gi, k) + rows(gh, k) for k, g in enumerate("ifgo")}
+            mats = {g: blk(k) for k, g in enumerate("ifgo")}
+            v = lstm_step_msv(mats, c0, pre, metric)
+            plain = lstm_step_msv(mats, c0, pre) if metric is not None else v
+        else:
+            pre = {"r": rows(gi, 0) + rows(gh, 0), "z": rows(gi, 1) + rows(gh, 1), "n": rows(gi, 2),
+                   "hn": rows(gh, 2)}
+            v = plain = gru_step_msv({"r": blk(0), "z": blk(1), "hn": blk(2)}, h0, pre)
+    return _one_step_result(v, plain, h0)
+
+
+def _one_step_result(v, plain, h) -> dict:
+    def se(x):
+        return float(x.std() / math.sqrt(x.numel())) if x.numel() > 1 else 0.0
+
+    return {"one_step": float(v.mean()), "one_step_se": se(v), "one_step_plain": float(plain.mean()),
+            "one_step_plain_se": se(plain), "Q": float(h.pow(2).mean())}
+
+
+def untied_one_step(cell: str, p: dict, *, hidden: int, batch: int = 8, steps: int = 300, seed: int = 0,
+                    metric=None) -> dict:
+    """The exact one-step mean squared singular value of untied networks (the theory's setting) at width ``hidden``:
+    ``batch`` networks run ``steps`` untied steps from the fixed point (O(N) sampler), then one step with full
+    Gaussian recurrent matrices whose Jacobian is formed exactly (GRU eq. 14, LSTM eq. 27 with ``metric``).  Inputs
+    enter through their contributions V x + b ~ N(mu, sigma_v^2 R + sigma_b^2) per unit.  Returns what
+    :func:`module_one_step` returns for torch's tied module."""
+    check_cell(cell)
+    d = torch.float64
+    gen = torch.Generator().manual_seed(derive_seed(seed, "untied-one-step"))
+    fp = fixed_point(cell, {k: v for k, v in p.items() if k != "sigma12"})
+    H, C = _start(cell, p, fp, (batch, hidden), "same", gen, d, "cpu")
+    with torch.no_grad():
+        for _ in range(int(steps)):
+            H, C = _untied_step(cell, p, H, C, correlated_pair((batch, hidden), p["R"], 1.0, gen, dtype=d), gen)
+        h = H[:, 0]
+
+        def normal(*shape):
+            return torch.randn(shape, generator=gen, dtype=d)
+
+        def field(gate, sigma_v, sigma_b, mu):
+            return mu + math.sqrt(sigma_v ** 2 * p["R"] + sigma_b ** 2) * normal(batch, hidden)
+
+        rec = ["r", "z", "hn"] if cell == "gru" else list(GATES[cell])
+        W = {g: normal(batch, hidden, hidden).mul_(p[f"sigma_w_{'n' if g == 'hn' else g}"] / math.sqrt(hidden))
+             for g in rec}
+        pre = {g: torch.bmm(W[g], h.unsqueeze(-1)).squeeze(-1) for g in rec}
+        for g in rec:
+            if g == "hn":
+                pre[g] += field(g, 0.0, p["sigma_b_hn"], p["mu_hn"])
+            else:
+                pre[g] += field(g, p[f"sigma_v_{g}"], p[f"sigma_b_{g}"], p[f"mu_{g}"])
+        if cell == "gru":
+            pre["n"] = field("n", p["sigma_v_n"], p["sigma_b_n"], p["mu_n"])
+            v = plain = gru_step_msv(W, h, pre)
+        else:
+            v = lstm_step_msv(W, C[:, 0], pre, metric)
+            plain = lstm_step_msv(W, C[:, 0], pre) if metric is not None else v
+    return _one_step_result(v, plain, h)

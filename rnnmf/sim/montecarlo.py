@@ -32,7 +32,6 @@ depend on the chunk size.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,7 +39,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from rnnmf.draws import gaussian, recurrent_matrix
 from rnnmf.errors import RnnmfError
+from rnnmf.seeds import derive_seed
+from rnnmf.sim._checks import check_run
 
 CELLS = ("minimal", "vanilla")
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -74,12 +76,6 @@ class SimResult:
 
 
 # ------------------------------------------------------------------------------------------------------ helpers
-def derive_seed(seed: int, *keys: object) -> int:
-    """A 63-bit seed from a base seed and any keys (e.g. μ_b and a run name): stable across runs and platforms."""
-    text = "/".join([str(int(seed))] + [repr(k) for k in keys])
-    return int(hashlib.sha256(text.encode()).hexdigest()[:15], 16)
-
-
 def _generator(seed: int, device: torch.device) -> torch.Generator:
     return torch.Generator(device=device).manual_seed(int(seed))
 
@@ -175,15 +171,7 @@ def _initial_state(cell: str, shape, h0_var: float, C0: float, mu_b: float, gene
 def _check(cell, sigma12, hidden, networks, dtype, C0, R, h0_var, chunk):
     if cell not in CELLS:
         raise RnnmfError(f"cell={cell!r} is invalid; valid: {', '.join(CELLS)}")
-    if dtype not in DTYPES:
-        raise RnnmfError(f"dtype={dtype!r} is invalid; valid: {', '.join(DTYPES)}")
-    for name, value in (("hidden", hidden), ("networks", networks)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise RnnmfError(f"{name}={value!r} is invalid; valid: an integer >= 1")
-    if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
-        raise RnnmfError(f"chunk={chunk!r} is invalid; valid: an integer >= 1 or null (fit {CHUNK_BYTES} bytes)")
-    if len(sigma12) < 1 or any(not -1.0 <= s <= 1.0 for s in sigma12):
-        raise RnnmfError(f"sigma12={list(sigma12)!r} is invalid; valid: a non-empty sequence of cosines in [-1, 1]")
+    check_run(sigma12, hidden, networks, dtype, chunk, DTYPES, f" (fit {CHUNK_BYTES} bytes)")
     if not -1.0 <= C0 <= 1.0:
         raise RnnmfError(f"C0={C0!r} is invalid; valid: a cosine in [-1, 1]")
     if R < 0 or h0_var < 0:
@@ -249,9 +237,9 @@ def _run_tied(*, cell, sigma_w, sigma_v, sigma_b, mu_b, R, sigma12, h0_var, C0, 
     X = torch.empty((T, count, 2, n), dtype=dtype, device=device)    # all inputs, drawn up front
     for j in range(count):
         gen = _generator(derive_seed(seed, "tied-network", first + j), device)
-        W[j].normal_(0.0, sigma_w / math.sqrt(n), generator=gen)
-        V[j].normal_(0.0, sigma_v / math.sqrt(n), generator=gen)
-        b[j].normal_(0.0, 1.0, generator=gen)
+        W[j] = recurrent_matrix((n, n), sigma_w, "gaussian", gen, dtype=dtype, device=device)
+        V[j] = gaussian((n, n), sigma_v / math.sqrt(n), generator=gen, dtype=dtype, device=device)
+        b[j] = gaussian((1, n), generator=gen, dtype=dtype, device=device)
         H[j] = _initial_state(cell, (n,), h0_var, C0, mu_b, gen, dtype, device)
         for t, s12 in enumerate(sigma12):
             X[t, j] = correlated_pair((n,), R, s12, gen, dtype=dtype, device=device)

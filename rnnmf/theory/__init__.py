@@ -1,8 +1,8 @@
 """Mean-field theory of vanilla RNNs and minimalRNNs (Chen, Pennington & Schoenholz, ICML 2018, Sec. 3, SI B-E).
 
     from rnnmf.theory import vanilla, minimal, critical_minimal
-    minimal.chi_1(6.88, 1.39, 0.46, 0.0)          # Fig. 1 hyper-parameters: ~0.9988
-    minimal.tau(6.88, 1.39, 0.46, np.linspace(-4, 8, 200), sigma12=0.99)   # one vectorised call
+    minimal.chi_1(6.88, 1.39, 0.46, mu_b=0.0)     # Fig. 1 hyper-parameters: ~0.9988
+    minimal.tau(6.88, 1.39, 0.46, mu_b=np.linspace(-4, 8, 200), sigma12=0.99)   # one vectorised call
     init = critical_minimal(q_star=2.0, mu_b=4.0, R=0.46)                  # Algorithm 1
 
 Beyond the paper, torch's gated cells (docs/gated-mean-field.md): ``gru``, ``lstm`` and ``critical_gated``:
@@ -10,11 +10,13 @@ Beyond the paper, torch's gated cells (docs/gated-mean-field.md): ``gru``, ``lst
     critical_gated("lstm", R=1.0, sigma_v=1.0, mu_f=2.0)                   # sigma_w with chi_1 = 1
 
 Modules: ``gaussian`` (the quadrature), ``vanilla`` (eq. 1-4), ``minimal`` (eq. 5-13), ``critical`` (Algorithm 1),
-``phase`` (2-D maps), ``bench`` (speed against scipy), ``reference`` (slow scipy implementations for checking).
-All sigma's are standard deviations; every function broadcasts over its hyper-parameters.
+``jacobian`` (the spectrum of JJ^T, eq. 11-13, against which ``rnnmf.sim.jacobian`` measures), ``phase`` (2-D maps),
+``reference`` (slow scipy implementations for checking; their speed: ``rnnmf.bench.theory``).
+All sigma's are standard deviations; every function broadcasts over its hyper-parameters and takes everything after
+(sigma_w, sigma_v, R) -- after q_star for the critical initialisations -- by keyword.
 """
 
-from rnnmf.theory import gaussian, gru, lstm, minimal, vanilla
+from rnnmf.theory import gaussian, gru, jacobian, lstm, minimal, vanilla
 from rnnmf.theory._validate import MU_B_LIMIT, Q_LIMIT, check_domain
 from rnnmf.theory.critical import (
     CriticalInit,
@@ -30,6 +32,7 @@ __all__ = [
     "gaussian",
     "vanilla",
     "minimal",
+    "jacobian",
     "gru",
     "lstm",
     "CriticalInit",

@@ -105,3 +105,51 @@ def stable_crossing(gfun: Callable, lo, hi, root_at_lo, root_at_hi, xtol: float 
     x0 = np.clip(x0, lo_s + 1e-6 * width, hi_s - 1e-6 * width)
     x[search] = newton_bracketed(kfun, lo_s, hi_s, x0, xtol=xtol, xfloor=xfloor)
     return x
+
+
+def brent(f: Callable, a: float, b: float, xtol: float = 2e-12, rtol: float = 4 * np.finfo(float).eps,
+          maxiter: int = MAXITER) -> float:
+    """A root of the scalar f in [a, b] (f(a), f(b) of opposite signs) by Brent's method: inverse quadratic
+    interpolation and secant steps, bisection where they stall (Brent 1973, as in scipy.optimize.brentq, whose
+    import cost the calculators 0.6-3.5 s of start-up on the loaded machine).  Converged when the bracket is below
+    xtol + rtol |x|; raises ValueError without a sign change."""
+    fa, fb = float(f(a)), float(f(b))
+    if fa == 0.0:
+        return a
+    if fb == 0.0:
+        return b
+    if (fa > 0) == (fb > 0):
+        raise ValueError(f"brent: f({a!r}) and f({b!r}) have the same sign")
+    c, fc, d = a, fa, b - a
+    e = d
+    for _ in range(maxiter):
+        if (fb > 0) == (fc > 0):  # keep the root between b and c
+            c, fc, d = a, fa, b - a
+            e = d
+        if abs(fc) < abs(fb):
+            a, b, c, fa, fb, fc = b, c, b, fb, fc, fb
+        tol = 0.5 * (xtol + rtol * abs(b))
+        m = 0.5 * (c - b)
+        if abs(m) <= tol or fb == 0.0:
+            return b
+        if abs(e) >= tol and abs(fa) > abs(fb):
+            s = fb / fa
+            if a == c:  # secant
+                p, q = 2.0 * m * s, 1.0 - s
+            else:  # inverse quadratic interpolation
+                q, r = fa / fc, fb / fc
+                p = s * (2.0 * m * q * (q - r) - (b - a) * (r - 1.0))
+                q = (q - 1.0) * (r - 1.0) * (s - 1.0)
+            if p > 0:
+                q = -q
+            p = abs(p)
+            if 2.0 * p < min(3.0 * m * q - abs(tol * q), abs(e * q)):
+                e, d = d, p / q
+            else:
+                d = e = m
+        else:
+            d = e = m
+        a, fa = b, fb
+        b += d if abs(d) > tol else (tol if m > 0 else -tol)
+        fb = float(f(b))
+    return b

@@ -14,10 +14,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import brentq
 
 from rnnmf.errors import InfeasibleError, RnnmfError
-from rnnmf.theory import _validate as V
+from rnnmf.theory import _validate as validate
+from rnnmf.theory._roots import brent
 from rnnmf.theory.minimal import _moments as _minimal_moments
 from rnnmf.theory.minimal import _Q_stability
 from rnnmf.theory.vanilla import _moments as _vanilla_moments
@@ -44,14 +44,14 @@ class CriticalInit:
         return bool(f) if f.ndim == 0 else f
 
 
-def smallest_feasible_q_star(cell: str, mu_b: float) -> tuple[float | None, bool]:
+def smallest_feasible_q_star(cell: str, *, mu_b: float) -> tuple[float | None, bool]:
     """(q_min, beyond): the smallest q* <= the domain's limit with sigma_v^2 >= 0 at this mu_b (None if there is
     none), and whether every scanned q* above it is feasible too.
 
     The sign of sigma_v^2 does not depend on R (Q* and sigma_v^2 R both scale with R). A geometric scan of 80 q*
     finds the first feasible one, bisection refines it to 0.1%. Used for the hint of an infeasible request.
     """
-    limit = V.Q_LIMIT[cell]
+    limit = validate.Q_LIMIT[cell]
     qs = np.geomspace(1e-4, limit, 80)
 
     def sv2(q):
@@ -79,14 +79,14 @@ def smallest_feasible_q_star(cell: str, mu_b: float) -> tuple[float | None, bool
     return hi, beyond
 
 
-def require_feasible(cell: str, q_star: float, mu_b: float = 0.0, what: str = "") -> None:
+def require_feasible(cell: str, q_star: float, *, mu_b: float = 0.0, what: str = "") -> None:
     """Raise InfeasibleError unless a critical initialisation of ``cell`` exists at (q*, mu_b) for *some* R, which
     is then every R: the sign of sigma_v^2 does not depend on R. For jobs that measure R only once they train:
     they can refuse an impossible request before loading any data. ``what`` prefixes the message (config keys)."""
     prefix = f"{what}: " if what else ""
     try:
-        sv2 = (critical_minimal(q_star, mu_b, 1.0, check=False) if cell == "minimal"
-               else critical_vanilla(q_star, 1.0, mu_b, check=False)).sigma_v_sq
+        sv2 = (critical_minimal(q_star, mu_b=mu_b, R=1.0, check=False) if cell == "minimal"
+               else critical_vanilla(q_star, R=1.0, mu_b=mu_b, check=False)).sigma_v_sq
         _raise_infeasible(cell, sv2, q_star=q_star, mu_b=mu_b)
     except InfeasibleError as exc:
         text = str(exc).replace(": it needs sigma_v^2 =", " at any input moment R: it needs sigma_v^2 / R =")
@@ -103,26 +103,26 @@ def _raise_infeasible(cell: str, sv2, **inputs):
     at = {k: float(np.atleast_1d(v)[i]) for k, v in inputs.items()}
     vals = ", ".join(f"{k}={v!r}" for k, v in at.items())
     extra = "" if bad.size == 1 else f" ({int(bad.sum())} of {bad.size} grid points infeasible; first shown)"
-    q_min, beyond = smallest_feasible_q_star(cell, at["mu_b"])
+    q_min, beyond = smallest_feasible_q_star(cell, mu_b=at["mu_b"])
     if q_min is not None:
         hint = (f"at mu_b={at['mu_b']:g} (any R) q_star >= {q_min:.4g} is feasible" if beyond else
                 f"at mu_b={at['mu_b']:g} (any R) the smallest feasible q_star is {q_min:.4g}")
         hint += ": a larger mu_b lowers that bound" if cell == "minimal" else ": mu_b nearer 0 lowers that bound"
     else:
-        hint = (f"no q_star <= {V.Q_LIMIT[cell]:g} is feasible at mu_b={at['mu_b']:g}; "
+        hint = (f"no q_star <= {validate.Q_LIMIT[cell]:g} is feasible at mu_b={at['mu_b']:g}; "
                 + ("choose a larger mu_b" if cell == "minimal" else "choose mu_b nearer 0"))
     raise InfeasibleError(f"critical_{cell}: no critical initialisation for {vals}: it needs sigma_v^2 = "
                           f"{float(np.atleast_1d(sv2)[i]):.6g} < 0{extra}; {hint}")
 
 
-def critical_minimal(q_star, mu_b, R, *, check: bool = True) -> CriticalInit:
+def critical_minimal(q_star, *, mu_b, R, check: bool = True) -> CriticalInit:
     """Algorithm 1: (sigma_w^2, sigma_v^2, sigma_b^2 = 0) giving a minimalRNN pre-activation variance q* and chi_1 = 1.
 
     E[u^2] = E[sigma^2], E[(1-u)^2], Q* = R E[(1-u)^2] / (1 - E[u^2]) (eq. 7 at the fixed point),
     sigma_w^2 = (1 - E[u^2]) / ((Q* + R) E[u'^2]) (eq. 13: mu1 + mu2 = 1), sigma_v^2 = (q* - Q* sigma_w^2) / R.
     Also reports the stability of Q* under the Q map (SI D) and its timescale xi_Q.
     """
-    p, shape, sc = V.broadcast(domain="minimal", q_star=q_star, mu_b=mu_b, R=R)
+    p, shape, sc = validate.broadcast(domain="minimal", q_star=q_star, mu_b=mu_b, R=R)
     q, mu, R_ = p["q_star"], p["mu_b"], p["R"]
     mom = _minimal_moments(q, mu)
     Q = R_ * mom["b"] / mom["one_minus_a"]
@@ -132,23 +132,23 @@ def critical_minimal(q_star, mu_b, R, *, check: bool = True) -> CriticalInit:
         _raise_infeasible("minimal", sv2, q_star=q, mu_b=mu, R=R_)
     _, stable, xi = _Q_stability(Q, R_, sw2, mom)
     return CriticalInit(
-        sigma_w_sq=V.out(sw2, shape, sc),
-        sigma_v_sq=V.out(sv2, shape, sc),
-        sigma_b_sq=V.out(np.zeros_like(q), shape, sc),
-        Q_star=V.out(Q, shape, sc),
-        Q_star_stable=V.out(stable, shape, sc),
-        xi_Q=V.out(xi, shape, sc),
+        sigma_w_sq=validate.out(sw2, shape, sc),
+        sigma_v_sq=validate.out(sv2, shape, sc),
+        sigma_b_sq=validate.out(np.zeros_like(q), shape, sc),
+        Q_star=validate.out(Q, shape, sc),
+        Q_star_stable=validate.out(stable, shape, sc),
+        xi_Q=validate.out(xi, shape, sc),
     )
 
 
-def critical_vanilla(q_star, R, mu_b=0.0, *, check: bool = True) -> CriticalInit:
+def critical_vanilla(q_star, *, R, mu_b=0.0, check: bool = True) -> CriticalInit:
     """chi_1 = sigma_w^2 E[phi'(u)^2] = 1 at u ~ N(mu_b, q*) (eq. 4 at c = 1), sigma_b^2 = 0:
 
     sigma_w^2 = 1 / E[phi'^2],  sigma_v^2 = (q* - sigma_w^2 E[phi^2]) / R.
     With mu_b = 0 every q* > 0 is feasible; a bias mean needs a large enough q*.  (The q map is then always stable:
     its slope is 1 - 2 sigma_w^2 E[phi^2 phi'] < 1.)
     """
-    p, shape, sc = V.broadcast(domain="vanilla", q_star=q_star, R=R, mu_b=mu_b)
+    p, shape, sc = validate.broadcast(domain="vanilla", q_star=q_star, R=R, mu_b=mu_b)
     q, mu, R_ = p["q_star"], p["mu_b"], p["R"]
     _, _, e_phi2, e_tp2, _ = _vanilla_moments(q, mu)
     sw2 = 1.0 / e_tp2
@@ -156,9 +156,9 @@ def critical_vanilla(q_star, R, mu_b=0.0, *, check: bool = True) -> CriticalInit
     if check:
         _raise_infeasible("vanilla", sv2, q_star=q, R=R_, mu_b=mu)
     return CriticalInit(
-        sigma_w_sq=V.out(sw2, shape, sc),
-        sigma_v_sq=V.out(sv2, shape, sc),
-        sigma_b_sq=V.out(np.zeros_like(q), shape, sc),
+        sigma_w_sq=validate.out(sw2, shape, sc),
+        sigma_v_sq=validate.out(sv2, shape, sc),
+        sigma_b_sq=validate.out(np.zeros_like(q), shape, sc),
     )
 
 
@@ -218,7 +218,7 @@ def critical_gated(cell: str, *, R: float, solve_for: str = "sigma_w", **params)
     check_cell(cell)
     if solve_for not in SOLVE_FOR[cell]:
         raise RnnmfError(f"solve_for={solve_for!r} is invalid for cell {cell!r}; valid: {', '.join(SOLVE_FOR[cell])}")
-    R = float(V.check("R", R))
+    R = float(validate.check("R", R))
     if solve_for in params:
         raise RnnmfError(f"{solve_for} is what critical_gated solves for; do not also give it")
     shared_w = params.pop("sigma_w", None)
@@ -231,6 +231,14 @@ def critical_gated(cell: str, *, R: float, solve_for: str = "sigma_w", **params)
             return {**params, **{f"sigma_w_{g}": x * base[g] for g in gates}}
 
         scan = SCALE_SCAN
+        if cell == "lstm":  # one law per trial point instead of a fixed-point search (lstm.critical_scale)
+            from rnnmf.theory import lstm
+            from rnnmf.theory.gated import as_float_dict, resolve
+
+            fast = lstm.critical_scale(as_float_dict(resolve("lstm", R=R, **build(1.0))[0]), float(scan[-1]))
+            if fast is not None:
+                x, chi, law = fast
+                return GatedCriticalInit(cell, R, solve_for, float(x), build(x), float(chi), float(law.Q))
     else:
         if shared_w is not None:
             params["sigma_w"] = shared_w
@@ -250,7 +258,7 @@ def critical_gated(cell: str, *, R: float, solve_for: str = "sigma_w", **params)
         values.append(excess(x))
         if k and (values[-2] < 0) != (values[-1] < 0) or values[-1] == 0.0:
             lo, hi = (scan[k - 1], x) if k else (x, x)
-            x = x if values[-1] == 0.0 else brentq(excess, lo, hi, xtol=1e-14, rtol=1e-13)
+            x = x if values[-1] == 0.0 else brent(excess, lo, hi, xtol=1e-14, rtol=1e-13)
             chi, Q = _gated_chi_1(cell, R, build(x), warm)
             return GatedCriticalInit(cell, R, solve_for, float(x), build(x), chi, Q)
     scan = scan[: len(values)]

@@ -186,6 +186,30 @@ def _as_tuple(values):
     return values if isinstance(values, tuple) else (values,)
 
 
+def _blocks(orders, half_widths):
+    """Yield (point indices, lattices) over the points that share their lattice orders, in chunks of at most
+    ``CHUNK`` lattice values (the product of the orders per point): the loop of every expectation below."""
+    for idx, ns in _groups(*orders):
+        lats = [lattice(n, hw) for n, hw in zip(ns, half_widths, strict=True)]
+        step = max(1, CHUNK // math.prod(ns))
+        for s in range(0, idx.size, step):
+            yield idx[s : s + step], lats
+
+
+def _store(outs, size, sl, values):
+    """Write one chunk's expectations (a tuple) at the points sl, allocating the outputs on the first chunk."""
+    if outs is None:
+        outs = [np.empty(size) for _ in values]
+    for o, v in zip(outs, values, strict=True):
+        o[sl] = v
+    return outs
+
+
+def _finish(outs, shape):
+    res = tuple(o.reshape(shape) for o in (outs if outs is not None else [np.empty(0)]))
+    return res if len(res) > 1 else res[0]
+
+
 def _fixed_order(n, size):
     n = int(n)
     if n < 3:
@@ -214,24 +238,12 @@ def expect_1d(
     choice); a larger k gives a cheaper, less accurate rule.  Returns arrays shaped like broadcast(q, mu_b).
     """
     shape, (q, mu) = _broadcast(q, mu_b)
-    size = q.size
-    orders = order_for(_q_eff(q, pole), k, half_width) if n is None else _fixed_order(n, size)
+    orders = order_for(_q_eff(q, pole), k, half_width) if n is None else _fixed_order(n, q.size)
     outs = None
-    for idx, (m,) in _groups(orders):
-        z, w = lattice(m, half_width)
-        step = max(1, CHUNK // m)
-        for s in range(0, idx.size, step):
-            sl = idx[s : s + step]
-            u = np.sqrt(q[sl])[:, None] * z + mu[sl][:, None]
-            vals = _as_tuple(f(u))
-            if outs is None:
-                outs = [np.empty(size) for _ in vals]
-            for o, v in zip(outs, vals, strict=True):
-                o[sl] = v @ w
-    if outs is None:  # empty input
-        outs = [np.empty(0)]
-    res = tuple(o.reshape(shape) for o in outs)
-    return res if len(res) > 1 else res[0]
+    for sl, [(z, w)] in _blocks([orders], [half_width]):
+        u = np.sqrt(q[sl])[:, None] * z + mu[sl][:, None]
+        outs = _store(outs, q.size, sl, [v @ w for v in _as_tuple(f(u))])
+    return _finish(outs, shape)
 
 
 # --- 2-D ---------------------------------------------------------------------------------------------------------
@@ -262,28 +274,16 @@ def expect_2d(f: Callable, g: Callable, q, c, mu_b=0.0, n: int | None = None, po
     lattice order in both directions; by default it follows q and q (1 - c^2) (see the module docstring).
     """
     shape, (q, c, mu) = _broadcast(q, c, mu_b)
-    size = q.size
     nz, ny = _orders_2d(q, c, n, pole)
     a1, a2, b2 = _pair_coords(q, c, mu)
     outs = None
-    for idx, (mz, my) in _groups(nz, ny):
-        z, wz = lattice(mz, HALF_WIDTH_2D)
-        y, wy = lattice(my, HALF_WIDTH_2D)
-        step = max(1, CHUNK // (mz * my))
-        for s in range(0, idx.size, step):
-            sl = idx[s : s + step]
-            m = mu[sl][:, None]
-            fv = _as_tuple(f(a1[sl][:, None] * z + m))
-            u2 = (a2[sl][:, None] * z + m)[:, :, None] + (b2[sl][:, None] * y)[:, None, :]
-            gv = _as_tuple(g(u2))
-            if outs is None:
-                outs = [np.empty(size) for _ in fv]
-            for o, fk, gk in zip(outs, fv, gv, strict=True):
-                o[sl] = (fk * (gk @ wy)) @ wz
-    if outs is None:
-        outs = [np.empty(0)]
-    res = tuple(o.reshape(shape) for o in outs)
-    return res if len(res) > 1 else res[0]
+    for sl, [(z, wz), (y, wy)] in _blocks([nz, ny], [HALF_WIDTH_2D, HALF_WIDTH_2D]):
+        m = mu[sl][:, None]
+        fv = _as_tuple(f(a1[sl][:, None] * z + m))
+        u2 = (a2[sl][:, None] * z + m)[:, :, None] + (b2[sl][:, None] * y)[:, None, :]
+        gv = _as_tuple(g(u2))
+        outs = _store(outs, q.size, sl, [(fk * (gk @ wy)) @ wz for fk, gk in zip(fv, gv, strict=True)])
+    return _finish(outs, shape)
 
 
 def tanh_pair_moments(f: Callable, q, c, mu_b=0.0, scale: float = 1.0, n: int | None = None):
@@ -351,24 +351,12 @@ def expect_nested(f: Callable, q, mu_b, v_inner, params: dict | None = None, pol
     params = params or {}
     names = list(params)
     shape, (q, mu, vi, *extra) = _broadcast(q, mu_b, v_inner, *params.values())
-    size = q.size
     n_a = order_for(_q_eff(q, pole), k, half_width)
     n_u = order_for(_q_eff(vi, inner_pole), k, half_width)
     outs = None
-    for idx, (ma, mu_order) in _groups(n_a, n_u):
-        za, wa = lattice(ma, half_width)
-        zu, wu = lattice(mu_order, half_width)
-        step = max(1, CHUNK // (ma * mu_order))
-        for s in range(0, idx.size, step):
-            sl = idx[s : s + step]
-            a = (np.sqrt(q[sl])[:, None] * za + mu[sl][:, None])[:, :, None]
-            kw = {n: e[sl][:, None, None] for n, e in zip(names, extra, strict=True)}
-            vals = _as_tuple(f(a, zu[None, None, :], **kw))
-            if outs is None:
-                outs = [np.empty(size) for _ in vals]
-            for o, v in zip(outs, vals, strict=True):
-                o[sl] = (np.broadcast_to(v, (sl.size, ma, mu_order)) @ wu) @ wa
-    if outs is None:
-        outs = [np.empty(0)]
-    res = tuple(o.reshape(shape) for o in outs)
-    return res if len(res) > 1 else res[0]
+    for sl, [(za, wa), (zu, wu)] in _blocks([n_a, n_u], [half_width, half_width]):
+        a = (np.sqrt(q[sl])[:, None] * za + mu[sl][:, None])[:, :, None]
+        kw = {n: e[sl][:, None, None] for n, e in zip(names, extra, strict=True)}
+        vals = _as_tuple(f(a, zu[None, None, :], **kw))
+        outs = _store(outs, q.size, sl, [(np.broadcast_to(v, (sl.size, za.size, zu.size)) @ wu) @ wa for v in vals])
+    return _finish(outs, shape)

@@ -23,13 +23,14 @@ the pair quantities (c_star, chi_c_star, tau at Sigma12 < 1 or in the chaotic ph
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
 
 from rnnmf.theory import _validate as V
 from rnnmf.theory._common import timescale
-from rnnmf.theory._roots import newton_bracketed, stable_crossing
+from rnnmf.theory._roots import brent, newton_bracketed
 from rnnmf.theory.gated import gate_cov, gate_var, resolve
 from rnnmf.theory.gaussian import (
     HALF_WIDTH_1D,
@@ -263,23 +264,36 @@ def _slope(c, S, p, Q, d):
     return out, f0
 
 
+def _c_excess(x, S, p, Q, d, chi1):
+    """F(x) - x at one point; at Sigma12 = 1 divided by 1 - x, with the exact limit 1 - chi_1 at x = 1 (eq. 15)."""
+    if S[0] == 1 and x == 1.0:
+        return 1.0 - chi1
+    g = float(_c_next(np.array([x]), S, p, Q, d)[0]) - x
+    return g / (1.0 - x) if S[0] == 1 else g
+
+
 def _c_star(S, p, Q, d, chi1):
     """Stable fixed point of the c map (eq. 12).  Sigma12 >= 0: F(0) >= 0 (positively correlated pairs) and
     F(1) <= 1, bracket [0, 1]; Sigma12 < 0: [-1, 1].  c = 1 is a root iff Sigma12 = 1 (all pairs coincide) and is c*
-    iff chi_1 <= 1; otherwise it is deflated and the crossing below it is found (``_roots.stable_crossing``)."""
+    iff chi_1 <= 1; otherwise it is divided out, K(c) = (F(c) - c) / (1 - c) with the exact limit K(1) = 1 - chi_1
+    (eq. 15), and the crossing below it is found.
+
+    Brent's method on the map alone (point by point: the pair integral loops over points anyway) needs ~10
+    evaluations of the 4-D pair integral for |c - c*| < 1e-10; the bracketed Newton search of ``_roots`` took ~50,
+    three per step for its finite-difference slope."""
     c = np.ones(Q.size)
     ordered = (S == 1) & (chi1 <= 1)
-    live = np.flatnonzero((Q > 0) & ~ordered)
-    if live.size == 0:
-        return c
-    pl, Sl, Ql, dl = _sub(p, live), S[live], Q[live], _sub(d, live)
-
-    def gfun(x, idx):
-        slope, f0 = _slope(x, Sl[idx], _sub(pl, idx), Ql[idx], _sub(dl, idx))
-        return f0 - x, slope - 1.0
-
-    lo = np.where(Sl >= 0, 0.0, -1.0)
-    c[live] = stable_crossing(gfun, lo, np.ones(live.size), np.zeros(live.size, bool), Sl == 1, xtol=1e-10)
+    for i in np.flatnonzero((Q > 0) & ~ordered):
+        lo = 0.0 if S[i] >= 0 else -1.0
+        G = functools.partial(_c_excess, S=S[i:i + 1], p=_sub(p, slice(i, i + 1)), Q=Q[i:i + 1],
+                              d=_sub(d, slice(i, i + 1)), chi1=float(chi1[i]))
+        g_lo, g_hi = G(lo), G(1.0)
+        if g_lo <= 0.0:  # c* at the end of the bracket (the map's rule error, or an exact root there)
+            c[i] = lo
+        elif g_hi >= 0.0:
+            c[i] = 1.0
+        else:
+            c[i] = brent(G, lo, 1.0, xtol=1e-12, rtol=4 * np.finfo(float).eps)
     return c
 
 

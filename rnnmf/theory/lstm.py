@@ -22,20 +22,21 @@ sigma_w_i, ..., mu_i, mu_f, mu_g, mu_o.  Functions loop over points (~0.1-0.3 s 
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
 import numpy as np
-from scipy.optimize import brentq
 
 from rnnmf.errors import RnnmfError
 from rnnmf.theory import _validate as V
 from rnnmf.theory._common import timescale
+from rnnmf.theory._roots import brent
 from rnnmf.theory.gated import GATES, as_float_dict, gate_var, resolve
 from rnnmf.theory.gaussian import SIGMOID_POLE, TANH_POLE, lattice, order_for, sigmoid_parts, tanh_prime
 
-__all__ = ["fixed_point", "diagonal", "chi_1", "jacobian_mean", "stationary_sample", "c_trajectory", "c_star", "tau",
-           "summary"]
+__all__ = ["fixed_point", "diagonal", "chi_1", "jacobian_mean", "one_step_metric", "stationary_sample", "c_trajectory",
+           "c_star", "tau", "summary"]
 
 K_LAW, HALF_WIDTH_LAW = 0.7, 7.0  # gate lattices: trapezoid error ~exp(-2 pi^2 / k) ~ 6e-13, tails ~3e-12
 S_MAX = 22.0  # the sech^2 and sech^4 kernels are < 1e-12 beyond s = 22
@@ -74,6 +75,13 @@ def _solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _chebyshev(n: int, S: float):
     """Chebyshev-Lobatto nodes s_j = S (1 + cos(pi j / n)) / 2 (s_0 = S, s_n = 0), the differentiation matrix,
     barycentric weights and Clenshaw-Curtis weights for the integral over [0, S]."""
+    x, D, bary, w = _chebyshev_unit(n)
+    return S * (1.0 + x) / 2.0, D * (2.0 / S), bary, w * (S / 2.0)
+
+
+@functools.cache
+def _chebyshev_unit(n: int):
+    """The same on [-1, 1] (cached per order: a search asks for the same few orders again and again)."""
     j = np.arange(n + 1)
     x = np.cos(np.pi * j / n)
     c = np.where((j == 0) | (j == n), 2.0, 1.0) * (-1.0) ** j
@@ -94,17 +102,24 @@ def _chebyshev(n: int, S: float):
         for k in range(1, (n - 1) // 2 + 1):
             v -= 2.0 * np.cos(2 * k * theta[1:-1]) / (4 * k * k - 1)
     w[1:-1] = 2.0 * v / n
-    return S * (1.0 + x) / 2.0, D * (2.0 / S), bary, w * (S / 2.0)
+    for a in (x, D, bary, w):
+        a.setflags(write=False)
+    return x, D, bary, w
 
 
 def _interp(s, bary, t):
-    """Barycentric interpolation matrices: values at the nodes s -> values at points t (shape (..., m))."""
-    d = t[..., None] - s
-    hit = d == 0
-    M = bary / np.where(hit, 1.0, d)
-    M /= M.sum(axis=-1, keepdims=True)
-    rows = hit.any(axis=-1)
-    M[rows] = hit[rows]
+    """Barycentric interpolation matrices: values at the nodes s -> values at points t (shape (..., m)).
+
+    Four passes over the (..., m) array; a point on a node (only t = 0 = s_n in practice) gives an infinite term, and
+    its row is replaced by the node's indicator."""
+    M = np.subtract.outer(t, s)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.divide(bary, M, out=M)
+        total = M.sum(axis=-1, keepdims=True)
+        M *= 1.0 / total
+    bad = ~np.isfinite(total[..., 0])
+    if bad.any():
+        M[bad] = np.asarray(t)[bad][:, None] == s
     return M
 
 
@@ -153,34 +168,40 @@ class Law(NamedTuple):
 
 def _law(p: dict, Q: float, tangent: bool = True) -> Law:
     """Solve eq. 18 for the stationary law of c when E[h^2] = Q (p: one point's hyper-parameters as floats).
-    ``tangent=False`` skips the pieces only the tangent map needs (kappa_xi, A2, Ap are then None)."""
+    ``tangent=False`` skips the pieces only the tangent map needs (kappa_xi, A2, Ap are then None).
+
+    xi = i g with i and g independent, so phi_xi(s) = E_i[phi_g(s i)] with phi_g(u) = E[e^{iu g}] a 1-D transform:
+    phi_g is computed on the Chebyshev grid and interpolated at the points s i (|g| < 1 makes it band-limited, so the
+    interpolant is exact to rounding at the grid sizes used), n_i + n_g exponentials per node instead of n_i n_g.
+    """
     a_f, w_f = _nodes(gate_var(p, "f", Q), p["mu_f"], SIGMOID_POLE)
     a_i, w_i = _nodes(gate_var(p, "i", Q), p["mu_i"], SIGMOID_POLE)
     a_g, w_g = _nodes(gate_var(p, "g", Q), p["mu_g"], TANH_POLE)
     f, _, fp, _ = sigmoid_parts(a_f)
     i, _, ip, _ = sigmoid_parts(a_i)
     g, gp = np.tanh(a_g), tanh_prime(a_g)
-    xi = (i[:, None] * g[None, :]).ravel()
-    w_xi = (w_i[:, None] * w_g[None, :]).ravel()
-    keep = w_xi > W_MIN
-    xi, w_xi = xi[keep], w_xi[keep]
-    Ef, Ef2, Exi, Exi2 = _dot(f, w_f), _dot(f * f, w_f), _dot(xi, w_xi), _dot(xi * xi, w_xi)
+    Ef, Ef2 = _dot(f, w_f), _dot(f * f, w_f)
+    Exi, Exi2 = _dot(i, w_i) * _dot(g, w_g), _dot(i * i, w_i) * _dot(g * g, w_g)
     mu = Exi / (1.0 - Ef)  # eq. 17 at stationarity
     var = max((Exi2 + 2.0 * Ef * Exi * mu) / (1.0 - Ef2) - mu * mu, 0.0)
     sd = math.sqrt(var)
     S = min(S_MAX, S_SPREAD / max(sd, 1e-12))
     n = int(np.clip(math.ceil(1.3 * (8.0 * sd + 1.0) * S / 2.0) + 24, 48, 600))  # resolves e^{is(c - mu)} to 8 sd
     s, D, bary, cw = _chebyshev(n, S)
-    E = np.exp(1j * np.outer(s, xi))
-    phi_xi = _dot(E, w_xi)
-    Imats = _interp(s, bary, f[:, None] * s[None, :]) * np.exp(1j * np.outer(f - 1.0, s) * mu)[:, :, None]
-    A = np.einsum("k,kij->ij", w_f, Imats)
+    E_g = np.exp(1j * np.outer(s, g))  # e^{i s g} on the grid
+    w_is = (w_i, w_i * ip * ip, w_i * i * i) if tangent else (w_i,)
+    P = _contract(np.stack(w_is)[:, :, None], _interp(s, bary, np.outer(s, i)))  # E_i[w(i) phi(s i)] as matrices
+    phi_xi = _dot(P[0], _dot(E_g, w_g))
+    # f-average: phi -> E_f[w(f) e^{is(f - 1) mu} phi(f s)], w = 1, f^2, sigma'(a_f)^2
+    phase = np.exp(1j * np.outer(f - 1.0, s) * mu)  # (k, j)
+    w_fs = (w_f, w_f * f * f, w_f * fp * fp) if tangent else (w_f,)
+    A_all = _contract(np.stack(w_fs)[:, :, None] * phase, _interp(s, bary, np.outer(s, f)))
+    A = A_all[0]
     kappa_xi = A2 = Ap = None
     if tangent:
-        kap = (p["sigma_w_i"] ** 2 * (ip * ip)[:, None] * (g * g)[None, :]
-               + p["sigma_w_g"] ** 2 * (i * i)[:, None] * (gp * gp)[None, :]).ravel()[keep]
-        kappa_xi = _dot(E, w_xi * kap)
-        A2, Ap = (np.einsum("k,kij->ij", w, Imats) for w in (w_f * f * f, w_f * fp * fp))
+        kappa_xi = (p["sigma_w_i"] ** 2 * _dot(P[1], _dot(E_g, w_g * g * g))
+                    + p["sigma_w_g"] ** 2 * _dot(P[2], _dot(E_g, w_g * gp * gp)))
+        A2, Ap = A_all[1], A_all[2]
     system = np.eye(n + 1) - phi_xi[:, None] * A
     system[n] = 0.0
     system[n, n] = 1.0  # phi(0) = 1 replaces the trivial equation at s = 0
@@ -189,6 +210,15 @@ def _law(p: dict, Q: float, tangent: bool = True) -> Law:
     phi = _solve(system, rhs)
     tanh2 = 1.0 - float(_dot(np.real(np.exp(1j * s * mu) * phi) * _kernel2(s), cw)) / np.pi  # eq. 19
     return Law(Q, mu, sd, s, D, cw, phi, phi_xi, kappa_xi, A, A2, Ap, tanh2)
+
+
+def _contract(weights: np.ndarray, M: np.ndarray) -> np.ndarray:
+    """sum_k weights[q, k, j] M[j, k, m] -> (q, j, m): weighted sums over the gate nodes k of the interpolation
+    matrices M (real, laid out (node s_j, gate node k, grid node m)), with real or complex weights (broadcast over j),
+    as batched real matrix products."""
+    Wt = np.moveaxis(weights, 2, 0)  # (j or 1, q, k)
+    out = np.matmul(Wt.real, M) + 1j * np.matmul(Wt.imag, M) if np.iscomplexobj(Wt) else np.matmul(Wt, M)
+    return out.transpose(1, 0, 2)
 
 
 def _o_moments(p: dict, Q: float):
@@ -209,12 +239,20 @@ def _fixed(p: dict, guess: float | None = None) -> Law:
     scan and refined by Brent's method; Q* = 0 where G <= 0 on the whole scan (no input, no bias).  With a ``guess``
     (a nearby solution, e.g. the previous point of a search) secant steps from it are tried first.  Results are
     memoised by the hyper-parameters (a job asks for the same point's law many times)."""
-    key = tuple(sorted((k, v) for k, v in p.items() if k != "sigma12"))
+    key = _key(p)
     if key not in _CACHE:
-        if len(_CACHE) >= CACHE_SIZE:
-            _CACHE.pop(next(iter(_CACHE)))
-        _CACHE[key] = _solve_fixed(p, guess)
+        _remember(p, _solve_fixed(p, guess))
     return _CACHE[key]
+
+
+def _key(p: dict) -> tuple:
+    return tuple(sorted((k, v) for k, v in p.items() if k != "sigma12"))
+
+
+def _remember(p: dict, law: Law) -> None:
+    if len(_CACHE) >= CACHE_SIZE:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[_key(p)] = law
 
 
 def _solve_fixed(p: dict, guess: float | None) -> Law:
@@ -236,9 +274,65 @@ def _solve_fixed(p: dict, guess: float | None) -> Law:
     values = [G(Q) for Q in SCAN]
     for lo, hi, g_lo, g_hi in zip(SCAN[:-1], SCAN[1:], values[:-1], values[1:], strict=True):
         if g_lo > 0 >= g_hi:
-            Q = hi if g_hi == 0 else brentq(G, lo, hi, xtol=1e-15, rtol=1e-13)
+            Q = hi if g_hi == 0 else brent(G, lo, hi, xtol=1e-15, rtol=1e-13)
             return _law(p, Q)
     return _law(p, 0.0)
+
+
+def _smallest_root(p: dict, Q: float) -> bool:
+    """Whether Q is the fixed point reached from h = 0 at ``p``: G(Q') = Q'' - Q' > 0 at every scan point below it
+    (the check ``_solve_fixed``'s scan makes, without its refinement)."""
+    below = [x for x in SCAN if x < Q * (1.0 - 1e-6)]
+    return all(_o_moments(p, x)[0] * _law(p, x, tangent=False).tanh2 - x > 0 for x in below)
+
+
+#: the recurrent field variances A = sigma_w^2 Q* scanned by ``critical_scale``: from A = 1/4 by factors of 4 towards
+#: the crossing (up where chi_1 < 1 there, down where it is > 1), to A = 1e-5 at the least
+FIELD_START, FIELD_STEP, FIELD_STEPS, FIELD_MIN = 0.25, 4.0, 12, 1e-5
+
+
+def critical_scale(p: dict, scale_max: float):
+    """chi_1 = 1 solved for a common factor x on every recurrent scale (``p``: one point, sigma_w_k the unscaled base;
+    docs/gated-mean-field.md eq. 26), or None when the shortcut does not apply (the caller then searches in x).
+
+    The law of c and E[o^2] depend on the scale only through the recurrent field variance A = x^2 Q* (eq. 4), so in
+    terms of A each trial point is one solution of eq. 18, with Q* = E[o^2] E[tanh^2 c] and x^2 = A / Q* following
+    directly: no fixed-point search inside the root search.  The crossing of chi_1 = 1 nearest A = 1/4 on a scan in
+    factors of 4 is refined by Brent's method; the answer is kept only if its Q* is the fixed point reached from
+    h = 0 at that x.  Returns (x, chi_1, law at Q*)."""
+
+    def at(A):
+        law = _law(p, A)
+        Q = _o_moments(p, A)[0] * law.tanh2
+        if not Q > 0:
+            return None
+        x = math.sqrt(A / Q)
+        px = {**p, **{f"sigma_w_{k}": x * p[f"sigma_w_{k}"] for k in GATES["lstm"]}}
+        law = law._replace(Q=Q, kappa_xi=x * x * law.kappa_xi)  # kappa_xi carries sigma_w_i^2, sigma_w_g^2
+        return _leading(_tangent(px, law)) - 1.0, x, px, law
+
+    prev = None
+    first = at(FIELD_START)
+    if first is None:
+        return None
+    step = FIELD_STEP if first[0] < 0 else 1.0 / FIELD_STEP  # towards the crossing
+    for k in range(FIELD_STEPS):
+        A = FIELD_START * step ** k
+        cur = first if k == 0 else at(A)
+        if cur is None or cur[1] > scale_max or A < FIELD_MIN:
+            return None
+        if prev is not None and (prev[1][0] < 0) != (cur[0] < 0):
+            lo, hi = sorted((prev[0], A))
+            A_root = brent(lambda a: at(a)[0], lo, hi, xtol=1e-15, rtol=1e-13)
+            excess, x, px, law = at(A_root)
+            if not _smallest_root(px, law.Q):
+                return None
+            _remember(px, law)  # what _fixed would find at this scale
+            return x, excess + 1.0, law
+        if cur[0] == 0.0:
+            return cur[1], 1.0, cur[3]
+        prev = (float(A), cur)
+    return None
 
 
 # --- the tangent map and chi_1 (eq. 21-24) -----------------------------------------------------------------------
@@ -266,26 +360,38 @@ def _tangent(p: dict, law: Law) -> np.ndarray:
     return M
 
 
-POWER_TOL, POWER_MAXITER = 1e-14, 20000
+POWER_TOL, POWER_SWEEP, POWER_SQUARINGS = 1e-14, 30, 40
 
 
 def _leading(M: np.ndarray) -> float:
-    """The Perron eigenvalue of the (positive) tangent map, by power iteration on einsum mat-vecs (a threaded LAPACK
-    eigvals of this 200 x 200 matrix took 1-2.5 s on the loaded 2-core machine, and the map is positive: its leading
-    eigenvalue is real and simple).  Converged when the Rayleigh estimate changes by < 1e-14 relative."""
-    x = np.ones(M.shape[0])
-    lam = 0.0
-    for k in range(POWER_MAXITER):
-        y = _dot(M, x)
-        norm = float(np.sqrt(_dot(y, y)))
-        if norm == 0.0:
-            return 0.0
-        new = float(_dot(y, x)) / float(_dot(x, x))
-        x = y / norm
-        if k > 2 and abs(new - lam) <= POWER_TOL * abs(new):
-            return new
-        lam = new
-    return lam
+    """The Perron eigenvalue of the (positive) tangent map (:func:`_perron`)."""
+    return _perron(M)[0]
+
+
+def _perron(M: np.ndarray) -> tuple[float, np.ndarray]:
+    """(Perron eigenvalue, its unit eigenvector) of the positive tangent map, by power iteration on einsum products
+    (a threaded LAPACK eigvals of this 200 x 200 matrix took 1-2.5 s on the loaded 2-core machine, and the map is
+    positive: its leading eigenvalue is real and simple).  Where the second eigenvalue is close in modulus
+    (|l2/l1| > 0.99 near a fixed point of slow memory took thousands of steps), the iteration switches to
+    B = M^(2^k) by repeated squaring, after every ``POWER_SWEEP`` steps without convergence.  The estimate is the
+    Rayleigh quotient of M itself at the current vector, converged when it changes by < 1e-14 relative."""
+    x = np.ones(M.shape[0]) / math.sqrt(M.shape[0])
+    B = M
+    lam = math.nan
+    for _ in range(POWER_SQUARINGS + 1):
+        for _ in range(POWER_SWEEP):
+            y = _dot(B, x)
+            norm = float(np.sqrt(_dot(y, y)))
+            if norm == 0.0:
+                return 0.0, x
+            x = y / norm
+            new = float(_dot(_dot(M, x), x))
+            if abs(new - lam) <= POWER_TOL * abs(new):
+                return new, x
+            lam = new
+        B = np.einsum("ij,jk->ik", B, B)
+        B /= np.abs(B).max()
+    return lam, x
 
 
 def _jacobian_mean(M: np.ndarray, law: Law, T: int) -> np.ndarray:
@@ -319,15 +425,6 @@ def _quantiles(law: Law, u: np.ndarray) -> np.ndarray:
     return law.mu + np.interp(u, cdf[keep], x[keep])
 
 
-def _draw_pair(rng, P, mu, caa, cbb, cab):
-    """Gate pre-activation pairs with variances caa, cbb and covariance cab (a 2 x 2 Cholesky)."""
-    z1, z2 = rng.standard_normal(P), rng.standard_normal(P)
-    l11 = math.sqrt(max(caa, 0.0))
-    l21 = cab / l11 if l11 > 0 else 0.0
-    l22 = math.sqrt(max(cbb - l21 * l21, 0.0))
-    return mu + l11 * z1, mu + l21 * z1 + l22 * z2
-
-
 def _population_run(p: dict, law: Law, schedule, P: int, seed: int, start: str = "same") -> np.ndarray:
     """c^t = Q12 / sqrt(Q_a Q_b) for each Sigma12^t of ``schedule`` (see :func:`_population`)."""
     steps = _population(p, law, P, seed, start)
@@ -356,20 +453,27 @@ def _population(p: dict, law: Law, P: int, seed: int, start: str):
 
     h_a = output_gate() * np.tanh(c_a)
     h_b = h_a.copy() if start == "same" else output_gate() * np.tanh(c_b)
+    # gate constants in torch's order i, f, g, o; sigma(u) = (1 + tanh(u / 2)) / 2, so one tanh serves every gate
+    gates = GATES["lstm"]
+    mu = np.array([p[f"mu_{k}"] for k in gates])[:, None]
+    sw2, sv2, sb2 = (np.array([p[f"{n}_{k}"] ** 2 for k in gates]) for n in ("sigma_w", "sigma_v", "sigma_b"))
+    scale = np.array([0.5, 0.5, 1.0, 0.5])[:, None]
+    offset = np.array([0.5, 0.5, 0.0, 0.5])[:, None]
     R = p["R"]
     S = yield
     while True:
-        Qa, Qb, Q12 = _dot(h_a, h_a) / P, _dot(h_b, h_b) / P, _dot(h_a, h_b) / P
-        act = {}
-        for k in GATES["lstm"]:
-            sw2, sv2, sb2 = p[f"sigma_w_{k}"] ** 2, p[f"sigma_v_{k}"] ** 2, p[f"sigma_b_{k}"] ** 2
-            pa, pb = _draw_pair(rng, P, p[f"mu_{k}"], sw2 * Qa + sv2 * R + sb2, sw2 * Qb + sv2 * R + sb2,
-                                sw2 * Q12 + sv2 * R * S + sb2)
-            fn = np.tanh if k == "g" else _sigmoid
-            act[k] = (fn(pa), fn(pb))
-        c_a = act["f"][0] * c_a + act["i"][0] * act["g"][0]
-        c_b = act["f"][1] * c_b + act["i"][1] * act["g"][1]
-        h_a, h_b = act["o"][0] * np.tanh(c_a), act["o"][1] * np.tanh(c_b)
+        Qa, Qb, Q12 = _dot(h_a, h_a) / P, _dot(h_b, h_b) / P, _dot(h_b, h_a) / P
+        caa, cbb, cab = sw2 * Qa + sv2 * R + sb2, sw2 * Qb + sv2 * R + sb2, sw2 * Q12 + sv2 * R * S + sb2
+        l11 = np.sqrt(np.maximum(caa, 0.0))
+        l21 = np.divide(cab, l11, out=np.zeros(4), where=l11 > 0)
+        l22 = np.sqrt(np.maximum(cbb - l21 * l21, 0.0))
+        z = rng.standard_normal((2, 4, P))  # one call: drawing the normals is most of the population's cost
+        t_a = np.tanh(scale * (mu + l11[:, None] * z[0]))
+        t_b = np.tanh(scale * (mu + l21[:, None] * z[0] + l22[:, None] * z[1]))
+        act_a, act_b = offset + scale * t_a, offset + scale * t_b  # i, f, o: sigma; g: tanh
+        c_a = act_a[1] * c_a + act_a[0] * act_a[2]
+        c_b = act_b[1] * c_b + act_b[0] * act_b[2]
+        h_a, h_b = act_a[3] * np.tanh(c_a), act_b[3] * np.tanh(c_b)
         den = math.sqrt(_dot(h_a, h_a) * _dot(h_b, h_b))
         S = yield float(_dot(h_a, h_b)) / den if den > 0 else 1.0
 
@@ -472,6 +576,47 @@ def jacobian_mean(T: int, **params) -> np.ndarray:
     pp = as_float_dict(p)
     law = _fixed(pp)
     return _jacobian_mean(_tangent(pp, law), law, int(T))
+
+
+class OneStepMetric(NamedTuple):
+    """The metric in which one LSTM step multiplies mean squared tangent norms by exactly chi_1 (eq. 27).
+
+    A tangent (dc, dh) of the 2N-dimensional state is measured by (1/N) sum_i w(c_i) dc_i^2 + w_h dh_i^2, with w the
+    left Perron eigenvector of the tangent map; ``w(c)`` evaluates it at cell states c.  ``chi_1`` is the eigenvalue,
+    ``plain`` the unweighted one-step mean squared singular value (1/2N) tr J J^T at stationarity (eq. 24, t = 1)."""
+
+    chi_1: float
+    w_h: float
+    mu: float
+    s: np.ndarray
+    l_re: np.ndarray
+    l_im: np.ndarray
+    plain: float
+
+    def w(self, c):
+        """w(c) = sum_j l_re,j cos(s_j (c - E[c])) + l_im,j sin(s_j (c - E[c])) (the functional on psi, eq. 27)."""
+        arg = np.multiply.outer(np.asarray(c, dtype=float) - self.mu, self.s)
+        return np.cos(arg) @ self.l_re + np.sin(arg) @ self.l_im
+
+
+def one_step_metric(**params) -> OneStepMetric:
+    """The chi_1-consistent one-step metric of the LSTM at stationarity (eq. 27); scalar hyper-parameters.
+
+    With weights W = diag(w(c_i), w_h) before the step and W' = diag(w(c_i'), w_h) after it, the one-step mean
+    squared singular value of W'^(1/2) J W^(-1/2) is chi_1 in the untied limit, for any stationary state: the
+    weighted norm is the left eigenvector of the linear map of tangent moments (eq. 22), so it grows by exactly its
+    eigenvalue in one step.  For the GRU the tangent state is one number and the metric is the plain one."""
+    p, shape, _ = _points(**params)
+    if shape != ():
+        raise RnnmfError(f"one_step_metric takes scalar hyper-parameters; got arrays of shape {shape}")
+    pp = as_float_dict(p)
+    law = _fixed(pp)
+    M = _tangent(pp, law)
+    lam, left = _perron(np.ascontiguousarray(M.T))
+    m = law.s.size
+    left = left / left[-1]  # w_h = 1
+    plain = float(_jacobian_mean(M, law, 1)[1])
+    return OneStepMetric(lam, 1.0, law.mu, law.s, left[:m], left[m:2 * m], plain)
 
 
 def stationary_sample(u, **params) -> np.ndarray:

@@ -12,6 +12,8 @@ Second moments (eq. 6-7, 17, 21-22, 37-38), Q = E[h^2], Q12 = E[h_1 h_2], q = Va
     Q12'     = Q12 E[sigma(u1) sigma(u2)] + R Sigma12 E[(1 - sigma(u1))(1 - sigma(u2))],   corr(u1, u2) = c
 
 All sigma's are standard deviations.  Functions broadcast over hyper-parameters; scalars in give floats out.
+Everything after (sigma_w, sigma_v, R) is passed by keyword: the vanilla RNN's functions order sigma_b and mu_b the
+other way round, so a positional call would silently swap them.
 
 Notation in the code: a = E[sigma^2], b = E[(1-sigma)^2], A(c) = E[sigma(u1) sigma(u2)], B(c) = E[(1-sigma)(1-sigma)],
 D(c) = E[sigma'(u1) sigma'(u2)]; 1 - a and 1 - A are always formed without cancellation (they vanish as mu_b grows).
@@ -23,7 +25,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from rnnmf.theory import _validate as V
+from rnnmf.theory import _validate as validate
 from rnnmf.theory._common import timescale
 from rnnmf.theory._roots import stable_crossing
 from rnnmf.theory.gaussian import expect_1d, sigmoid_parts, tanh_pair_moments
@@ -45,6 +47,7 @@ __all__ = [
     "mu2",
     "sigma1_sq",
     "sigma2_sq",
+    "eq12",
     "m2_JJT",
     "var_JJT",
     "var_JJT_centered",
@@ -232,22 +235,32 @@ def _solve(sigma_w, sigma_v, R, mu_b, sigma_b, sigma12, with_c=True) -> dict:
     return res
 
 
-def _m2(chi1, m1, m2, s1sq, s2sq, T, s1):
-    with np.errstate(over="ignore", invalid="ignore"):
-        return chi1 ** (2 * T) * (1.0 + T * (2.0 * (m1 - s1) * m2 + s1sq + s2sq) / chi1**2)
+def eq12(chi_1, *, mu1, mu2, sigma1_sq, sigma2_sq, T, s1):
+    """Eq. 12 as printed: chi_1^{2T} (1 + T (2 (mu1 - s1) mu2 + sigma1^2 + sigma2^2) / chi_1^2), from its ingredients.
+
+    The one implementation of eq. 12: ``m2_JJT`` evaluates it at the minimalRNN's fixed point, and
+    ``rnnmf.theory.jacobian`` for either cell beside the derived moments.  Overflow gives inf, without a warning.
+    """
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        return chi_1 ** (2 * T) * (1.0 + T * (2.0 * (mu1 - s1) * mu2 + sigma1_sq + sigma2_sq) / chi_1**2)
+
+
+def _eq12_of(r, T, s1):
+    """Eq. 12 from the results of ``_solve``."""
+    return eq12(r["chi_1"], mu1=r["mu1"], mu2=r["mu2"], sigma1_sq=r["sigma1_sq"], sigma2_sq=r["sigma2_sq"], T=T, s1=s1)
 
 
 # --- public API --------------------------------------------------------------------------------------------------
 
 
 def _run(keys, with_c=True, **params):
-    p, shape, sc = V.broadcast(domain="minimal", **params)
+    p, shape, sc = validate.broadcast(domain="minimal", **params)
     res = _solve(p["sigma_w"], p["sigma_v"], p["R"], p["mu_b"], p["sigma_b"], p.get("sigma12", 0.0 * p["R"]), with_c)
-    out = {k: V.out(res[k], shape, sc) for k in keys}
+    out = {k: validate.out(res[k], shape, sc) for k in keys}
     return out, p, shape, sc
 
 
-def Q_star(sigma_w, sigma_v, R, mu_b, sigma_b=0.0) -> DiagonalFixedPoint:
+def Q_star(sigma_w, sigma_v, R, *, mu_b, sigma_b=0.0) -> DiagonalFixedPoint:
     """(Q*, q*): the fixed point of Q = Q E[sigma^2] + R E[(1 - sigma)^2], q = sigma_w^2 Q + sigma_v^2 R + sigma_b^2.
 
     Eq. 21-22 and 24; Q* lies in (0, R) (see ``_diag``).  Returns a named tuple (Q_star, q_star).
@@ -256,12 +269,12 @@ def Q_star(sigma_w, sigma_v, R, mu_b, sigma_b=0.0) -> DiagonalFixedPoint:
     return DiagonalFixedPoint(out["Q_star"], out["q_star"])
 
 
-def q_star(sigma_w, sigma_v, R, mu_b, sigma_b=0.0):
+def q_star(sigma_w, sigma_v, R, *, mu_b, sigma_b=0.0):
     """q* = sigma_w^2 Q* + sigma_v^2 R + sigma_b^2 (eq. 22 at the fixed point)."""
-    return Q_star(sigma_w, sigma_v, R, mu_b, sigma_b).q_star
+    return Q_star(sigma_w, sigma_v, R, mu_b=mu_b, sigma_b=sigma_b).q_star
 
 
-def Q_map_slope(sigma_w, sigma_v, R, mu_b, sigma_b=0.0):
+def Q_map_slope(sigma_w, sigma_v, R, *, mu_b, sigma_b=0.0):
     """dQ^t/dQ^{t-1} at Q*: E[sigma^2] + (sigma_w^2/sqrt q*) E[z sigma'(zeta) ((Q* + R) sigma(zeta) - R)].
 
     SI D, eq. 32, derived as d/dQ of the Q map with dq/dQ = sigma_w^2.  The printed eq. 30 carries R sqrt(q*)
@@ -271,34 +284,34 @@ def Q_map_slope(sigma_w, sigma_v, R, mu_b, sigma_b=0.0):
     return out["Q_slope"]
 
 
-def xi_Q(sigma_w, sigma_v, R, mu_b, sigma_b=0.0):
+def xi_Q(sigma_w, sigma_v, R, *, mu_b, sigma_b=0.0):
     """xi_Q = -1 / log|slope| (eq. 35-36): the timescale of |Q^t - Q*|; +inf where Q* is unstable (|slope| >= 1)."""
     out, *_ = _run(("xi_Q",), False, sigma_w=sigma_w, sigma_v=sigma_v, R=R, mu_b=mu_b, sigma_b=sigma_b)
     return out["xi_Q"]
 
 
-def Q_star_stable(sigma_w, sigma_v, R, mu_b, sigma_b=0.0):
+def Q_star_stable(sigma_w, sigma_v, R, *, mu_b, sigma_b=0.0):
     """True where |dQ'/dQ| < 1 at Q*, i.e. the diagonal fixed point attracts."""
     out, *_ = _run(("Q_star_stable",), False, sigma_w=sigma_w, sigma_v=sigma_v, R=R, mu_b=mu_b, sigma_b=sigma_b)
     return out["Q_star_stable"]
 
 
-def c_map(c, sigma_w, sigma_v, R, mu_b, sigma_b=0.0, sigma12=0.0):
+def c_map(c, sigma_w, sigma_v, R, *, mu_b, sigma_b=0.0, sigma12=0.0):
     """One step c^{t-1} -> c^t of eq. 8 (generalised to sigma_b) at the diagonal fixed point, Sigma12 constant.
 
     c^t = [c + (sigma_w^2 - sigma_v^2) rho - sigma_b^2/q*] A(c) - 2 sigma_w^2 rho E[sigma] + sigma_w^2 rho
           + sigma_v^2 rho + sigma_b^2/q*,   rho = R Sigma12 / q*   (eq. 8 is the sigma_b = 0 case).
     """
-    p, shape, sc = V.broadcast(
+    p, shape, sc = validate.broadcast(
         domain="minimal", c=c, sigma_w=sigma_w, sigma_v=sigma_v, R=R, mu_b=mu_b, sigma_b=sigma_b, sigma12=sigma12
     )
     sw2, sv2, sb2 = p["sigma_w"] ** 2, p["sigma_v"] ** 2, p["sigma_b"] ** 2
     Q, q, mom = _diag(sw2, sv2 * p["R"] + sb2, p["R"], p["mu_b"])
     g, *_ = _G(p["c"], q, Q, sw2, sv2, p["R"], sb2, p["mu_b"], p["sigma12"], mom)
-    return V.out(p["c"] + g, shape, sc)
+    return validate.out(p["c"] + g, shape, sc)
 
 
-def c_trajectory(sigma12_schedule, sigma_w, sigma_v, R, mu_b, sigma_b=0.0, C0=1.0):
+def c_trajectory(sigma12_schedule, sigma_w, sigma_v, R, *, mu_b, sigma_b=0.0, C0=1.0):
     """c^1..c^T for inputs with cosines Sigma12^1..Sigma12^T (time on axis 0), at the diagonal fixed point.
 
     Iterates the 2x2 second moments (eq. 7, 37-38), which holds for any schedule:
@@ -307,7 +320,7 @@ def c_trajectory(sigma12_schedule, sigma_w, sigma_v, R, mu_b, sigma_b=0.0, C0=1.
     from Q12^0 = C0 Q* (C0 = 1: both inputs enter one network with the same h^0, drawn at Q*).  With sigma_b = 0
     this is eq. 8 (tested).  Returns shape (T, *broadcast(hyper-parameters, schedule.shape[1:])).
     """
-    p, sched, shape = V.broadcast_schedule(
+    p, sched, shape = validate.broadcast_schedule(
         sigma12_schedule, domain="minimal", C0=C0, sigma_w=sigma_w, sigma_v=sigma_v, R=R, mu_b=mu_b, sigma_b=sigma_b
     )
     sw2, sv2, sb2, R_, mu = p["sigma_w"] ** 2, p["sigma_v"] ** 2, p["sigma_b"] ** 2, p["R"], p["mu_b"]
@@ -334,7 +347,7 @@ def _diag_quantity(key, sigma_w, sigma_v, R, mu_b, sigma_b):
     return out[key]
 
 
-def c_star(sigma_w, sigma_v, R, mu_b, sigma_b=0.0, sigma12=0.0):
+def c_star(sigma_w, sigma_v, R, *, mu_b, sigma_b=0.0, sigma12=0.0):
     """c*: the stable fixed point of the c map for constant Sigma12 (eq. 8; SI E).
 
     Sigma12 = 1: c* = 1 in the ordered phase (chi_1 <= 1), else the stable root below 1.  Sigma12 = 0: Q12* = 0, so
@@ -343,7 +356,7 @@ def c_star(sigma_w, sigma_v, R, mu_b, sigma_b=0.0, sigma12=0.0):
     return _c_quantity("c_star", sigma_w, sigma_v, R, mu_b, sigma_b, sigma12)
 
 
-def chi_c_star(sigma_w, sigma_v, R, mu_b, sigma_b=0.0, sigma12=0.0):
+def chi_c_star(sigma_w, sigma_v, R, *, mu_b, sigma_b=0.0, sigma12=0.0):
     """chi_c* = E[s(u1) s(u2)] + (q* c* + (sigma_w^2 - sigma_v^2) R Sigma12 - sigma_b^2) E[s'(u1) s'(u2)].
 
     Eq. 9 generalised to a shared bias: the derivative of the c map at c* (dA/dc = q* D by Price's theorem);
@@ -352,61 +365,61 @@ def chi_c_star(sigma_w, sigma_v, R, mu_b, sigma_b=0.0, sigma12=0.0):
     return _c_quantity("chi_c_star", sigma_w, sigma_v, R, mu_b, sigma_b, sigma12)
 
 
-def tau(sigma_w, sigma_v, R, mu_b, sigma_b=0.0, sigma12=0.0):
+def tau(sigma_w, sigma_v, R, *, mu_b, sigma_b=0.0, sigma12=0.0):
     """tau = -1 / log chi_c* (Sec. 3.1-3.2), +inf where chi_c* >= 1; 1 - chi_c* is formed without cancellation."""
     return _c_quantity("tau", sigma_w, sigma_v, R, mu_b, sigma_b, sigma12)
 
 
-def chi_1(sigma_w, sigma_v, R, mu_b, sigma_b=0.0):
+def chi_1(sigma_w, sigma_v, R, *, mu_b, sigma_b=0.0):
     """chi_1 = mu1 + mu2 (eq. 13): chi at c = 1, Sigma12 = 1, and the mean squared singular value of J_t (eq. 11)."""
     return _diag_quantity("chi_1", sigma_w, sigma_v, R, mu_b, sigma_b)
 
 
-def mu1(sigma_w, sigma_v, R, mu_b, sigma_b=0.0):
+def mu1(sigma_w, sigma_v, R, *, mu_b, sigma_b=0.0):
     """mu1 = E[sigma(sqrt(q*) z + mu_b)^2] (under eq. 13)."""
     return _diag_quantity("mu1", sigma_w, sigma_v, R, mu_b, sigma_b)
 
 
-def mu2(sigma_w, sigma_v, R, mu_b, sigma_b=0.0):
+def mu2(sigma_w, sigma_v, R, *, mu_b, sigma_b=0.0):
     """mu2 = sigma_w^2 (Q* + R) E[sigma'(sqrt(q*) z + mu_b)^2] (under eq. 13)."""
     return _diag_quantity("mu2", sigma_w, sigma_v, R, mu_b, sigma_b)
 
 
-def sigma1_sq(sigma_w, sigma_v, R, mu_b, sigma_b=0.0):
+def sigma1_sq(sigma_w, sigma_v, R, *, mu_b, sigma_b=0.0):
     """sigma1^2 = -mu1^2 + E[sigma^4] (under eq. 13)."""
     return _diag_quantity("sigma1_sq", sigma_w, sigma_v, R, mu_b, sigma_b)
 
 
-def sigma2_sq(sigma_w, sigma_v, R, mu_b, sigma_b=0.0):
+def sigma2_sq(sigma_w, sigma_v, R, *, mu_b, sigma_b=0.0):
     """sigma2^2 = -mu2^2 + sigma_w^4 (Q*^2 + R^2) E[sigma'^4] (under eq. 13, as printed)."""
     return _diag_quantity("sigma2_sq", sigma_w, sigma_v, R, mu_b, sigma_b)
 
 
-def m2_JJT(sigma_w, sigma_v, R, mu_b, T, s1=-1.0, sigma_b=0.0):
+def m2_JJT(sigma_w, sigma_v, R, *, mu_b, T, s1=-1.0, sigma_b=0.0):
     """Eq. 12 as printed: chi_1^{2T} (1 + T (2 (mu1 - s1) mu2 + sigma1^2 + sigma2^2) / chi_1^2).
 
     s1 = -1 for Gaussian W, 0 for orthogonal W.  At T = 0 this is 1 although J = I has zero spectral variance, so
     the printed expression reads like the second moment of the spectrum of J J^T, not its variance.
     """
-    p, shape, sc = V.broadcast(
+    p, shape, sc = validate.broadcast(
         domain="minimal", sigma_w=sigma_w, sigma_v=sigma_v, R=R, mu_b=mu_b, T=T, s1=s1, sigma_b=sigma_b
     )
     r = _solve(p["sigma_w"], p["sigma_v"], p["R"], p["mu_b"], p["sigma_b"], 0.0 * p["R"], with_c=False)
-    return V.out(_m2(r["chi_1"], r["mu1"], r["mu2"], r["sigma1_sq"], r["sigma2_sq"], p["T"], p["s1"]), shape, sc)
+    return validate.out(_eq12_of(r, p["T"], p["s1"]), shape, sc)
 
 
-def var_JJT(sigma_w, sigma_v, R, mu_b, T, s1=-1.0, sigma_b=0.0):
+def var_JJT(sigma_w, sigma_v, R, *, mu_b, T, s1=-1.0, sigma_b=0.0):
     """sigma^2_{JJ^T} of eq. 12 exactly as printed (= ``m2_JJT``); see ``var_JJT_centered`` for the other reading.
 
     At T = 0 the printed expression is 1 while J = I has zero spectral variance, so it may be the second moment
     m2 of the spectrum of J J^T; a measurement of the spectrum decides which reading is right.
     """
-    return m2_JJT(sigma_w, sigma_v, R, mu_b, T, s1, sigma_b)
+    return m2_JJT(sigma_w, sigma_v, R, mu_b=mu_b, T=T, s1=s1, sigma_b=sigma_b)
 
 
-def var_JJT_centered(sigma_w, sigma_v, R, mu_b, T, s1=-1.0, sigma_b=0.0):
+def var_JJT_centered(sigma_w, sigma_v, R, *, mu_b, T, s1=-1.0, sigma_b=0.0):
     """m2_JJT - chi_1^{2T}: the variance of the spectrum of J J^T if eq. 12 is its second moment (mean chi_1^T)."""
-    p, shape, sc = V.broadcast(
+    p, shape, sc = validate.broadcast(
         domain="minimal", sigma_w=sigma_w, sigma_v=sigma_v, R=R, mu_b=mu_b, T=T, s1=s1, sigma_b=sigma_b
     )
     r = _solve(p["sigma_w"], p["sigma_v"], p["R"], p["mu_b"], p["sigma_b"], 0.0 * p["R"], with_c=False)
@@ -414,7 +427,7 @@ def var_JJT_centered(sigma_w, sigma_v, R, mu_b, T, s1=-1.0, sigma_b=0.0):
     with np.errstate(over="ignore", invalid="ignore"):
         centered = chi1 ** (2 * T_) * T_ * (2.0 * (r["mu1"] - p["s1"]) * r["mu2"] + r["sigma1_sq"] + r["sigma2_sq"])
         centered = centered / chi1**2
-    return V.out(centered, shape, sc)
+    return validate.out(centered, shape, sc)
 
 
 SUMMARY_KEYS = (
@@ -434,11 +447,11 @@ SUMMARY_KEYS = (
 )
 
 
-def summary(sigma_w, sigma_v, R, mu_b, sigma_b=0.0, sigma12=0.0, s1=-1.0, T=100) -> dict:
+def summary(sigma_w, sigma_v, R, *, mu_b, sigma_b=0.0, sigma12=0.0, s1=-1.0, T=100) -> dict:
     """Everything the CLI prints for a minimalRNN, computed once: keys ``SUMMARY_KEYS``."""
-    p, shape, sc = V.broadcast(
+    p, shape, sc = validate.broadcast(
         domain="minimal", sigma_w=sigma_w, sigma_v=sigma_v, R=R, mu_b=mu_b, sigma_b=sigma_b, sigma12=sigma12, s1=s1, T=T
     )
     r = _solve(p["sigma_w"], p["sigma_v"], p["R"], p["mu_b"], p["sigma_b"], p["sigma12"])
-    r["var_JJT"] = _m2(r["chi_1"], r["mu1"], r["mu2"], r["sigma1_sq"], r["sigma2_sq"], p["T"], p["s1"])
-    return {k: V.out(r[k], shape, sc) for k in SUMMARY_KEYS}
+    r["var_JJT"] = _eq12_of(r, p["T"], p["s1"])
+    return {k: validate.out(r[k], shape, sc) for k in SUMMARY_KEYS}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnnmf.errors import RnnmfError
-from rnnmf.theory import _validate as V
+from rnnmf.theory import _validate as validate
 from rnnmf.theory import minimal, vanilla
 from rnnmf.theory._common import timescale
 
@@ -17,7 +17,7 @@ PARAMS = {
 KEYS = ("tau", "chi_1", "chi_c_star", "c_star", "q_star")
 
 
-def phase_map(cell: str, x_name: str, x_values, y_name: str, y_values, fixed: dict, sigma12=0.0) -> dict:
+def phase_map(cell: str, x_name: str, x_values, y_name: str, y_values, *, fixed: dict, sigma12=0.0) -> dict:
     """Evaluate the mean-field quantities on the grid x_values (columns) by y_values (rows).
 
     ``fixed`` gives the remaining hyper-parameters (sigma_w, sigma_v, R, mu_b, sigma_b; sigma_b and, for the vanilla
@@ -39,8 +39,8 @@ def phase_map(cell: str, x_name: str, x_values, y_name: str, y_values, fixed: di
     clash = {x_name, y_name} & set(fixed)
     if clash:
         raise RnnmfError(f"{sorted(clash)} given both as an axis and in fixed; give each parameter once")
-    xs = V.check(x_name, x_values).ravel()
-    ys = V.check(y_name, y_values).ravel()
+    xs = validate.check(x_name, x_values).ravel()
+    ys = validate.check(y_name, y_values).ravel()
     X, Y = np.meshgrid(xs, ys)
     params = dict(names)
     params["sigma12"] = sigma12
@@ -50,7 +50,7 @@ def phase_map(cell: str, x_name: str, x_values, y_name: str, y_values, fixed: di
     if missing:
         raise RnnmfError(f"phase_map for cell {cell!r} needs a value for {', '.join(missing)} in fixed")
 
-    p, shape, _ = V.broadcast(domain=cell, **params)  # flat arrays over the grid
+    p, shape, _ = validate.broadcast(domain=cell, **params)  # flat arrays over the grid
     if cell == "vanilla":
         r = vanilla._solve(p["sigma_w"], p["sigma_v"], p["R"], p["sigma_b"], p["mu_b"], p["sigma12"])
         r["tau"] = timescale(r["chi_c_star"])

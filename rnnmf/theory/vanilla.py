@@ -9,14 +9,14 @@ as the diagonal (the paper prints sigma_b^2 I; DESIGN.md): with R^t = R Sigma^t,
     chi_c* = sigma_w^2 E[phi'(u1) phi'(u2)] at c = c*                                            (eq. 4)
 
 All sigma's are standard deviations.  Every function broadcasts over its hyper-parameters (one call for a whole
-grid) and returns Python floats for scalar inputs.
+grid) and returns Python floats for scalar inputs; everything after (sigma_w, sigma_v, R) is passed by keyword.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from rnnmf.theory import _validate as V
+from rnnmf.theory import _validate as validate
 from rnnmf.theory._common import timescale
 from rnnmf.theory._roots import stable_crossing
 from rnnmf.theory.gaussian import TANH_POLE, expect_1d, tanh_pair_moments, tanh_parts
@@ -107,16 +107,17 @@ def _solve(sigma_w, sigma_v, R, sigma_b, mu_b, sigma12):
 # --- public API --------------------------------------------------------------------------------------------------
 
 
-def q_star(sigma_w, sigma_v, R, sigma_b=0.0, mu_b=0.0):
+def q_star(sigma_w, sigma_v, R, *, sigma_b=0.0, mu_b=0.0):
     """q*: the stable fixed point of the diagonal of eq. 2, q = sigma_w^2 E[phi^2] + sigma_v^2 R + sigma_b^2."""
-    p, shape, sc = V.broadcast(domain="vanilla", sigma_w=sigma_w, sigma_v=sigma_v, R=R, sigma_b=sigma_b, mu_b=mu_b)
+    p, shape, sc = validate.broadcast(domain="vanilla", sigma_w=sigma_w, sigma_v=sigma_v, R=R, sigma_b=sigma_b,
+                                      mu_b=mu_b)
     q = _q_star(p["sigma_w"] ** 2, p["sigma_v"] ** 2 * p["R"] + p["sigma_b"] ** 2, p["mu_b"])
-    return V.out(q, shape, sc)
+    return validate.out(q, shape, sc)
 
 
-def c_map(c, sigma_w, sigma_v, R, sigma_b=0.0, mu_b=0.0, sigma12=0.0):
+def c_map(c, sigma_w, sigma_v, R, *, sigma_b=0.0, mu_b=0.0, sigma12=0.0):
     """One step of eq. 2's off-diagonal at q = q*: c -> (sigma_w^2 E[phi phi](c) + sigma_v^2 R S12 + sigma_b^2) / q*."""
-    p, shape, sc = V.broadcast(
+    p, shape, sc = validate.broadcast(
         domain="vanilla", c=c, sigma_w=sigma_w, sigma_v=sigma_v, R=R, sigma_b=sigma_b, mu_b=mu_b, sigma12=sigma12
     )
     sw2, sv2, sb2 = p["sigma_w"] ** 2, p["sigma_v"] ** 2, p["sigma_b"] ** 2
@@ -125,16 +126,16 @@ def c_map(c, sigma_w, sigma_v, R, sigma_b=0.0, mu_b=0.0, sigma12=0.0):
     pp, _ = _pair(q, p["c"], p["mu_b"], e_tp)
     with np.errstate(invalid="ignore", divide="ignore"):
         cn = np.where(q > 0, (sw2 * pp + sv2 * p["R"] * p["sigma12"] + sb2) / q, 1.0)
-    return V.out(cn, shape, sc)
+    return validate.out(cn, shape, sc)
 
 
-def c_trajectory(sigma12_schedule, sigma_w, sigma_v, R, sigma_b=0.0, mu_b=0.0, c0=1.0):
+def c_trajectory(sigma12_schedule, sigma_w, sigma_v, R, *, sigma_b=0.0, mu_b=0.0, c0=1.0):
     """c^1..c^T from iterating eq. 2's off-diagonal at q = q* with input cosines Sigma12^t (time on axis 0).
 
     c^t = (sigma_w^2 E[phi phi](c^{t-1}) + sigma_v^2 R Sigma12^t + sigma_b^2) / q*, starting from c^0 = c0.
     Returns an array of shape (T, *broadcast(hyper-parameters, schedule.shape[1:])).
     """
-    p, sched, shape = V.broadcast_schedule(
+    p, sched, shape = validate.broadcast_schedule(
         sigma12_schedule, domain="vanilla", c0=c0, sigma_w=sigma_w, sigma_v=sigma_v, R=R, sigma_b=sigma_b, mu_b=mu_b
     )
     sw2, sv2, sb2 = p["sigma_w"] ** 2, p["sigma_v"] ** 2, p["sigma_b"] ** 2
@@ -151,15 +152,15 @@ def c_trajectory(sigma12_schedule, sigma_w, sigma_v, R, sigma_b=0.0, mu_b=0.0, c
 
 
 def _public(sigma_w, sigma_v, R, sigma_b, mu_b, sigma12):
-    p, shape, sc = V.broadcast(
+    p, shape, sc = validate.broadcast(
         domain="vanilla", sigma_w=sigma_w, sigma_v=sigma_v, R=R, sigma_b=sigma_b, mu_b=mu_b, sigma12=sigma12
     )
     res = _solve(p["sigma_w"], p["sigma_v"], p["R"], p["sigma_b"], p["mu_b"], p["sigma12"])
     res["tau"] = timescale(res["chi_c_star"])
-    return {k: V.out(v, shape, sc) for k, v in res.items()}
+    return {k: validate.out(v, shape, sc) for k, v in res.items()}
 
 
-def c_star(sigma_w, sigma_v, R, sigma_b=0.0, mu_b=0.0, sigma12=0.0):
+def c_star(sigma_w, sigma_v, R, *, sigma_b=0.0, mu_b=0.0, sigma12=0.0):
     """c*: the stable fixed point of the c map for a constant input cosine Sigma12 (Sec. 3.1).
 
     Sigma12 = 1: c* = 1 in the ordered phase (chi_1 <= 1), the stable root below 1 in the chaotic phase.
@@ -168,24 +169,25 @@ def c_star(sigma_w, sigma_v, R, sigma_b=0.0, mu_b=0.0, sigma12=0.0):
     return _public(sigma_w, sigma_v, R, sigma_b, mu_b, sigma12)["c_star"]
 
 
-def chi_c_star(sigma_w, sigma_v, R, sigma_b=0.0, mu_b=0.0, sigma12=0.0):
+def chi_c_star(sigma_w, sigma_v, R, *, sigma_b=0.0, mu_b=0.0, sigma12=0.0):
     """chi_c* = sigma_w^2 E[phi'(u1) phi'(u2)] at (q*, c*) (eq. 4): the slope of the c map at c*."""
     return _public(sigma_w, sigma_v, R, sigma_b, mu_b, sigma12)["chi_c_star"]
 
 
-def chi_1(sigma_w, sigma_v, R, sigma_b=0.0, mu_b=0.0):
+def chi_1(sigma_w, sigma_v, R, *, sigma_b=0.0, mu_b=0.0):
     """chi_1 = sigma_w^2 E[phi'(u)^2] at q*: chi at c = 1, Sigma12 = 1 (the order-to-chaos boundary is chi_1 = 1)."""
-    p, shape, sc = V.broadcast(domain="vanilla", sigma_w=sigma_w, sigma_v=sigma_v, R=R, sigma_b=sigma_b, mu_b=mu_b)
+    p, shape, sc = validate.broadcast(domain="vanilla", sigma_w=sigma_w, sigma_v=sigma_v, R=R, sigma_b=sigma_b,
+                                      mu_b=mu_b)
     sw2 = p["sigma_w"] ** 2
     q = _q_star(sw2, p["sigma_v"] ** 2 * p["R"] + p["sigma_b"] ** 2, p["mu_b"])
-    return V.out(sw2 * _moments(q, p["mu_b"])[3], shape, sc)
+    return validate.out(sw2 * _moments(q, p["mu_b"])[3], shape, sc)
 
 
-def tau(sigma_w, sigma_v, R, sigma_b=0.0, mu_b=0.0, sigma12=0.0):
+def tau(sigma_w, sigma_v, R, *, sigma_b=0.0, mu_b=0.0, sigma12=0.0):
     """tau = -1 / log chi_c* (Sec. 3.1): the memory timescale; +inf where chi_c* >= 1."""
     return _public(sigma_w, sigma_v, R, sigma_b, mu_b, sigma12)["tau"]
 
 
-def summary(sigma_w, sigma_v, R, sigma_b=0.0, mu_b=0.0, sigma12=0.0) -> dict:
+def summary(sigma_w, sigma_v, R, *, sigma_b=0.0, mu_b=0.0, sigma12=0.0) -> dict:
     """Everything the CLI prints for a vanilla RNN: keys q_star, c_star, chi_c_star, chi_1, tau."""
     return _public(sigma_w, sigma_v, R, sigma_b, mu_b, sigma12)

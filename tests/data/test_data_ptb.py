@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from rnnmf.data import batchify, get_batch, load_ptb
-from rnnmf.data import ptb as ptb_mod
+from rnnmf.data import checks as ptb_mod  # where the PTB files are checked and fetched
 from rnnmf.errors import DataError, RnnmfError
 
 NAMES = "ptb.train.txt, ptb.valid.txt, ptb.test.txt"

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from rnnmf.data import SequentialMNIST, load_mnist, load_ptb, mnist_standardizer, noisy_mnist_batches, second_moment
+from rnnmf.data import NoisyMNISTBatches, SequentialMNIST, load_mnist, load_ptb, mnist_standardizer, second_moment
 
 ROOT = os.environ.get("RNNMF_DATA_DIR")
 pytestmark = pytest.mark.skipif(not ROOT or not Path(ROOT).is_dir(), reason="RNNMF_DATA_DIR unset or missing")
@@ -31,10 +31,10 @@ def test_mnist_standardisation_on_real_data():
 
 def test_tasks_on_real_data():
     data = SequentialMNIST.load(ROOT, "test", T=196, download=False)
-    x, y = next(data.batches(128, torch.Generator().manual_seed(0)))
+    x, y = data.batches(128, seed=0)(0)
     assert x.shape == (196, 128, 4) and y.shape == (128,)
     images, labels = load_mnist(ROOT, "train", download=False, standardize="global")
-    x, y = next(noisy_mnist_batches(images, labels, T=10, batch_size=128, sigma_x=1.0))
+    x, y = NoisyMNISTBatches(images, labels, T=10, sigma_x=1.0, batch_size=128, seed=0)(0)
     assert x.shape == (11, 128, 784)
 
 

@@ -8,7 +8,9 @@ from typer.testing import CliRunner
 import experiments.gated_mf_vs_mc as job
 from cli.main import app
 from experiments.config import compose_config, hashed_view
+from experiments.figures import gated as figure
 from experiments.runner import execute
+from experiments.settings import for_job
 from rnnmf.errors import RnnmfError
 from rnnmf.io import read_rows
 
@@ -35,7 +37,8 @@ def test_gru_smoke_writes_every_csv_and_the_figure_and_resumes(tmp_path, monkeyp
     assert execute("gated_mf_vs_mc", [*SMOKE, "cell=gru"], out=tmp_path / "run")[0]["points_computed"] == 0
     assert calls == []
     (out / "gated.png").unlink()
-    job.plot(out)  # from the CSVs alone
+    (out / "config.yaml").unlink()
+    figure.plot(out)  # from the CSVs alone
     assert (out / "gated.png").exists()
 
 
@@ -55,7 +58,7 @@ def test_critical_rows_round_trip_and_measure_torchs_module():
 
 
 @pytest.mark.parametrize("override,fragment", [
-    ("cell=rnn", "cell='rnn' is invalid for job gated_mf_vs_mc"), ("sigma_w=[-1.0]", "sigma_w=[-1.0] is invalid"),
+    ("cell=rnn", "cell='rnn' is invalid; valid: one of gru, lstm"), ("sigma_w=[-1.0]", "sigma_w=[-1.0] is invalid"),
     ("lstm.mu_f=1.0", "unknown config key"), ("schedule.switch=50", "schedule.switch=50"),
     ("jacobian.T=[0]", "jacobian.T=[0] is invalid"), ("critical.weights=uniform", "critical.weights='uniform'"),
 ])
@@ -69,7 +72,7 @@ def test_bad_values_are_rejected_before_a_folder_exists(tmp_path, override, frag
 def test_profiles_compose_and_validate(profile):
     for cell in ("gru", "lstm"):
         cfg = compose_config("gated_mf_vs_mc", [f"profile={profile}", f"cell={cell}"])
-        job.validate(cfg)
+        for_job("gated_mf_vs_mc").cross_check(cfg)
         assert job.grid(cfg)
 
 

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 import experiments.isometry as iso
 from cli.main import app
+from experiments.figures import isometry as figure
 from experiments.runner import execute
 from rnnmf.errors import InfeasibleError, RnnmfError
 from rnnmf.io import read_rows
@@ -64,10 +65,15 @@ def test_smoke_end_to_end(tmp_path):
     assert set(summary) >= {"untied_mean_within_3se", "critical_rows_trusted", "critical_nvar_within_3se",
                             "critical_nvar_eq12_within_3se",
                             "critical_slope_within_3se", "tied_over_untied_nvar_median", "wall_s"}
+    cond = read_rows(path / "conditions.csv")  # the grid, and the mu_b of the critical minimalRNN the panels show
+    assert len(cond) == n_cond and set(cond[cond["shown"]].cell) == {"minimal", "vanilla"}
+    assert set(cond[cond["shown"] & (cond["cell"] == "minimal") & (cond["init"] == "critical")].mu_b) == {4.0}
+    assert figure.shown_mu_b(path, sp) == 4.0  # the config's minimal.mu_b_ref, not the median 2.0 of [0, 4]
     # the figures are drawn from the CSVs only: delete and redraw without the config
     for f in path.glob("*.png"):
         f.unlink()
-    iso.plot(path)
+    (path / "config.yaml").unlink()
+    figure.plot(path)
     assert (path / "density.png").exists() and (path / "variance.png").exists()
 
 
@@ -81,7 +87,7 @@ def _tables(path):
 
 
 def test_resume_after_interruption_equals_an_uninterrupted_run(tmp_path, monkeypatch):
-    monkeypatch.setattr(iso, "plot", lambda *a, **k: [])  # figures are tested above; here only the rows matter
+    monkeypatch.setattr(figure, "plot", lambda *a, **k: [])  # figures are tested above; here only the rows matter
     _, ref = execute("isometry", SMALL, out=tmp_path / "ref")
     real = iso.append_rows
     calls = {"n": 0}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import re
@@ -15,6 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
+from experiments import schema
+from experiments.config import compose_config
 from experiments.runner import execute
 from rnnmf.io import read_rows
 from rnnmf.lm import solve_hidden
@@ -127,7 +130,7 @@ def test_interrupted_run_resumes_to_identical_numbers(ptb_root, tmp_path, monkey
     import experiments.lm as job
     import rnnmf.train as train
 
-    ovs = overrides(ptb_root, "cell=all", "sizes.small.epochs=3", "sizes.small.dropout=0.3")
+    ovs = overrides(ptb_root, "cells=[all]", "sizes.small.epochs=3", "sizes.small.dropout=0.3")
     execute("lm", ovs, out=tmp_path / "full")
 
     calls = {"n": 0}
@@ -165,7 +168,7 @@ def test_interrupted_run_resumes_to_identical_numbers(ptb_root, tmp_path, monkey
 @pytest.mark.slow
 def test_sigkilled_process_resumes_to_identical_numbers(ptb_root, tmp_path):
     """A real `rnnmf lm` process killed with SIGKILL after its second epoch, then run again."""
-    ovs = overrides(ptb_root, "cell=gru", "sizes.small.epochs=12", "sizes.small.max_epoch=6", "max_batches=null",
+    ovs = overrides(ptb_root, "cells=[gru]", "sizes.small.epochs=12", "sizes.small.max_epoch=6", "max_batches=null",
                     "sizes.small.bptt=5", "sizes.small.dropout=0.2")
     execute("lm", ovs, out=tmp_path / "full")
     out = tmp_path / "killed"
@@ -186,11 +189,12 @@ def test_sigkilled_process_resumes_to_identical_numbers(ptb_root, tmp_path):
 
 # ---------------------------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize("args,fragment", [
-    (["--cell", "rnn"], "unknown cell 'rnn'; valid: lstm, gru, minimal, vanilla, all"),
-    (["--size", "large"], "unknown size 'large'; valid: small, medium, all"),
+    (["--cell", "rnn"], "cells=['rnn'] is invalid ('rnn' is not); valid: a non-empty list from lstm, gru, minimal, "
+                        "vanilla, all"),
+    (["--size", "large"], "size='large' is invalid; valid: one of small, medium, all"),
     (["clip=0"], "clip=0 is invalid"),
     (["sizes.small.lr_decay=1.5"], "sizes.small.lr_decay=1.5 is invalid"),
-    (["clip=null"], "clip=null is invalid; valid: a number like 5.0"),  # issue 14 item 6: a traceback before
+    (["clip=null"], "clip=null is invalid; valid: a finite number > 0"),  # issue 14 item 6: a traceback before
     (["batch_size=null"], "batch_size=null is invalid"),
     (["sizes.small.params=1000000000000"], "a small model needs about"),
 ])
@@ -232,7 +236,7 @@ def test_missing_corpus_says_where_to_put_it(tmp_path):
 # ---------------------------------------------------------------------------------------------------- search
 def test_grid_search_trains_each_distinct_run_once(ptb_root, tmp_path):
     """Grid method: every point to the end; points whose schedules agree (max-epoch beyond the end) share one run."""
-    ovs = overrides(ptb_root, "cell=minimal", "sweep.enabled=true", "sweep.method=grid", "sweep.lr=[0.5,1.0]",
+    ovs = overrides(ptb_root, "cells=[minimal]", "sweep.enabled=true", "sweep.method=grid", "sweep.lr=[0.5,1.0]",
                     "sweep.max_epoch=[2,3]", "sweep.lr_decay=[0.5]", "sweep.dropout=[0.0,0.3]")
     summary, out = execute("lm", ovs, out=tmp_path / "sweep")
     df = read_rows(out / "sweep.csv")
@@ -251,7 +255,7 @@ def test_grid_search_trains_each_distinct_run_once(ptb_root, tmp_path):
 def test_halving_promotes_the_best_third_and_continues_their_checkpoints(ptb_root, tmp_path):
     """rungs [1]: 12 points (4 distinct one-epoch runs) ranked after epoch 1, the best 4 trained to epoch 2 from their
     own checkpoints; only the final rung is scored on the test split; the winner is the best final valid ppl."""
-    ovs = overrides(ptb_root, "cell=minimal", "sweep.enabled=true", "sweep.rungs=[1]", "sweep.eta=3",
+    ovs = overrides(ptb_root, "cells=[minimal]", "sweep.enabled=true", "sweep.rungs=[1]", "sweep.eta=3",
                     "sweep.lr=[0.1,1.0]", "sweep.max_epoch=[1,2]", "sweep.lr_decay=[0.5,0.65,0.8]",
                     "sweep.dropout=[0.0,0.3]")
     summary, out = execute("lm", ovs, out=tmp_path / "halving")
@@ -269,7 +273,7 @@ def test_halving_promotes_the_best_third_and_continues_their_checkpoints(ptb_roo
     assert summary["minimal_small_best_valid_ppl"] == round(best["valid_ppl"], 2)
     # a promoted point continued its epoch-1 checkpoint: the same as training its schedule straight to 2 epochs
     lr, me, dec, dp = (best[k] for k in ("lr", "max_epoch", "lr_decay", "dropout"))
-    _, d_out = execute("lm", overrides(ptb_root, "cell=minimal", f"sizes.small.lr={lr}",
+    _, d_out = execute("lm", overrides(ptb_root, "cells=[minimal]", f"sizes.small.lr={lr}",
                                             f"sizes.small.max_epoch={me}", f"sizes.small.lr_decay={dec}",
                                             f"sizes.small.dropout={dp}"), out=tmp_path / "direct")
     straight = read_rows(d_out / "summary.csv").iloc[0]["valid_ppl"]
@@ -277,25 +281,26 @@ def test_halving_promotes_the_best_third_and_continues_their_checkpoints(ptb_roo
 
 
 def test_search_workers_honour_run_threads_and_the_slurm_cluster(ptb_root, tmp_path, monkeypatch):
-    """What a sweep worker runs (lm_search.train_rung, in another process) sets run.threads itself, and the search
-    hands run.slurm.cluster to the sweep runner."""
+    """lm's search goes through the one sweep wiring: a worker (here submitit's local cluster, a process of its own,
+    and this process) trains on run.threads threads, and run.slurm.cluster reaches submitit."""
     import torch
-    from omegaconf import OmegaConf
 
     from experiments import lm, lm_search, sweep
-    from experiments.config import compose_config
 
     seen = {}
-    cfg = compose_config("lm", overrides(ptb_root, "cell=minimal", "sweep.enabled=true", "run.threads=1",
-                                         "run.slurm.cluster=debug"))
+    cfg = compose_config("lm", overrides(ptb_root, "cells=[minimal]", "sweep.enabled=true", "run.threads=1",
+                                         "run.slurm.cluster=debug", "run.executor=submitit"))
     monkeypatch.setattr(lm, "train_one", lambda *a, **k: seen.setdefault("threads", torch.get_num_threads()) and {
         "epochs": 1, "hidden": 1, "params": 1, "valid_ppl": 1.0, "test_ppl": 1.0, "seed": 0, "status": "ok",
         "eval_s": 0.0})
     before = torch.get_num_threads()
     torch.set_num_threads(2)
-    try:
+    try:  # what a worker runs: the batch function with the config rebuilt from plain data, on run.threads threads
         point = {**lm_search.points(cfg)[0], "rung": 1}
-        lm_search.train_rung(OmegaConf.to_yaml(cfg), str(tmp_path), [point])
+        train = functools.partial(sweep._with_settings, functools.partial(lm_search.train_rung, out_dir=str(tmp_path)),
+                                  schema.plain(cfg))
+        sweep._run_batch(train, [point], threads=cfg.run.threads)
+        assert torch.get_num_threads() == 2  # restored for whatever this process runs next
     finally:
         torch.set_num_threads(before)
     assert seen["threads"] == 1
@@ -306,7 +311,8 @@ def test_search_workers_honour_run_threads_and_the_slurm_cluster(ptb_root, tmp_p
     monkeypatch.setattr(sweep, "run_sweep", fake_run_sweep)
     with pytest.raises(KeyboardInterrupt):
         lm_search.run(cfg, tmp_path / "search")
-    assert seen["cluster"] == "debug" and seen["slurm"]["cluster"] == "debug" and seen["jobs"] == 1
+    assert seen["cluster"] == "debug" and seen["slurm"]["cluster"] == "debug" and seen["executor"] == "submitit"
+    assert seen["threads"] == 1 and seen["jobs"] == 1
 
 
 @pytest.mark.parametrize("args,fragment", [
@@ -324,24 +330,40 @@ def test_bad_search_settings_are_refused(ptb_root, tmp_path, args, fragment):
 
 
 def test_critical_init_puts_the_minimal_layer_at_chi_1(ptb_root, tmp_path):
-    summary, out = execute("lm", overrides(ptb_root, "cell=minimal", "init=critical"), out=tmp_path / "crit")
+    summary, out = execute("lm", overrides(ptb_root, "cells=[minimal]", "init=critical"), out=tmp_path / "crit")
     row = read_rows(out / "summary.csv").iloc[0]
     assert row["init"] == "critical" and row["status"] == "ok" and 0 < row["R"] < 1
     from rnnmf.theory import critical_minimal, minimal
 
     ref = critical_minimal(q_star=5.0, mu_b=4.0, R=float(row["R"]))
     assert abs(row["sigma_w_sq"] - ref.sigma_w_sq) <= 1e-9 * ref.sigma_w_sq
-    assert abs(minimal.chi_1(row["sigma_w_sq"] ** 0.5, row["sigma_v_sq"] ** 0.5, row["R"], 4.0) - 1) < 1e-8
+    assert abs(minimal.chi_1(row["sigma_w_sq"] ** 0.5, row["sigma_v_sq"] ** 0.5, row["R"], mu_b=4.0) - 1) < 1e-8
     assert "minimal_small_critical_test_ppl" in summary
-    result = invoke("lm", "--cell", "gru", *overrides(ptb_root, "init=critical"))
-    assert_one_line_error(result, "init=critical is defined for the minimal and vanilla cells")
+
+
+@pytest.mark.parametrize("cell,gate", [("gru", "mu_z"), ("lstm", "mu_f")])
+def test_critical_init_puts_torch_gated_layers_at_chi_1(ptb_root, tmp_path, cell, gate):
+    """Beyond the paper (issue 19): torch's GRU/LSTM at chi_1 = 1 (eq. 26 of docs/gated-mean-field.md) for the R the
+    embedding gives, the memory gate's bias at critical.mu_b and every input pre-activation at unit variance."""
+    summary, out = execute("lm", overrides(ptb_root, f"cells=[{cell}]", "init=critical", "critical.mu_b=2.0"),
+                           out=tmp_path / "crit")
+    row = read_rows(out / "summary.csv").iloc[0]
+    assert row["init"] == "critical" and row["status"] == "ok" and 0 < row["R"] < 1
+    assert abs(row["sigma_v_sq"] * row["R"] - 1) < 1e-12  # unit input power per gate
+    from rnnmf.theory.critical import _gated_chi_1
+
+    chi_1, Q_star = _gated_chi_1(cell, float(row["R"]), {"sigma_w": row["sigma_w_sq"] ** 0.5,
+                                                          "sigma_v": row["sigma_v_sq"] ** 0.5, "sigma_b": 0.0,
+                                                          gate: 2.0})
+    assert abs(chi_1 - 1) < 1e-8 and abs(Q_star - row["Q_star"]) <= 1e-8 * Q_star
+    assert f"{cell}_small_critical_test_ppl" in summary
 
 
 # ---------------------------------------------------------------------------------------------- real data
 @pytest.mark.slow
 def test_smoke_on_the_real_ptb(data_root, tmp_path):
     """The real corpus (MD5-verified): vocabulary 10,000, the paper's 5M budget, a few windows per epoch."""
-    summary, out = execute("lm", ["profile=smoke", f"data.root={data_root}", "cell=minimal", "run.quiet=true"],
+    summary, out = execute("lm", ["profile=smoke", f"data.root={data_root}", "cells=[minimal]", "run.quiet=true"],
                            out=tmp_path / "real")
     assert summary["minimal_small_hidden"] == 241 and summary["minimal_small_params"] == 5_004_484
     epochs = read_rows(out / "epochs.csv")

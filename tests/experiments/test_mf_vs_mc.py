@@ -10,7 +10,9 @@ from typer.testing import CliRunner
 import experiments.mf_vs_mc as job
 from cli.main import app
 from experiments.config import compose_config
+from experiments.figures import fig1
 from experiments.runner import execute
+from experiments.settings import for_job
 from rnnmf.errors import RnnmfError
 from rnnmf.io import read_rows
 
@@ -20,7 +22,7 @@ SMOKE = ["profile=smoke", "run.quiet=true"]
 @pytest.fixture
 def no_plot(monkeypatch):
     """Resumption tests need the CSVs only; drawing the figure is the slow part of a smoke run (tested once below)."""
-    monkeypatch.setattr(job, "plot", lambda *args, **kwargs: [])
+    monkeypatch.setattr(fig1, "plot", lambda *args, **kwargs: [])
 
 
 def _sorted(path, keys):
@@ -57,9 +59,16 @@ def test_smoke_writes_the_csvs_and_the_figure(tmp_path):
         assert (out / f"fig1.{ext}").stat().st_size > 1000
     assert summary["mu_b_computed"] == len(mus)
     assert 0 <= summary["max_abs_c_theory_minus_untied"] <= 1
+    sched = read_rows(out / "schedule.csv")  # what the figure needs beyond the measurements: the Sigma12 schedule
+    assert list(sched.t) == list(range(1, T + 1)) and list(sched.sigma12) == list(job.schedule(cfg))
+    assert fig1.switch_step(out) == int(cfg.schedule.switch) and set(sched.cell) == {"minimal"}
+    before = (out / "schedule.csv").stat().st_mtime_ns
+    job.write_schedule(out, "minimal", job.schedule(cfg))  # as a resumed run does: the same file is left untouched
+    assert (out / "schedule.csv").stat().st_mtime_ns == before
     # the figure is drawn from the CSVs alone
     (out / "fig1.png").unlink()
-    job.plot(out)
+    (out / "config.yaml").unlink()
+    fig1.plot(out)
     assert (out / "fig1.png").exists()
 
 
@@ -124,8 +133,8 @@ def test_bad_values_are_rejected_before_a_folder_exists(tmp_path, override, frag
 @pytest.mark.parametrize("profile", ["smoke", "quick", "paper"])
 def test_profiles_compose_and_validate(profile):
     cfg = compose_config("mf_vs_mc", [f"profile={profile}"])
-    job.validate(cfg)
-    sizes = job._sizes(cfg)
+    for_job("mf_vs_mc").cross_check(cfg)
+    sizes = for_job("mf_vs_mc").sim_sizes(cfg)
     assert sizes["hidden"] >= 1 and sizes["tied_networks"] >= 1
     sched = job.schedule(cfg)
     assert sched[int(cfg.schedule.switch) - 2] == 0.0 and sched[int(cfg.schedule.switch) - 1] == 1.0

@@ -12,9 +12,13 @@ from typer.testing import CliRunner
 from cli.main import app
 from experiments import seqmnist as job
 from experiments.config import compose_config
+from experiments.figures import fig3
 from experiments.runner import execute
+from experiments.settings import seqmnist as seqmnist_settings
+from rnnmf.data import EpochBatches
 from rnnmf.errors import RnnmfError
 from rnnmf.io import append_rows, read_rows
+from rnnmf.nn import estimate_R
 
 
 def smoke(data_root, *extra):
@@ -64,29 +68,6 @@ def test_steps_to_target():
     assert job.steps_to([(0, 0.1), (100, 0.5)], 0.9, 1000) == (1000, False)
 
 
-class FakeData:
-    def __init__(self, n):
-        self.images = torch.arange(n, dtype=torch.float32)[:, None].expand(n, 8).contiguous()
-
-    def __len__(self):
-        return self.images.shape[0]
-
-    def batch(self, idx):
-        return self.images[idx], idx
-
-
-def test_epoch_batches_are_a_pure_function_of_the_step():
-    data = FakeData(50)
-    seq = job.EpochBatches(data, 16, seed=3)
-    batches = [seq(s)[1] for s in range(9)]  # 3 batches per epoch, 3 epochs
-    fresh = job.EpochBatches(data, 16, seed=3)
-    assert torch.equal(fresh(7)[1], batches[7]) and torch.equal(fresh(1)[1], batches[1])  # any order, same batch
-    epoch = torch.cat(batches[:3])
-    assert len(set(epoch.tolist())) == 48  # without replacement within an epoch
-    assert not torch.equal(batches[0], batches[3])  # reshuffled every epoch
-    assert not torch.equal(job.EpochBatches(data, 16, seed=4)(0)[1], batches[0])
-
-
 @pytest.mark.parametrize("cell", ["vanilla", "minimal"])
 @pytest.mark.parametrize("weights", ["orthogonal", "gaussian"])
 def test_initialise_is_critical_with_the_measured_R(cell, weights):
@@ -96,7 +77,7 @@ def test_initialise_is_critical_with_the_measured_R(cell, weights):
     model = job.SequenceClassifier(cell, 4, 128)
     used = job.initialise(model, cell, "critical", weights, cfg, x, seed=0)
     assert used["chi_1"] == pytest.approx(1.0, abs=1e-6)  # eq. 4 / eq. 13 at the measured R
-    assert used["R"] == pytest.approx(job.input_moment(model, x), rel=1e-12)  # the R of the W_x actually drawn
+    assert used["R"] == pytest.approx(estimate_R(model.rnn, x), rel=1e-12)  # the R of the W_x actually drawn
     assert used["q_star"] == cfg.critical[cell].q_star and used["Q_star"] > 0
     W = model.rnn.cells()[0].W.detach().double()
     sv = torch.linalg.svdvals(W)
@@ -125,10 +106,10 @@ def test_eval_h0_draws_are_fixed_by_the_generator():
 def test_plot_and_table_from_csv_only(tmp_path):
     rows = [{"cell": c, "T": T, "init": i, "weights": w, "seed": 0, "step": s, "test_acc": a, "train_loss": 1.0,
              "wall_s": 0.1 * s}
-            for c in job.CELLS for T in (196, 784) for i in job.INITS for w in job.WEIGHTS
+            for c in seqmnist_settings.CELLS for T in (196, 784) for i in job.INITS for w in job.WEIGHTS
             for s, a in ((0, 0.1), (100, 0.95 if i == "critical" else 0.5))]
     append_rows(tmp_path / "curves.csv", rows, job.CURVE_COLUMNS)
-    paths = job.plot(tmp_path)
+    paths = fig3.plot(tmp_path)
     assert [p.name for p in paths] == ["fig3.png", "fig3.pdf"] and all(p.stat().st_size > 0 for p in paths)
 
 
@@ -149,10 +130,10 @@ def test_smoke_run_writes_curves_summary_and_figure(data_root, tmp_path):
 
 def test_interrupted_run_resumes_onto_the_same_rows(data_root, tmp_path, monkeypatch):
     args = smoke(data_root, "cells=[vanilla,minimal]", "inits=[critical]", "weights=[gaussian]",
-                 "train.checkpoint_every=4")  # checkpoints at steps 0 and 4 only: step 2's row is written twice
+                 "train.checkpoint_every=4")  # checkpoints at steps 0 and 4 only: step 2 is evaluated twice
     execute("seqmnist", args, out=tmp_path / "ref")
 
-    original = job.EpochBatches.__call__
+    original = EpochBatches.__call__
     calls = {"n": 0}
 
     def dying(self, step):  # the second unit (minimal) dies at its step 3, after step 2's row went out
@@ -161,12 +142,13 @@ def test_interrupted_run_resumes_onto_the_same_rows(data_root, tmp_path, monkeyp
             raise Interrupt
         return original(self, step)
 
-    monkeypatch.setattr(job.EpochBatches, "__call__", dying)
+    monkeypatch.setattr(EpochBatches, "__call__", dying)
     with pytest.raises(Interrupt):
         execute("seqmnist", args, out=tmp_path / "cut")
     cut = read_rows(tmp_path / "cut" / "curves.csv")
-    assert len(read_rows(tmp_path / "cut" / "summary.csv")) == 1 and len(cut) == 3 + 2
-    monkeypatch.setattr(job.EpochBatches, "__call__", original)
+    # the dying unit's curve rows come back with its summary row, so none of them is written yet
+    assert len(read_rows(tmp_path / "cut" / "summary.csv")) == 1 and len(cut) == 3
+    monkeypatch.setattr(EpochBatches, "__call__", original)
     execute("seqmnist", args, out=tmp_path / "cut")
 
     def table(name, drop=("wall_s",)):
@@ -207,7 +189,7 @@ def test_stop_at_target_cuts_each_curve_at_its_first_hit(data_root, tmp_path):
 def test_two_worker_processes_give_the_in_process_rows(data_root, tmp_path):
     args = smoke(data_root, "cells=[vanilla]", "inits=[critical,off_critical]", "weights=[orthogonal]")
     execute("seqmnist", args, out=tmp_path / "one")
-    execute("seqmnist", [*args, "run.jobs=2"], out=tmp_path / "two")  # spawned workers append curves.csv
+    execute("seqmnist", [*args, "run.jobs=2"], out=tmp_path / "two")  # spawned workers return curves rows
     for name in ("curves.csv", "summary.csv"):
         a, b = (read_rows(tmp_path / d / name).drop(columns=["wall_s"]) for d in ("one", "two"))
         key = list(a.columns[:6])

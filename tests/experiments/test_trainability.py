@@ -21,6 +21,7 @@ from omegaconf import OmegaConf
 from typer.testing import CliRunner
 
 from cli.main import app
+from experiments import depth_search as ds
 from experiments import trainability as tr
 from experiments.config import compose_config
 from rnnmf.data import clear_cache, write_idx
@@ -79,7 +80,7 @@ def test_profiles_compose_and_the_paper_profile_has_the_papers_grids():
         for cell in ("vanilla", "minimal"):
             ratio = np.exp(np.diff(np.log(tr.depths(cfg.grid.T[cell]))))
             assert np.sqrt(ratio.max()) <= 1.10 and (ratio > 1).all()
-    assert tr._spec(quick)["threads"] == 1 and tr._spec(paper)["threads"] is None  # run.threads, to the workers
+    assert quick.run.threads == 1 and paper.run.threads is None  # run.threads: the sweep runner's, in every worker
 
 
 def test_each_point_carries_tau_from_the_theory_with_the_inputs_R():
@@ -114,19 +115,19 @@ def test_member_seeds_depend_on_the_point_only():
 
 # ----------------------------------------------------------------------------------------------------- boundary
 def test_decide_uses_more_seeds_only_near_the_threshold():
-    assert tr.decide({}, 0.3, 0.1, 3) == (None, [0])
-    assert tr.decide({0: 0.8}, 0.3, 0.1, 3) == (True, [])
-    assert tr.decide({0: float("nan")}, 0.3, 0.1, 3) == (False, [])  # diverged: untrainable
-    assert tr.decide({0: 0.35}, 0.3, 0.1, 3) == (None, [1, 2])
-    assert tr.decide({0: 0.35, 1: 0.2, 2: 0.3}, 0.3, 0.1, 3) == (False, [])  # mean 0.283
-    assert tr.decide({0: 0.35}, 0.3, 0.1, 1) == (True, [])
+    assert ds.decide({}, 0.3, 0.1, 3) == (None, [0])
+    assert ds.decide({0: 0.8}, 0.3, 0.1, 3) == (True, [])
+    assert ds.decide({0: float("nan")}, 0.3, 0.1, 3) == (False, [])  # diverged: untrainable
+    assert ds.decide({0: 0.35}, 0.3, 0.1, 3) == (None, [1, 2])
+    assert ds.decide({0: 0.35, 1: 0.2, 2: 0.3}, 0.3, 0.1, 3) == (False, [])  # mean 0.283
+    assert ds.decide({0: 0.35}, 0.3, 0.1, 1) == (True, [])
 
 
 def _search(lattice, trainable, **kw):
     """Run the bisection against an oracle as the sweep would, round by round; return (lo, hi, depths trained)."""
     results, trained = {}, []
     while True:
-        need, lo, hi = tr.bisect_depths(lattice, results, 0.3, 0.1, 3, **kw)
+        need, lo, hi = ds.bisect_depths(lattice, results, 0.3, 0.1, 3, **kw)
         if not need:
             return lo, hi, trained
         for T, s in need:
@@ -154,7 +155,7 @@ def _rows_from(columns, lattices, trainable):
         lo, hi, _ = None, None, None
         results = {}
         while True:
-            need, lo, hi = tr.bisect_depths(lattices[col["cell"]], results, 0.3, 0.1, 3)
+            need, lo, hi = ds.bisect_depths(lattices[col["cell"]], results, 0.3, 0.1, 3)
             if not need:
                 break
             for T, s in need:
@@ -168,7 +169,8 @@ def test_boundary_table_recovers_k_in_log_space_and_leaves_censored_columns_out(
     cfg = compose_config("trainability", ["profile=quick", "panels=[a,g]"])
     columns, lattices = tr.grid_columns(cfg), tr.lattices(cfg)
     rows = _rows_from(columns, lattices, lambda col, T: 0.9 if T <= 3.0 * col["tau"] else 0.1)
-    b = tr.boundary_table(rows, columns, lattices, threshold=0.3, margin=0.1, seeds=3)
+    b = ds.boundary_table(rows, columns, lattices, vary={p: s["vary"] for p, s in tr.PANELS.items()}, threshold=0.3,
+                          margin=0.1, seeds=3)
     a = b[b.panel == "a"]
     fitted = a[a.censored == "none"]
     assert set(a.censored) <= {"none", "below"} and (a[a.censored == "below"].tau * 3 < 10).all()  # 3τ under T = 10
@@ -177,30 +179,29 @@ def test_boundary_table_recovers_k_in_log_space_and_leaves_censored_columns_out(
     assert a.rho.iloc[0] > 0.9 and a.n_fit.iloc[0] == len(fitted) >= 4
     g = b[b.panel == "g"]  # 3τ ≈ 400 for every σ_w: T_max flat, inside the lattice
     assert (g.censored == "none").all() and g.within_1p5.iloc[0] == 1.0
-    assert b.columns.tolist() == tr.BOUNDARY_COLUMNS
+    assert b.columns.tolist() == ds.BOUNDARY_COLUMNS
 
 
 def test_fit_k_is_a_slope_one_fit_in_log_space():
-    k, r2, within = tr.fit_k(np.array([5.0, 10.0, 40.0]), np.array([10.0, 20.0, 80.0]))
+    k, r2, within = ds.fit_k(np.array([5.0, 10.0, 40.0]), np.array([10.0, 20.0, 80.0]))
     assert (k, r2, within) == pytest.approx((2.0, 1.0, 1.0), rel=1e-12)
     tau, t = np.array([10.0, 10.0, 100.0, 100.0]), np.array([20.0, 40.0, 200.0, 400.0])
-    k, r2, within = tr.fit_k(tau, t)
+    k, r2, within = ds.fit_k(tau, t)
     y, x = np.log(t), np.log(tau)
     assert k == pytest.approx(math.sqrt(8.0), rel=1e-12)
     assert r2 == pytest.approx(1 - np.sum((y - x - np.log(k)) ** 2) / np.sum((y - y.mean()) ** 2), rel=1e-12)
     assert within == 1.0  # every point within sqrt(2) of k·τ
-    assert math.isnan(tr.fit_k(np.array([5.0]), np.array([10.0]))[1])
+    assert math.isnan(ds.fit_k(np.array([5.0]), np.array([10.0]))[1])
 
 
 # ------------------------------------------------------------------------------------------------------ training
 def test_a_point_trains_to_the_same_result_alone_or_in_an_ensemble(blocks):
     cfg = compose_config("trainability", smoke(blocks, "minimal.steps=5"))
-    spec = tr._spec(cfg)
     pts = [tr.point_at(c, 2, 0) for c in tr.grid_columns(cfg) if c["cell"] == "minimal" and c["weights"] == "untied"]
-    together = {(r["panel"], r["sigma_w"], r["mu_b"]): r for r in tr.train_group(pts, spec=spec)}
+    together = {(r["panel"], r["sigma_w"], r["mu_b"]): r for r in tr.train_group(cfg, pts)}
     assert len(together) == len(pts) == 6  # panels c, e, g share one ensemble
     for p in pts[::2]:
-        (alone,) = tr.train_group([p], spec=spec)
+        (alone,) = tr.train_group(cfg, [p])
         both = together[(p["panel"], p["sigma_w"], p["mu_b"])]
         assert alone["loss"] == pytest.approx(both["loss"], rel=1e-5)
         assert (alone["train_acc"], alone["test_acc"]) == (both["train_acc"], both["test_acc"])
@@ -208,7 +209,7 @@ def test_a_point_trains_to_the_same_result_alone_or_in_an_ensemble(blocks):
 
 def test_a_diverging_member_is_recorded_not_fatal(blocks):
     cfg = compose_config("trainability", smoke(blocks, "train.optimizer=sgd", "vanilla.lr=1e38", "panels=[b]"))
-    rows = tr.train_group([tr.point_at(c, 2, 0) for c in tr.grid_columns(cfg)], spec=tr._spec(cfg))
+    rows = tr.train_group(cfg, [tr.point_at(c, 2, 0) for c in tr.grid_columns(cfg)])
     assert {r["status"] for r in rows} == {"diverged"}
     assert all(math.isnan(r["train_acc"]) and math.isnan(r["loss"]) for r in rows)
 
@@ -327,7 +328,7 @@ def test_real_mnist_minimal_rnn_trains_at_large_mu_b_and_not_at_negative_mu_b(da
     cfg = compose_config("trainability", ["profile=quick", f"data.root={data_root}", "panels=[c]",
                                           "grid.minimal_mu_b.stop=6.0", "grid.minimal_mu_b.num=2"])
     pts = [tr.point_at(c, 40, 0) for c in tr.grid_columns(cfg)]
-    rows = {r["mu_b"]: r for r in tr.train_group(pts, spec=tr._spec(cfg))}
+    rows = {r["mu_b"]: r for r in tr.train_group(cfg, pts)}
     assert rows[-4.0]["tau"] < 1 < 100 < rows[6.0]["tau"]
     # Measured (hidden 32, 100 Adam steps, this seed): 0.64 at mu_b = 6, 0.10 at mu_b = -4; the sd of a 500-example
     # estimate is 0.02, and across init seeds accuracies at mu_b = 6 ranged 0.6-0.8 in the quick sweep's T <= 40.

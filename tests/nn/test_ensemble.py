@@ -142,17 +142,3 @@ def test_member_statistics_follow_rnnmf_nn_init_conventions(cell):
                 assert getattr(got, name).std().item() == pytest.approx(getattr(want, name).std().item(), rel=0.05)
         assert got.b.mean().item() == pytest.approx(want.b.mean().item(), abs=0.1)  # both N(1.5, 0.2^2), 64 entries
         assert got.b.std().item() == pytest.approx(0.2, rel=0.3)
-
-
-def test_bench_ensemble_reports_both_ways_and_a_headline_ratio():
-    from rnnmf.nn.ensemble import bench_ensemble
-
-    rows = bench_ensemble(members={"vanilla": 2, "minimal": 2}, T=3, hidden=4, batch=4,
-                          steps={"vanilla": 1, "minimal": 1}, eval_examples=0, repeats=1)
-    assert [r["family"] for r in rows] == ["vanilla-untied", "vanilla-tied", "minimal-untied", "minimal-tied",
-                                           "quick sweep (weighted)"]
-    for r in rows:
-        assert r["ensemble_s"] > 0 and r["one_by_one_s"] > 0
-        assert r["ratio"] == pytest.approx(r["one_by_one_s"] / r["ensemble_s"], rel=0.02)  # timings never asserted
-    assert rows[-1]["headline"] == "ensemble_speedup"
-    assert rows[0]["one_by_one_as"] == "ensemble K=1"  # untied vanilla: rnnmf.nn's V_t per step is another model

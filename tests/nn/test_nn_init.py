@@ -13,6 +13,7 @@ import pytest
 import torch
 
 import rnnmf.nn.init
+from rnnmf.draws import haar_orthogonal
 from rnnmf.errors import InfeasibleError, RnnmfError
 from rnnmf.nn import (
     MinimalRNN,
@@ -24,7 +25,6 @@ from rnnmf.nn import (
     init_explicit,
     init_off_critical,
 )
-from rnnmf.nn.init import haar_orthogonal
 
 Z = 6.0
 

@@ -14,9 +14,13 @@ from rnnmf.sim.gated import (
     _gru_jacobian_step,
     _lstm_jacobian_step,
     _TiedNets,
+    gru_step_msv,
     jacobian_norms,
+    lstm_step_msv,
     module_growth,
+    module_one_step,
     simulate_gated,
+    untied_one_step,
 )
 from rnnmf.theory import gru, lstm
 from rnnmf.theory.gated import as_float_dict, resolve
@@ -120,11 +124,91 @@ def test_mean_jacobian_eigenvalue_matches_the_theory(cell, kw, T):
 def test_module_growth_runs_on_torch_modules_and_refuses_others():
     torch.manual_seed(0)
     g = module_growth(torch.nn.GRU(4, 16).double(), 1.0, batch=2, burn_in=3, steps=4)
-    assert g["growth"] > 0 and g["one_step"] > 0 and g["per_step"].shape == (4,)
+    assert g["growth"] > 0 and g["per_step"].shape == (4,)
     g = module_growth(torch.nn.LSTM(4, 16, num_layers=2), 1.0, batch=2, burn_in=3, steps=4)
-    assert g["growth"] > 0 and "one_step" not in g
+    assert g["growth"] > 0
     with pytest.raises(RnnmfError, match="valid: a unidirectional torch.nn.GRU or torch.nn.LSTM"):
         module_growth(torch.nn.RNN(4, 16), 1.0)
+
+
+def _autograd_step_jacobian(module, state, x):
+    """Autograd's Jacobian of one step of a one-layer module per sample: GRU dh'/dh, LSTM d(c', h')/d(c, h)."""
+    n = module.hidden_size
+    out = []
+    for k in range(x.shape[1]):
+        if isinstance(module, torch.nn.LSTM):
+            def step(s, k=k):
+                _, (h, c) = module(x[:, k:k + 1], (s[n:].reshape(1, 1, n), s[:n].reshape(1, 1, n)))
+                return torch.cat([c.reshape(n), h.reshape(n)])
+        else:
+            def step(s, k=k):
+                return module(x[:, k:k + 1], s.reshape(1, 1, n))[1].reshape(n)
+        out.append(torch.autograd.functional.jacobian(step, state[k]))
+    return torch.stack(out)
+
+
+@pytest.mark.parametrize("Mod", [torch.nn.GRU, torch.nn.LSTM])
+def test_one_step_msv_is_autograds_frobenius_norm(Mod):
+    """gru_step_msv / lstm_step_msv (eq. 13, 21) against ||J||_F^2 / dim of autograd's Jacobian through torch's own
+    module (float64, N = 7, 3 samples): equal to 1e-12; with an LSTM metric, against the explicitly weighted
+    W'^(1/2) J W^(-1/2) of eq. 27."""
+    torch.manual_seed(1)
+    n, m, b = 7, 3, 3
+    mod = Mod(m, n).double()
+    x = torch.randn(1, b, m, dtype=torch.float64)
+    h, c = torch.randn(b, n, dtype=torch.float64), torch.randn(b, n, dtype=torch.float64)
+    W, V = mod.weight_hh_l0.detach(), mod.weight_ih_l0.detach()
+    gi, gh = x[0] @ V.T + mod.bias_ih_l0.detach(), h @ W.T + mod.bias_hh_l0.detach()
+    part = lambda T, k: T[:, k * n:(k + 1) * n]  # noqa: E731
+    if Mod is torch.nn.GRU:
+        J = _autograd_step_jacobian(mod, h, x)
+        pre = {"r": part(gi, 0) + part(gh, 0), "z": part(gi, 1) + part(gh, 1), "n": part(gi, 2), "hn": part(gh, 2)}
+        ours = gru_step_msv({"r": W[:n], "z": W[n:2 * n], "hn": W[2 * n:]}, h, pre)
+        torch.testing.assert_close(ours, J.pow(2).sum(dim=(1, 2)) / n, rtol=1e-12, atol=0)
+        return
+    J = _autograd_step_jacobian(mod, torch.cat([c, h], dim=1), x)
+    pre = {g: part(gi, k) + part(gh, k) for k, g in enumerate("ifgo")}
+    mats = {g: W[k * n:(k + 1) * n] for k, g in enumerate("ifgo")}
+    torch.testing.assert_close(lstm_step_msv(mats, c, pre), J.pow(2).sum(dim=(1, 2)) / (2 * n), rtol=1e-12, atol=0)
+
+    class Metric:  # any positive weight function: the formula must be W'^(1/2) J W^(-1/2)
+        w_h = 0.7
+
+        @staticmethod
+        def w(v):
+            return 1.0 + 0.5 * np.tanh(v) ** 2
+
+    c_new = torch.sigmoid(pre["f"]) * c + torch.sigmoid(pre["i"]) * torch.tanh(pre["g"])
+    w_h = torch.full((b, n), Metric.w_h, dtype=torch.float64)
+    before = torch.cat([torch.as_tensor(Metric.w(c.numpy())), w_h], dim=1)
+    after = torch.cat([torch.as_tensor(Metric.w(c_new.numpy())), w_h], dim=1)
+    Jw = after.sqrt().unsqueeze(-1) * J / before.sqrt().unsqueeze(1)
+    torch.testing.assert_close(lstm_step_msv(mats, c, pre, Metric), Jw.pow(2).sum(dim=(1, 2)) / (2 * n),
+                               rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("cell,kw", [("gru", CHAOTIC_GRU), ("lstm", LSTM)])
+def test_untied_one_step_is_chi_1(cell, kw):
+    """The exact one-step mean squared singular value of untied networks at width 256 (8 networks, 60 steps to
+    stationarity): within 4 SE + 1% of chi_1, the GRU's plain (eq. 14), the LSTM's in its metric (eq. 27); the
+    LSTM's plain value is eq. 24 at t = 1, not chi_1."""
+    metric = lstm.one_step_metric(**kw) if cell == "lstm" else None
+    chi = gru.chi_1(**kw) if cell == "gru" else metric.chi_1
+    r = untied_one_step(cell, _p(cell, kw), hidden=256, batch=8, steps=60, seed=3, metric=metric)
+    assert abs(r["one_step"] - chi) <= 4 * r["one_step_se"] + 0.01 * chi
+    if cell == "lstm":
+        assert abs(r["one_step_plain"] - metric.plain) <= 4 * r["one_step_plain_se"] + 0.01 * metric.plain
+        assert abs(metric.plain - chi) > 0.05
+    else:
+        assert r["one_step_plain"] == r["one_step"]
+
+
+def test_module_one_step_measures_torchs_module_and_refuses_others():
+    torch.manual_seed(0)
+    r = module_one_step(torch.nn.GRU(4, 16), 1.0, batch=3, burn_in=5)
+    assert r["one_step"] > 0 and r["one_step_se"] > 0 and 0 < r["Q"] < 1
+    with pytest.raises(RnnmfError, match="valid: a one-layer unidirectional"):
+        module_one_step(torch.nn.LSTM(4, 16, num_layers=2), 1.0)
 
 
 @pytest.mark.parametrize("kw,fragment", [

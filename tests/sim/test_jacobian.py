@@ -10,25 +10,24 @@ import numpy as np
 import pytest
 import torch
 
+from rnnmf.draws import haar_orthogonal
 from rnnmf.errors import RnnmfError
 from rnnmf.nn import MinimalRNN, VanillaRNN
-from rnnmf.nn.init import haar_orthogonal, init_explicit
+from rnnmf.nn.init import init_explicit
 from rnnmf.sim.jacobian import (
     RandomRNN,
     draws,
-    jacobian_moments,
     jacobians,
     log_density,
-    minimal_theory,
     pooled_stats,
     singular_values,
     step_jacobian,
     sv_quantiles,
-    vanilla_theory,
 )
 from rnnmf.sim.montecarlo import cell_update
 from rnnmf.theory import critical_minimal, critical_vanilla
 from rnnmf.theory import minimal as mt
+from rnnmf.theory.jacobian import jacobian_moments, minimal_theory, vanilla_theory
 
 DT = torch.float64
 R = 0.46
@@ -37,13 +36,13 @@ R = 0.46
 
 
 def _critical_minimal(q_star, mu_b, weights="gaussian", tied=False):
-    c = critical_minimal(q_star, mu_b, R)
+    c = critical_minimal(q_star, mu_b=mu_b, R=R)
     return RandomRNN("minimal", math.sqrt(c.sigma_w_sq), math.sqrt(c.sigma_v_sq), 0.0, mu_b, R, c.Q_star,
                      weights, tied)
 
 
 def _critical_vanilla(q_star, weights="gaussian", tied=False):
-    c = critical_vanilla(q_star, R)
+    c = critical_vanilla(q_star, R=R)
     return RandomRNN("vanilla", math.sqrt(c.sigma_w_sq), math.sqrt(c.sigma_v_sq), 0.0, 0.0, R, q_star, weights, tied)
 
 
@@ -129,17 +128,17 @@ def test_orthogonal_draws_have_singular_values_sigma_w():
 def test_recursion_special_cases():
     T = 6
     # pure gates (σ_w = 0): J = product of diagonals, classical: E[τ(X²)] = E[a⁴]^T
-    mean, m2 = jacobian_moments(0.6, 0.45, 0.0, 0.0, 0.0, 0.0, "gaussian", T)
+    mean, m2 = jacobian_moments(0.6, 0.45, 0.0, 0.0, 0.0, sigma_w2=0.0, weights="gaussian", T=T)
     np.testing.assert_allclose(mean, 0.6 ** np.arange(T + 1))
     np.testing.assert_allclose(m2, 0.45 ** np.arange(T + 1))
     # pure Ginibre products: m2 = 1 + T (Fuss-Catalan); Haar products: the identity's spectrum
-    _, m2 = jacobian_moments(0.0, 0.0, 1.0, 1.0, 0.0, 1.0, "gaussian", T)
+    _, m2 = jacobian_moments(0.0, 0.0, 1.0, 1.0, 0.0, sigma_w2=1.0, weights="gaussian", T=T)
     np.testing.assert_allclose(m2, 1 + np.arange(T + 1))
-    _, m2 = jacobian_moments(0.0, 0.0, 1.0, 1.0, 0.0, 1.0, "orthogonal", T, N=50)
+    _, m2 = jacobian_moments(0.0, 0.0, 1.0, 1.0, 0.0, sigma_w2=1.0, weights="orthogonal", T=T, N=50)
     np.testing.assert_allclose(m2, 1.0)
     # real Ginibre at finite N: E τ(X'²) = (1 + 1/N) τ(X²) + τ(X)² exactly (three Wick pairings)
     N = 10
-    _, m2 = jacobian_moments(0.0, 0.0, 1.0, 1.0, 0.0, 1.0, "gaussian", T, N=N)
+    _, m2 = jacobian_moments(0.0, 0.0, 1.0, 1.0, 0.0, sigma_w2=1.0, weights="gaussian", T=T, N=N)
     p = [1.0]
     for _ in range(T):
         p.append((1 + 1 / N) * p[-1] + 1.0)
@@ -154,9 +153,9 @@ def test_recursion_matches_a_synthetic_ensemble_at_finite_N(weights):
     N, K, T, sw, c = 32, 1500, 5, 1.3, 0.8
     g = torch.Generator().manual_seed(0)
     Ea2, Ea4 = (1 - 0.2**3) / (3 * 0.8), (1 - 0.2**5) / (5 * 0.8)
-    moments = (Ea2, Ea4, c * c * Ea2, 3 * c**4 * Ea4, c * c * Ea4, sw * sw, weights, T)
-    mean_inf, m2_inf = jacobian_moments(*moments)
-    mean_N, m2_N = jacobian_moments(*moments, N=N)
+    moments = (Ea2, Ea4, c * c * Ea2, 3 * c**4 * Ea4, c * c * Ea4)
+    mean_inf, m2_inf = jacobian_moments(*moments, sigma_w2=sw * sw, weights=weights, T=T)
+    mean_N, m2_N = jacobian_moments(*moments, sigma_w2=sw * sw, weights=weights, T=T, N=N)
     np.testing.assert_allclose(mean_N, mean_inf)
     J = torch.eye(N, dtype=DT).expand(K, N, N).clone()
     far = []
@@ -176,23 +175,24 @@ def test_recursion_matches_a_synthetic_ensemble_at_finite_N(weights):
 
 
 def test_theory_agrees_with_rnnmf_theory_and_prints_eq12():
-    c = critical_minimal(16.0, 2.0, R)
+    c = critical_minimal(16.0, mu_b=2.0, R=R)
     sw, sv = math.sqrt(c.sigma_w_sq), math.sqrt(c.sigma_v_sq)
     for weights, s1 in (("gaussian", -1.0), ("orthogonal", 0.0)):
-        th = minimal_theory(sw, sv, R, 2.0, 20, weights)
-        assert th.chi_1 == pytest.approx(mt.chi_1(sw, sv, R, 2.0), rel=1e-10)
+        th = minimal_theory(sw, sv, R, mu_b=2.0, T=20, weights=weights)
+        assert th.chi_1 == pytest.approx(mt.chi_1(sw, sv, R, mu_b=2.0), rel=1e-10)
         assert th.chi_1 == pytest.approx(1.0, abs=1e-8)  # Algorithm 1 is critical
         assert th.ingredients["Q_star"] == pytest.approx(c.Q_star, rel=1e-8)
         for T in (0, 1, 7, 20):
-            assert th.eq12[T] == pytest.approx(mt.var_JJT(sw, sv, R, 2.0, T, s1), rel=1e-10)
-            assert th.eq12_centered[T] == pytest.approx(mt.var_JJT_centered(sw, sv, R, 2.0, T, s1), rel=1e-9, abs=1e-12)
+            assert th.eq12[T] == pytest.approx(mt.var_JJT(sw, sv, R, mu_b=2.0, T=T, s1=s1), rel=1e-10)
+            centered = mt.var_JJT_centered(sw, sv, R, mu_b=2.0, T=T, s1=s1)
+            assert th.eq12_centered[T] == pytest.approx(centered, rel=1e-9, abs=1e-12)
         assert th.var[0] == 0.0 and th.var_free[0] == 0.0
         # one step: the recursion and the free product agree (there is nothing to compound yet)
         assert th.var[1] == pytest.approx(th.var_free[1], rel=1e-12)
     # the vanilla RNN: Pennington et al. (2017), var/mean² = T (E[φ'⁴]/E[φ'²]² − 1 − s1) at χ₁ = 1
-    cv = critical_vanilla(0.5, R)
+    cv = critical_vanilla(0.5, R=R)
     for weights, s1 in (("gaussian", -1.0), ("orthogonal", 0.0)):
-        th = vanilla_theory(math.sqrt(cv.sigma_w_sq), math.sqrt(cv.sigma_v_sq), R, 10, weights)
+        th = vanilla_theory(math.sqrt(cv.sigma_w_sq), math.sqrt(cv.sigma_v_sq), R, T=10, weights=weights)
         ing = th.ingredients
         slope = ing["beta4_first"] / ing["beta2"] ** 2 - 1 - s1
         np.testing.assert_allclose(th.var, slope * np.arange(11), rtol=1e-9, atol=1e-12)
@@ -207,9 +207,9 @@ def test_measured_mean_is_chi1_to_the_T_for_untied_networks():
         (_critical_minimal(16.0, 4.0), 1.0),
         (_critical_vanilla(0.5, "orthogonal"), 1.0),
     ]
-    Q, _ = mt.Q_star(1.0, 1.0, R, 0.0)  # off-critical minimalRNN: σ_w² = σ_v² = 1, μ_b = 0 (Sec. 4.2)
+    Q, _ = mt.Q_star(1.0, 1.0, R, mu_b=0.0)  # off-critical minimalRNN: σ_w² = σ_v² = 1, μ_b = 0 (Sec. 4.2)
     off = RandomRNN("minimal", 1.0, 1.0, 0.0, 0.0, R, Q, "gaussian", False)
-    cases.append((off, mt.chi_1(1.0, 1.0, R, 0.0)))
+    cases.append((off, mt.chi_1(1.0, 1.0, R, mu_b=0.0)))
     for net, chi in cases:
         sv = singular_values(net, hidden=32, networks=64, record=[1, 6], seed=11)
         for T in (1, 6):
@@ -225,7 +225,7 @@ def test_one_step_variance_is_the_derived_one_not_eq12():
     net = _critical_minimal(15.84, 0.0)
     N = 64
     st = pooled_stats(singular_values(net, hidden=N, networks=128, record=[1], seed=2)[1])
-    th = minimal_theory(net.sigma_w, net.sigma_v, R, 0.0, 1, "gaussian", N=N, Q_star=net.h0_var)
+    th = minimal_theory(net.sigma_w, net.sigma_v, R, mu_b=0.0, T=1, weights="gaussian", N=N, Q_star=net.h0_var)
     assert abs(st["var"] - th.var[1]) < 4 * st["var_se"], (st, th.var[1])
     assert abs(st["var"] - th.eq12_centered[1]) > 4 * st["var_se"]  # eq. 12 read as the variance
     assert abs(st["m2"] - th.eq12[1]) > 4 * st["m2_se"]  # eq. 12 read as the second moment
@@ -262,4 +262,4 @@ def test_bad_input_is_one_clear_error():
     with pytest.raises(RnnmfError, match="hidden=0 is invalid"):
         singular_values(net, hidden=0, networks=1, record=[1])
     with pytest.raises(RnnmfError, match="weights='x' is invalid"):
-        jacobian_moments(1, 1, 1, 1, 0, 1, "x", 3)
+        jacobian_moments(1, 1, 1, 1, 0, sigma_w2=1, weights="x", T=3)

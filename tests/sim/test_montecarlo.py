@@ -14,7 +14,6 @@ import torch
 from scipy import stats
 
 from rnnmf.errors import RnnmfError
-from rnnmf.sim.bench import bench_untied
 from rnnmf.sim.montecarlo import (
     correlated_pair,
     fit_timescale,
@@ -224,11 +223,3 @@ def test_linear_regime_marks_geometric_decay():
     mask = linear_regime(bent, chi, tol=0.1)
     assert not mask[:3].any() and mask[-10:].all()
     assert not linear_regime(eps, 1.0).any()  # tau infinite: no linear exponential regime
-
-
-# ---------------------------------------------------------------------------------------------- bench
-def test_bench_untied_rows():
-    rows = bench_untied(N=64, networks=2, naive_steps=2, fast_steps=5)
-    assert [set(r) for r in rows] == [{"name", "seconds", "ratio"}] * 2
-    assert rows[0]["ratio"] == 1.0 and all(r["seconds"] > 0 for r in rows)
-    assert math.isclose(rows[1]["ratio"], rows[0]["seconds"] / rows[1]["seconds"])

@@ -93,6 +93,30 @@ def test_power_iteration_finds_the_leading_eigenvalue():
     assert abs(lead.imag) < 1e-10 and L._leading(M) == pytest.approx(lead.real, rel=1e-10)
 
 
+def test_one_step_metric_is_the_left_perron_vector():
+    """Eq. 27: the weights are a left eigenvector of the tangent map (l M = chi_1 l to 1e-10), positive on the
+    stationary law, with eigenvalue chi_1; ``plain`` is eq. 24 at t = 1."""
+    m = L.one_step_metric(**BASE)
+    p = _point(**BASE)
+    M = L._tangent(p, L._fixed(p))
+    ell = np.concatenate([m.l_re, m.l_im, [m.w_h]])
+    np.testing.assert_allclose(ell @ M, m.chi_1 * ell, rtol=0, atol=1e-10 * np.abs(ell).max())
+    assert m.chi_1 == pytest.approx(L.chi_1(**BASE), rel=1e-12)
+    c = L.stationary_sample((np.arange(500) + 0.5) / 500, **BASE)
+    assert m.w(c).min() > 0
+    assert m.plain == pytest.approx(L.jacobian_mean(1, **BASE)[1], rel=1e-12)
+
+
+def test_leading_eigenvalue_when_the_second_is_nearly_as_large():
+    """Power iteration with repeated squaring: a positive map whose two leading eigenvalues differ by 5e-6 (a tiny
+    recurrent field: chi_1 ~ E[f^2]; 12 squarings left it 5e-6 off) against LAPACK, 1e-10."""
+    p = _point(**{**BASE, "sigma_w": 0.02})
+    M = L._tangent(p, L._fixed(p))
+    ev = np.sort(np.abs(np.linalg.eigvals(M)))[::-1]
+    assert ev[1] / ev[0] > 0.99
+    assert L._leading(M) == pytest.approx(ev[0], rel=1e-10)
+
+
 def _tangent_population(kw, P=60_000, T=150, seed=1):
     """Untied LSTM units at stationarity with a tangent (dc, dh) propagated by fresh weights (eq. 21): per-step
     ratios of E[dc^2] + E[dh^2] (the last 50)."""

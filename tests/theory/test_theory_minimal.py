@@ -28,9 +28,9 @@ DIAG = [
 @pytest.mark.parametrize("sw,sv,R,mu,sb", DIAG)
 def test_Q_star_matches_brentq_on_adaptive_quad(sw, sv, R, mu, sb):
     Q_ref, q_ref = ref.minimal_Q_star(sw, sv, R, mu, sb)
-    Q, q = M.Q_star(sw, sv, R, mu, sb)
+    Q, q = M.Q_star(sw, sv, R, mu_b=mu, sigma_b=sb)
     assert Q == pytest.approx(Q_ref, rel=1e-10) and q == pytest.approx(q_ref, rel=1e-10)
-    assert 0 < Q < R and M.q_star(sw, sv, R, mu, sb) == q
+    assert 0 < Q < R and M.q_star(sw, sv, R, mu_b=mu, sigma_b=sb) == q
 
 
 def test_three_fixed_points_and_the_one_reached_from_h0_zero():
@@ -49,16 +49,16 @@ def test_three_fixed_points_and_the_one_reached_from_h0_zero():
     for _ in range(4000):  # slope 0.995 at the smallest root: 0.995^4000 ~ 2e-9
         mom = _moments(sw**2 * Q + sv**2 * R, np.full(2, mu))
         Q = Q * mom["a"] + R * mom["b"]
-    assert M.Q_star(sw, sv, R, mu).Q_star == pytest.approx(Q[0], rel=1e-6)
+    assert M.Q_star(sw, sv, R, mu_b=mu).Q_star == pytest.approx(Q[0], rel=1e-6)
     assert Q[1] > 0.2
-    assert M.Q_star_stable(sw, sv, R, mu) is True
+    assert M.Q_star_stable(sw, sv, R, mu_b=mu) is True
 
 
 @pytest.mark.parametrize("sw,sv,R,mu,sb", DIAG[:1] + DIAG[3:])
 def test_Q_map_slope_is_eq_32_and_the_derivative_of_the_map(sw, sv, R, mu, sb):
     """The library's heat-equation form vs the brief's (and eq. 32's) z-form by quad, and a central difference."""
-    Q, q = M.Q_star(sw, sv, R, mu, sb)
-    slope = M.Q_map_slope(sw, sv, R, mu, sb)
+    Q, q = M.Q_star(sw, sv, R, mu_b=mu, sigma_b=sb)
+    slope = M.Q_map_slope(sw, sv, R, mu_b=mu, sigma_b=sb)
     e_s2 = ref.quad_1d(lambda u: float(sig(u)) ** 2, q, mu)
     zform = ref.quad_1d(lambda u: ((u - mu) / math.sqrt(q)) * float(sigp(u)) * ((Q + R) * float(sig(u)) - R), q, mu)
     assert slope == pytest.approx(e_s2 + sw**2 / math.sqrt(q) * zform, rel=1e-9)
@@ -71,7 +71,7 @@ def test_Q_map_slope_is_eq_32_and_the_derivative_of_the_map(sw, sv, R, mu, sb):
 
     h = 1e-4 * Q
     assert slope == pytest.approx((qmap(Q + h) - qmap(Q - h)) / (2 * h), rel=1e-6)  # fd truncation ~1e-8
-    assert M.xi_Q(sw, sv, R, mu, sb) == pytest.approx(-1 / math.log(abs(slope)), rel=1e-12)
+    assert M.xi_Q(sw, sv, R, mu_b=mu, sigma_b=sb) == pytest.approx(-1 / math.log(abs(slope)), rel=1e-12)
 
 
 def test_fig1_hyperparameters_are_critical_with_sigmas_as_standard_deviations():
@@ -84,12 +84,12 @@ def test_fig1_hyperparameters_are_critical_with_sigmas_as_standard_deviations():
     assert abs(chi1 - 1) < 2e-3
     assert chi1 == pytest.approx(ref.minimal_chi_1(6.88, 1.39, 0.46, 0.0), rel=1e-10)
     assert chi1 == pytest.approx(0.9987795055, abs=1e-9)
-    assert abs(M.chi_1(math.sqrt(6.88), math.sqrt(1.39), 0.46, 0.0) - 1) > 0.4
+    assert abs(M.chi_1(math.sqrt(6.88), math.sqrt(1.39), 0.46, mu_b=0.0) - 1) > 0.4
 
 
 def test_jacobian_spectrum_quantities_under_eq_13():
     sw, sv, R, mu = 6.88, 1.39, 0.46, 1.0
-    Q, q = M.Q_star(sw, sv, R, mu)
+    Q, q = M.Q_star(sw, sv, R, mu_b=mu)
     e = {
         "s2": ref.quad_1d(lambda u: float(sig(u)) ** 2, q, mu),
         "s4": ref.quad_1d(lambda u: float(sig(u)) ** 4, q, mu),
@@ -97,7 +97,7 @@ def test_jacobian_spectrum_quantities_under_eq_13():
         "p4": ref.quad_1d(lambda u: float(sigp(u)) ** 4, q, mu),
     }
     mu1, mu2 = e["s2"], sw**2 * (Q + R) * e["p2"]
-    s = M.summary(sw, sv, R, mu, T=7, s1=-1.0)
+    s = M.summary(sw, sv, R, mu_b=mu, T=7, s1=-1.0)
     assert s["mu1"] == pytest.approx(mu1, rel=1e-10) and s["mu2"] == pytest.approx(mu2, rel=1e-10)
     assert s["sigma1_sq"] == pytest.approx(e["s4"] - mu1**2, rel=1e-9)
     assert s["sigma2_sq"] == pytest.approx(sw**4 * (Q**2 + R**2) * e["p4"] - mu2**2, rel=1e-9)
@@ -105,12 +105,12 @@ def test_jacobian_spectrum_quantities_under_eq_13():
     chi1 = mu1 + mu2
     m2 = chi1**14 * (1 + 7 * (2 * (mu1 + 1) * mu2 + s["sigma1_sq"] + s["sigma2_sq"]) / chi1**2)
     assert s["var_JJT"] == pytest.approx(m2, rel=1e-9)
-    assert M.var_JJT(sw, sv, R, mu, 7, -1.0) == s["var_JJT"] == M.m2_JJT(sw, sv, R, mu, 7, -1.0)
+    assert M.var_JJT(sw, sv, R, mu_b=mu, T=7, s1=-1.0) == s["var_JJT"] == M.m2_JJT(sw, sv, R, mu_b=mu, T=7, s1=-1.0)
     # T = 0: J = I; the printed expression gives 1 (a second moment), its centred reading 0
-    assert M.m2_JJT(sw, sv, R, mu, 0) == 1.0 and M.var_JJT_centered(sw, sv, R, mu, 0) == 0.0
-    assert M.var_JJT_centered(sw, sv, R, mu, 7) == pytest.approx(m2 - chi1**14, rel=1e-9)
+    assert M.m2_JJT(sw, sv, R, mu_b=mu, T=0) == 1.0 and M.var_JJT_centered(sw, sv, R, mu_b=mu, T=0) == 0.0
+    assert M.var_JJT_centered(sw, sv, R, mu_b=mu, T=7) == pytest.approx(m2 - chi1**14, rel=1e-9)
     # orthogonal W (s1 = 0) lowers the linear coefficient by 2 mu2
-    assert M.m2_JJT(sw, sv, R, mu, 7, 0.0) < M.m2_JJT(sw, sv, R, mu, 7, -1.0)
+    assert M.m2_JJT(sw, sv, R, mu_b=mu, T=7, s1=0.0) < M.m2_JJT(sw, sv, R, mu_b=mu, T=7, s1=-1.0)
 
 
 # (sigma_w, sigma_v, R, mu_b, sigma_b, sigma12)
@@ -124,7 +124,7 @@ C_CASES = [
 @pytest.mark.parametrize("sw,sv,R,mu,sb,S", C_CASES)
 def test_c_star_solves_the_reference_map_and_is_stable(sw, sv, R, mu, sb, S):
     """Residual of the c map evaluated by nested scipy quad at the returned c*, and chi_c* by quad (eq. 9 + sigma_b)."""
-    s = M.summary(sw, sv, R, mu, sb, S)
+    s = M.summary(sw, sv, R, mu_b=mu, sigma_b=sb, sigma12=S)
     c, Q, q = s["c_star"], s["Q_star"], s["q_star"]
     resid = ref._minimal_G(c, q, Q, sw**2, sv**2, R, sb**2, mu, S)
     assert abs(resid) < 1e-11
@@ -139,8 +139,9 @@ def test_c_star_solves_the_reference_map_and_is_stable(sw, sv, R, mu, sb, S):
 @pytest.mark.parametrize("sw,sv,R,mu,sb,S", C_CASES[:2] + [(6.88, 1.39, 0.46, 2.0, 0.0, 0.0)])
 def test_c_star_and_tau_match_full_brentq_reference(sw, sv, R, mu, sb, S):
     c_ref, _ = ref.minimal_c_star(sw, sv, R, mu, sb, S)
-    assert M.c_star(sw, sv, R, mu, sb, S) == pytest.approx(c_ref, abs=1e-11)
-    assert M.tau(sw, sv, R, mu, sb, S) == pytest.approx(ref.minimal_tau(sw, sv, R, mu, sb, S), rel=1e-9)
+    assert M.c_star(sw, sv, R, mu_b=mu, sigma_b=sb, sigma12=S) == pytest.approx(c_ref, abs=1e-11)
+    tau_ref = ref.minimal_tau(sw, sv, R, mu, sb, S)
+    assert M.tau(sw, sv, R, mu_b=mu, sigma_b=sb, sigma12=S) == pytest.approx(tau_ref, rel=1e-9)
 
 
 def test_chi_c_star_is_the_derivative_of_the_c_map():
@@ -207,8 +208,8 @@ def test_monte_carlo_trajectory_step():
     """Q12^t = Q12^{t-1} E[s(u1)s(u2)] + R S^t E[(1-s)(1-s)] by sampling 1e6 (z1, y) pairs; 5 standard errors."""
     sw, sv, R, mu, sb = 6.88, 1.39, 0.46, 1.0, 0.3
     sched = np.array([0.3, 0.8])
-    traj = M.c_trajectory(sched, sw, sv, R, mu, sb, C0=1.0)
-    Q, q = M.Q_star(sw, sv, R, mu, sb)
+    traj = M.c_trajectory(sched, sw, sv, R, mu_b=mu, sigma_b=sb, C0=1.0)
+    Q, q = M.Q_star(sw, sv, R, mu_b=mu, sigma_b=sb)
     c1 = traj[0]
     rng = np.random.default_rng(2018)
     z1, y = rng.standard_normal((2, 1_000_000))
@@ -228,6 +229,6 @@ def test_summary_keys_types_and_validation():
     with pytest.raises(RnnmfError, match="sigma12 must be"):
         M.c_trajectory([0.0, 1.2], **FIG1, mu_b=0.0)
     with pytest.raises(RnnmfError, match="R must be"):
-        M.Q_star(6.88, 1.39, -0.46, 0.0)
+        M.Q_star(6.88, 1.39, -0.46, mu_b=0.0)
     with pytest.raises(RnnmfError, match="s1 must be"):
         M.m2_JJT(**FIG1, mu_b=0.0, T=3, s1=float("nan"))

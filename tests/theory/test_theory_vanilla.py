@@ -23,7 +23,7 @@ PARAMS = [
 
 @pytest.mark.parametrize("sw,sv,R,sb,mu", PARAMS)
 def test_q_star_matches_brentq_on_adaptive_quad(sw, sv, R, sb, mu):
-    assert V.q_star(sw, sv, R, sb, mu) == pytest.approx(ref.vanilla_q_star(sw, sv, R, sb, mu), rel=1e-10)
+    assert V.q_star(sw, sv, R, sigma_b=sb, mu_b=mu) == pytest.approx(ref.vanilla_q_star(sw, sv, R, sb, mu), rel=1e-10)
 
 
 def test_q_star_of_a_network_without_input_or_bias():
@@ -46,7 +46,7 @@ C_CASES = [
 @pytest.mark.parametrize("sw,sv,R,sb,mu,S", C_CASES)
 def test_c_star_matches_brentq_and_is_stable(sw, sv, R, sb, mu, S):
     c_ref, q = ref.vanilla_c_star(sw, sv, R, sb, mu, S)
-    s = V.summary(sw, sv, R, sb, mu, S)
+    s = V.summary(sw, sv, R, sigma_b=sb, mu_b=mu, sigma12=S)
     assert s["c_star"] == pytest.approx(c_ref, abs=1e-11)
     tp = lambda u: float(tanh_prime(u))  # noqa: E731
     assert s["chi_c_star"] == pytest.approx(sw**2 * ref.quad_2d(tp, tp, q, s["c_star"], mu), rel=1e-9)
@@ -109,10 +109,10 @@ def test_tau_peaks_at_the_edge_of_chaos_with_weak_inputs():
 
 def test_c_trajectory_steps_the_map_and_converges():
     sched = np.r_[np.zeros(10), np.ones(290)] * 0.9
-    traj = V.c_trajectory(sched, 1.3, 0.3, 1.0, 0.1, 0.2, c0=1.0)
+    traj = V.c_trajectory(sched, 1.3, 0.3, 1.0, sigma_b=0.1, mu_b=0.2, c0=1.0)
     assert traj.shape == (300,)
-    assert traj[0] == pytest.approx(V.c_map(1.0, 1.3, 0.3, 1.0, 0.1, 0.2, sigma12=0.0), abs=1e-15)
-    assert traj[-1] == pytest.approx(V.c_star(1.3, 0.3, 1.0, 0.1, 0.2, sigma12=0.9), abs=1e-10)
+    assert traj[0] == pytest.approx(V.c_map(1.0, 1.3, 0.3, 1.0, sigma_b=0.1, mu_b=0.2, sigma12=0.0), abs=1e-15)
+    assert traj[-1] == pytest.approx(V.c_star(1.3, 0.3, 1.0, sigma_b=0.1, mu_b=0.2, sigma12=0.9), abs=1e-10)
     many = V.c_trajectory(sched[:5], np.array([1.0, 1.3]), 0.3, 1.0)
     assert many.shape == (5, 2)
 
@@ -120,14 +120,14 @@ def test_c_trajectory_steps_the_map_and_converges():
 def test_monte_carlo_c_map_step():
     """One step of eq. 2's off-diagonal by sampling (z1, y): |MC - theory| < 5 standard errors."""
     sw, sv, R, sb, mu, S, c = 1.3, 0.3, 1.0, 0.1, 0.2, 0.5, 0.6
-    q = V.q_star(sw, sv, R, sb, mu)
+    q = V.q_star(sw, sv, R, sigma_b=sb, mu_b=mu)
     rng = np.random.default_rng(7)
     z1, y = rng.standard_normal((2, 1_000_000))
     u1 = math.sqrt(q) * z1 + mu
     u2 = math.sqrt(q) * (c * z1 + math.sqrt(1 - c * c) * y) + mu
     x = (sw**2 * np.tanh(u1) * np.tanh(u2) + sv**2 * R * S + sb**2) / q
     se = x.std() / 1000.0
-    assert abs(x.mean() - V.c_map(c, sw, sv, R, sb, mu, sigma12=S)) < 5 * se
+    assert abs(x.mean() - V.c_map(c, sw, sv, R, sigma_b=sb, mu_b=mu, sigma12=S)) < 5 * se
 
 
 def test_scalars_give_floats_and_grids_give_arrays():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from rnnmf.bench.rnn import MODELS, bench_rnns
 from rnnmf.errors import RnnmfError
-from rnnmf.nn.bench import MODELS, bench_rnns
 
 COLUMNS = {
     "model",

@@ -1,0 +1,32 @@
+"""rnnmf.draws: the one weight draw, bit for bit what the initialisers and simulations drew before it."""
+
+import math
+
+import pytest
+import torch
+
+from rnnmf.draws import gaussian, haar_orthogonal, recurrent_matrix
+
+
+@pytest.mark.parametrize("shape", [(1,), (3, 3), (7, 5), (64, 64)])
+def test_gaussian_is_randn_scaled_in_float64(shape):
+    a = gaussian(shape, 0.37, -1.5, torch.Generator().manual_seed(4))
+    b = torch.randn(shape, generator=torch.Generator().manual_seed(4), dtype=torch.float64).mul_(0.37).add_(-1.5)
+    assert a.dtype == torch.float64 and torch.equal(a, b)
+
+
+def test_gaussian_in_float32_is_normal_as_the_tied_simulation_drew():
+    out = torch.empty(8, 8).normal_(0.0, 0.5, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(gaussian((8, 8), 0.5, generator=torch.Generator().manual_seed(2), dtype=torch.float32), out)
+
+
+def test_recurrent_matrices():
+    g = torch.Generator().manual_seed(0)
+    W = recurrent_matrix((400, 400), 1.3, "gaussian", g)
+    # entries N(0, sigma^2/N): the sample variance of 160,000 entries within 5 standard errors (sqrt(2/n) relative)
+    assert float(W.var()) * 400 / 1.3**2 == pytest.approx(1.0, abs=5 * math.sqrt(2 / W.numel()))
+    O = recurrent_matrix((3, 50, 50), 0.8, "orthogonal", g)
+    s = torch.linalg.svdvals(O)
+    assert torch.allclose(s, torch.full_like(s, 0.8), atol=1e-12)  # every singular value is sigma
+    assert torch.equal(haar_orthogonal((4, 4), torch.Generator().manual_seed(1)) * 2.0,
+                       recurrent_matrix((4, 4), 2.0, "orthogonal", torch.Generator().manual_seed(1)))
