@@ -11,8 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
+from experiments import depth_search
 from experiments import memory_probe as mp
 from experiments import trainability as tr
+from experiments.settings.memory_probe import panel_view
 from rnnmf.data import clear_cache
 from rnnmf.io import read_json, read_rows
 from tests.experiments.test_trainability import write_blocks_mnist
@@ -35,11 +37,11 @@ def test_smoke_run_writes_its_csvs_and_resumes(blocks, tmp_path):
     tmax, curves, fit = (read_rows(out / f) for f in ("tmax.csv", "curves.csv", "fit.csv"))
     # profile smoke: panels a, c, e, g with 2 columns each, one width, one seed; depths 1..6 on a ratio-1.5 grid
     assert len(tmax) == 8 and set(tmax["panel"]) == {"a", "c", "e", "g"} and set(tmax["hidden"]) == {4}
-    assert len(curves) == 8 * len(mp._depths(mp._panel_cfg(_cfg(blocks))))
+    assert len(curves) == 8 * len(mp._depths(_cfg(blocks)))
     assert len(fit) == 4 and set(tmax["censored"]) <= {"none", "above", "below"}
     assert np.all((curves["acc"] >= 0) & (curves["acc"] <= 1))
     # tau comes from the trainability job's columns (the same hyper-parameters as Fig. 2)
-    cols = {(c["panel"], c["sigma_w"], c["mu_b"]): c["tau"] for c in tr.grid_columns(mp._panel_cfg(_cfg(blocks)))}
+    cols = {(c["panel"], c["sigma_w"], c["mu_b"]): c["tau"] for c in tr.grid_columns(panel_view(_cfg(blocks)))}
     for r in tmax.to_dict("records"):
         assert r["tau"] == pytest.approx(cols[(r["panel"], r["sigma_w"], r["mu_b"])], rel=1e-12)
     before = (out / "tmax.csv").read_text()
@@ -72,7 +74,7 @@ def test_bad_settings_fail_in_one_line_before_any_work(blocks, tmp_path, args, f
 
 
 def test_the_fit_is_the_trainability_jobs_and_reads_a_proportional_law_exactly():
-    assert mp.fit_k is tr.fit_k
+    assert mp.fit_k is depth_search.fit_k
     tau = np.array([1.0, 2.0, 5.0, 20.0, 80.0])
     rows = [{"panel": "a", "cell": "vanilla", "weights": "untied", "hidden": 32, "seed": 0, "tau": t,
              "T_max": 3.0 * t, "censored": "none", "T_max_logistic": 3.3 * t} for t in tau]
