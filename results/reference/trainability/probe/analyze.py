@@ -42,7 +42,7 @@ for name in runs:
     n_test = int(tmax["n_test"].iloc[0])
     sd = binomial_sd(0.2, n_test)
     print(f"== {name}: {len(tmax)} columns x widths x seeds; n_train {int(tmax['n_train'].iloc[0])}, n_test {n_test} "
-          f"(binomial sd at 0.2: {sd:.4f}); CPU-s per column (median) {tmax['wall_s'].median():.1f}")
+          f"(binomial sd at 0.2: {sd:.4f}); wall s per column (median, shared CPU) {tmax['wall_s'].median():.1f}")
     print(fits.round(3)[["panel", "hidden", "seed", "k", "r2", "rho", "within_1p5", "slope", "n_fit", "n_above",
                          "n_below", "k_logistic", "r2_logistic", "median_ratio_logistic"]].to_string(index=False))
     dl = crossing_sd(tmax, curves, sd)
