@@ -242,7 +242,8 @@ def test_the_reasons_numbers_are_the_reference_folders(tmp_path):
     # (c) censored columns, the width check, dilution and the written image
     c = b[b.panel == "c"]
     below = c[c.censored == "below"]
-    quoted("c", f"{c.n_fit.iloc[0]} columns fitted ({len(below)} of {len(c)} censored below: τ ≤ {below.tau.max():.1f})")
+    quoted("c", f"{c.n_fit.iloc[0]} columns fitted ({len(below)} of {len(c)} censored below: "
+                f"τ ≤ {below.tau.max():.1f})")
     quoted("c", f"T_max {c[c.value == 6].T_max.iloc[0]:.0f}")
     wide = pd.read_csv(ref / "quick-c-N128-partial" / "points.csv")
     assert wide[(wide.mu_b == 6) & (wide["T"] == 621)].train_acc.mean() > 0.2
