@@ -76,6 +76,14 @@ def trainability(overrides: Overrides = None, out: Out = None, fresh: Fresh = Fa
         "run.jobs": jobs, "run.executor": executor, "panels": as_list(panels)})
 
 
+@sweep_app.command("memory-probe")
+def memory_probe(overrides: Overrides = None, out: Out = None, fresh: Fresh = False, quiet: Quiet = False,
+                 panels: Annotated[Optional[str], typer.Option(help="comma-separated panels, e.g. a,c,e,g")] = None):
+    """Figure 2 at initialisation: how deep the frozen random network's memory of the image reaches (a linear
+    probe at every depth), beside tau, per panel and width."""
+    run_job("memory_probe", overrides, out, fresh, quiet, panels=as_list(panels))
+
+
 @app.command("seqmnist")
 def seqmnist(overrides: Overrides = None, out: Out = None, fresh: Fresh = False, quiet: Quiet = False,
              cell: Annotated[Optional[str], typer.Option(help="comma-separated: minimal, vanilla, or all")] = None,

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from experiments.claims import Claim, claims_of
+from experiments.report_fig2 import fig2
 from experiments.runs import (
     command,
     config,
@@ -45,6 +46,7 @@ class Row:
     difference: str = "—"
     status: str = ""  # PASS | FAIL | MISSING | INFO
     tolerance: str = ""
+    notes: list[str] = field(default_factory=list)  # lines printed under the section's table
 
     def __post_init__(self):
         self.tolerance = self.tolerance or self.claim.tolerance
@@ -93,36 +95,6 @@ def fig1(results: Path) -> list[Row]:
         from experiments.mf_vs_mc import summarize
 
         _judge(rows, summarize(run), FIG1)
-    return rows
-
-
-def fig2(results: Path) -> list[Row]:
-    run = latest_run(results, "trainability")
-    rows = _rows("fig2.", run, command(run, "rnnmf sweep trainability profile=quick"))
-    if run is None:
-        return rows
-    from experiments.trainability import summarize
-
-    s = summarize(run)
-    panels = [m.group(1) for k in s if (m := re.fullmatch(r"k_([a-h])", k))]
-    if not panels:
-        return rows
-    shown = []
-    for p in panels:
-        within = s.get(f"within_1p5_{p}", math.nan)
-        within = f", {within:.0%} within 1.5×" if np.isfinite(within) else ""
-        n = f", {s[f'n_fit_{p}']} fitted" if f"n_fit_{p}" in s else ""
-        shown.append(f"({p}) k={_fmt(s[f'k_{p}'])}, R²={_fmt(s[f'r2_{p}'], 3)}{within}{n}")
-    depth, rank = rows
-    depth.ours = f"profile {meta(run).get('profile', '?')}: " + "; ".join(shown)
-    if "r2_untied_min" in s:
-        low = [p for p in "aceg" if p in panels
-               and not (np.isfinite(s[f"r2_{p}"]) and s[f"r2_{p}"] >= depth.claim.limit)]
-        depth.judge(s["r2_untied_min"], depth.ours, f"R² below {depth.claim.limit:g}: " + (", ".join(low) or "none"))
-    ranked = [p for p in panels if s.get(f"n_fit_{p}", 0) >= 3 and np.isfinite(s.get(f"rho_{p}", math.nan))]
-    if ranked:
-        rank.ours = "; ".join(f"({p}) ρ={_fmt(s[f'rho_{p}'], 2)}" for p in ranked)
-        rank.judge(rank.claim.value(s), rank.ours)
     return rows
 
 
@@ -332,7 +304,7 @@ def write_report(results_dir: str | Path = "results", with_warnings: bool = Fals
         _not_graded_at_smoke(claims)
         all_claims += claims
         body += [f"## {title}", "", "| artefact | claim | paper | ours | difference | tolerance | status | command |",
-                 "|---|---|---|---|---|---|---|---|", *map(_row, claims), ""]
+                 "|---|---|---|---|---|---|---|---|", *map(_row, claims), "", *[n for c in claims for n in c.notes]]
         runs = {c.run for c in claims if c.run is not None}
         for run in sorted(runs):
             m = meta(run)

@@ -26,6 +26,7 @@ PLAN: list[tuple[str, str, list[str]]] = [
     ("Fig. 1: mean field vs Monte Carlo", "mf_vs_mc", []),
     ("Sec. 3.2.2: Jacobian spectra vs eq. 12", "isometry", []),
     ("Fig. 2: trainability sweep", "trainability", []),
+    ("Fig. 2 at initialisation: memory of the untrained networks (linear probe)", "memory_probe", []),
     ("Fig. 3: sequential MNIST, critical vs off-critical", "seqmnist", []),
     ("Table 1: PTB, LSTM, GRU and minimalRNN at 5M parameters", "lm", ["cells=[all]", "size=small"]),
     # beyond the paper (docs/gated-mean-field.md): torch's GRU and LSTM

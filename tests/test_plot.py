@@ -19,6 +19,7 @@ JOBS = {
     "mf_vs_mc": ([], {"fig1.png", "fig1.pdf"}),
     "isometry": ([], {"density.png", "density.pdf", "variance.png", "variance.pdf", "note.md"}),
     "trainability": ([], {"fig2.png", "fig2.pdf"}),
+    "memory_probe": (["panels=[a,c]"], {"probe.png", "probe.pdf"}),
     "seqmnist": ([], {"fig3.png", "fig3.pdf", "table.md"}),
     "lm": (["cell=all", "size=small"], {"lm_curves.png", "lm_curves.pdf", "table1.md"}),
     "theory_phase": (["cell=minimal"], {"phase.png", "phase.pdf"}),
@@ -125,7 +126,18 @@ def _fig2(run, drawn):
         assert (spec.rowspan.start, spec.colspan.start) == (rows.index(PLACE[p][0]), cols.index(PLACE[p][1])), p
 
 
-CHECKS = {"mf_vs_mc": _fig1, "gated_mf_vs_mc": _gated, "seqmnist": _fig3, "lm": _lm, "trainability": _fig2}
+def _probe(run, drawn):
+    """Panel (a) at the first width: τ and the uncensored T_max are tmax.csv's, column by column."""
+    tmax = read_rows(run / "tmax.csv")
+    want = tmax[(tmax.panel == "a") & (tmax.hidden == tmax.hidden.min())].sort_values("value")
+    lines = {line.get_label(): line for line in drawn["probe"].axes[0].lines}
+    np.testing.assert_array_equal(lines["τ"].get_ydata(), want.tau.to_numpy())
+    ok = want[want.censored == "none"]
+    np.testing.assert_array_equal(lines["T_max (probe)"].get_ydata(), ok.T_max.to_numpy())
+
+
+CHECKS = {"mf_vs_mc": _fig1, "gated_mf_vs_mc": _gated, "seqmnist": _fig3, "lm": _lm, "trainability": _fig2,
+          "memory_probe": _probe}
 
 
 # ---------------------------------------------------------------------------------------------------- fast tests

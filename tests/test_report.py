@@ -162,3 +162,107 @@ def test_fig2_row_states_k_and_r2_per_panel_with_the_profile_and_fails_below_r2_
     assert "R² below 0.8: e, g" in line and "**FAIL**" in line and "R² ≥ 0.8" in line
     settings = next(x for x in text.splitlines() if x.startswith("Settings: N = 32"))
     assert "minimalRNN" in settings and "T_max by bisection on vanilla T 10–640 in 27 geometric steps" in settings
+
+
+# ------------------------------------------------------------------------ Fig. 2 per panel, with measured reasons
+def _panel_line(text: str, panel: str) -> str:
+    return next(x for x in text.splitlines() if x.startswith(f"- ({panel}) profile "))
+
+
+def test_fig2_states_each_untied_panel_with_its_profile_verdict_and_measured_reason(tmp_path):
+    """The reference quick run (its boundary.csv, meta.json and config.yaml): one line per untied panel with k, R²,
+    ρ, the profile and the verdict, and the reason of experiments.claims.FIG2_REASONS where R² < 0.8."""
+    import shutil
+
+    from experiments.claims import FIG2_REASONS
+    from experiments.report import REFERENCE_DIR
+
+    run = tmp_path / "results" / "trainability" / "quick"
+    run.mkdir(parents=True)
+    for name in ("boundary.csv", "meta.json", "config.yaml"):
+        shutil.copy(REFERENCE_DIR / "trainability" / "quick" / name, run / name)
+    text = write_report(tmp_path / "results").read_text()
+    a = _panel_line(text, "a")
+    assert a.startswith("- (a) profile quick: k = 4.7, R² = -10.1, ρ = 0.8, 11 columns fitted: **FAIL**. Reason")
+    assert "(c) profile quick: k = 1.99, R² = 0.799, ρ = 1, 3 columns fitted: **FAIL**" in _panel_line(text, "c")
+    assert "(e) profile quick: k = 3.85, R² = 0.423, ρ = 0.99, 7 columns fitted" in _panel_line(text, "e")
+    assert "(g) profile quick: k = 2.07, R² = 0.27, ρ = 0.98, 7 columns fitted" in _panel_line(text, "g")
+    for p in "aceg":
+        reason = FIG2_REASONS[(p, "quick")]
+        line = _panel_line(text, p)
+        assert line.endswith(reason.text) and all(f"`{m}`" in line for m in reason.measured_in)
+    assert "- (b)" not in text  # tied panels: in the claim's row, not judged against R² ≥ 0.8
+
+
+def test_fig2_panel_lines_pass_without_a_reason_and_say_when_none_was_measured(tmp_path):
+    from experiments.depth_search import BOUNDARY_COLUMNS
+
+    run = tmp_path / "results" / "trainability" / "paper-test"
+    fits = {"a": (2.5, 0.91, 0.9), "e": (1.8, 0.62, 0.7)}
+    rows = [{"panel": p, "value": v, "k": k, "r2": r2, "rho": rho, "within_1p5": 1.0, "n_fit": 20,
+             "censored": "none"} for p, (k, r2, rho) in fits.items() for v in (1.0, 2.0)]
+    append_rows(run / "boundary.csv", rows, [c for c in BOUNDARY_COLUMNS if c in rows[0]])
+    (run / "meta.json").write_text('{"status": "done", "profile": "paper", "end_time": "2026-01-01T00:00:00+00:00"}')
+    text = write_report(tmp_path / "results").read_text()
+    assert _panel_line(text, "a") == "- (a) profile paper: k = 2.5, R² = 0.91, ρ = 0.9, 20 columns fitted: **PASS**"
+    assert _panel_line(text, "e") == ("- (e) profile paper: k = 1.8, R² = 0.62, ρ = 0.7, 20 columns fitted: **FAIL**. "
+                                      "Reason: none measured at profile paper")
+
+
+def test_the_reasons_numbers_are_the_reference_folders(tmp_path):
+    """Every number a reason of FIG2_REASONS quotes, read back from the reference folders it cites."""
+    import numpy as np
+    import pandas as pd
+
+    from experiments.claims import FIG2_REASONS
+    from experiments.memory_probe import versus_trained
+    from experiments.report import REFERENCE_DIR
+    from rnnmf.theory import minimal
+
+    ref = REFERENCE_DIR / "trainability"
+    for r in FIG2_REASONS.values():
+        assert all((REFERENCE_DIR / m).exists() for m in r.measured_in), r
+    text = {p: FIG2_REASONS[(p, "quick")].text for p in "aceg"}
+
+    def quoted(panel, s):
+        assert s in text[panel], (panel, s)
+
+    b = pd.read_csv(ref / "quick" / "boundary.csv")
+    probe = pd.read_csv(ref / "probe" / "paper-N128" / "fit.csv").set_index("panel")
+    gate = pd.read_csv(ref / "probe" / "open-gate-N128-ce" / "fit.csv").set_index("panel")
+    written = pd.read_csv(ref / "probe" / "open-gate-N32-64" / "tmax.csv")
+    slope = {p: np.polyfit(np.log(g.tau), np.log(g.T_max), 1)[0] for p, g in b[b.censored == "none"].groupby("panel")}
+    # (a) trained memory where tau is short, Adam's drift of W, the initial network's R²
+    a = b[(b.panel == "a") & (b.tau <= 1.4)]
+    quoted("a", f"T_max {a.T_max.min():.0f}–{a.T_max.max():.0f} ({(a.T_max / a.tau).min():.0f}–"
+                f"{(a.T_max / a.tau).max():.0f} τ) where τ ≤ 1.4")
+    drift = next(x for x in (ref / "weight_drift.txt").read_text().splitlines() if "panel a sigma_w 0.5" in x)
+    quoted("a", f"W by {100 * float(drift.split('= ')[1].split(',')[0]):.0f} %")
+    quoted("a", f"probe R² {probe.r2['a']:.2f}, N = 128")
+    # (c) censored columns, the width check, dilution and the written image
+    c = b[b.panel == "c"]
+    below = c[c.censored == "below"]
+    quoted("c", f"{c.n_fit.iloc[0]} columns fitted ({len(below)} of {len(c)} censored below: "
+                f"τ ≤ {below.tau.max():.1f})")
+    quoted("c", f"T_max {c[c.value == 6].T_max.iloc[0]:.0f}")
+    wide = pd.read_csv(ref / "quick-c-N128-partial" / "points.csv")
+    assert wide[(wide.mu_b == 6) & (wide["T"] == 621)].train_acc.mean() > 0.2
+    quoted("c", f"probe R² {probe.r2['c']:.2g}, N = 128".replace("-", "−"))
+    quoted("c", f"written whole it follows τ (R² {gate.r2['c']:.2f}, N = 128)")
+    # (e) the shallow slope, the width-capped initial memory, the written image and training against it
+    quoted("e", f"free slope {slope['e']:.2f}")
+    quoted("e", f"probe R² {probe.r2['e']:.2g}, N = 128".replace("-", "−"))
+    quoted("e", f"R² {gate.r2['e']:.2f}, slope {gate.slope['e']:.2f}, N = 128")
+    ratio = versus_trained(written, b, 32).query("panel == 'e'").trained_over_probe
+    quoted("e", f"{ratio.min():.2f}–{ratio.max():.2g}× of it (N = 32)")
+    # (g) tau's span against T_max's precision, the fall, the written state's variance against Q*
+    g = b[b.panel == "g"]
+    quoted("g", f"τ spans {g.tau.min():.0f}–{g.tau.max():.0f} "
+                f"(±{100 * (g.tau.max() - g.tau.min()) / (g.tau.max() + g.tau.min()):.0f} %)")
+    assert (g.within_1p5 == 1.0).all() and "all 7 columns" in text["g"] and len(g) == 7
+    quoted("g", f"×{g.T_max.max() / g.T_max.min():.1f} fall")
+    w = written[(written.panel == "g") & (written.hidden == 32)].sort_values("value")
+    q = minimal.Q_star(w.sigma_w.iloc[0], w.sigma_v.iloc[0], w.R.iloc[0], mu_b=6.0).Q_star
+    quoted("g", f"state variance {w.R.iloc[0]:.2f} ≫ Q* = {q:.2g}")
+    assert w.censored.iloc[0] == "above" and w.T_max.iloc[0] == 1000
+    quoted("g", f"from ≥ 1,000 to {w.T_max.iloc[-1]:.0f} (N = 32)")

@@ -91,6 +91,12 @@ def test_library_names_the_settings_repeat_without_torch_agree_with_the_library(
     assert set(schema.rule_at(mf_vs_mc.Settings, "sim.dtype").values) == set(montecarlo.DTYPES)
     assert set(seqmnist.CELLS) == set(ensemble.CELLS)
     assert set(schema.rule_at(trainability.Settings, "panels").item.values) == set(trainability.PANELS)
+    from experiments.settings import memory_probe
+
+    assert schema.rule_at(memory_probe.Settings, "panels").item.values == schema.rule_at(
+        trainability.Settings, "panels").item.values
+    assert {p for p, s in trainability.PANELS.items() if s["cell"] == "minimal" and s["weights"] == "untied"} == set(
+        memory_probe.OPEN_GATE_PANELS)
     from experiments import bench
     from experiments.settings import bench as bench_settings
 
@@ -127,6 +133,8 @@ BAD = [
     ["mf-vs-mc", *SMOKE, "sim.hidden=null"],
     ["mf-vs-mc", "--cell", "gru", *SMOKE, "sim.networks=null"],
     ["bench", *SMOKE, "--suite", "nope"],
+    ["sweep", "memory-probe", *SMOKE, "widths=[0]"],
+    ["sweep", "memory-probe", *SMOKE, "grid.T.start=9", "grid.T.stop=3"],
 ]
 
 

@@ -45,6 +45,7 @@ FIGURES: dict[str, Drawing] = {
     "mf_vs_mc": Drawing("fig1", ("dynamics.csv", "fixed_points.csv", "timescales.csv", "schedule.csv")),
     "isometry": Drawing("isometry", ("spectra.csv", "slopes.csv", "conditions.csv"), ("plot", "write_note")),
     "trainability": Drawing("fig2", ("points.csv",)),
+    "memory_probe": Drawing("probe", ("curves.csv", "tmax.csv")),
     "seqmnist": Drawing("fig3", ("curves.csv",), ("plot", "write_table")),
     "lm": Drawing("lm", ("epochs.csv",), ("plot", "write_table")),
     "theory_phase": Drawing("phase", ("phase.csv",)),

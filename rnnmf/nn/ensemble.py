@@ -287,6 +287,63 @@ class RNNEnsemble(nn.Module):
             parts.append((x[own:].reshape((S - own) * B, M) @ w[P - 1].reshape(KN, M).t()).view(S - own, B, KN))
         return parts[0] if len(parts) == 1 else torch.cat(parts)
 
+    @torch.no_grad()
+    def states_at(self, first: torch.Tensor, depths: Sequence[int], sigma_x: float,
+                  generator: torch.Generator) -> torch.Tensor:
+        """Hidden states (D, K, B, N) after the input ``first`` (B, M) and t steps of N(0, σ_x² I_M) noise, for each
+        t in ``depths``: the states of the noise-padded task (Sec. 4.1) at every depth from ONE pass, as the
+        recurrence is causal. Streamed step by step without a graph: memory is the output plus O(K·B·N).
+
+        The noise is drawn in each member's input space rather than in R^M: for x ~ N(0, σ_x² I_M) the product
+        V x (vanilla) or W_x x (minimalRNN) is N(0, σ_x² A Aᵀ) with A = V or W_x, so it is drawn as σ_x L ε with
+        L Lᵀ = A Aᵀ (Cholesky, float64) and ε ~ N(0, I_N) from ``generator``: exact in distribution, N² instead
+        of N·M per example and step, and the same ε stream whatever the longest depth, so a shorter pass is a
+        prefix of a longer one. ε is drawn for all K members at once, so a member's noise depends on its place in
+        the ensemble (its statistics do not)."""
+        if first.dim() != 2 or first.shape[-1] != self.input_size:
+            raise RnnmfError(f"first input of shape {tuple(first.shape)} is invalid; valid: (B, {self.input_size})")
+        depths = sorted({int(t) for t in depths})
+        if not depths or depths[0] < 0:
+            raise RnnmfError(f"depths={depths} is invalid; valid: a non-empty list of integers >= 0")
+        S = depths[-1] + 1
+        if not self.tied and S > self.steps:
+            raise RnnmfError(f"depth {depths[-1]} is invalid for this untied ensemble; valid: 0 to {self.steps - 1}")
+        K, B, N = self.members, first.shape[0], self.hidden_size
+        if N > self.input_size:
+            raise RnnmfError(f"hidden_size={N} is invalid for states_at with input_size={self.input_size}; valid: "
+                             "hidden_size <= input_size (the noise's projection A Aᵀ must be positive definite)")
+        w_in = self.weight_ih  # (K, N, M), or (P, K, N, M) for an untied vanilla ensemble
+        chol = torch.linalg.cholesky(w_in.double() @ w_in.double().transpose(-1, -2)).to(w_in.dtype)
+        chol_t = (float(sigma_x) * chol).transpose(-1, -2)
+        first_proj = self._input_projection(first.unsqueeze(0))[0].view(B, K, N).transpose(0, 1)  # (K, B, N)
+        out = first.new_empty(len(depths), K, B, N)
+        h = first.new_zeros(K, B, N)
+        eps = first.new_empty(K, B, N)
+        slot = 0
+        for t in range(S):
+            if t == 0:
+                proj = first_proj
+            else:
+                eps.normal_(generator=generator)
+                if chol_t.dim() == 3:
+                    proj = torch.bmm(eps, chol_t)
+                else:  # the untied vanilla ensemble's V_t: own matrices for the first P - 1 steps, then V_{P-1}
+                    P = chol_t.shape[0]
+                    proj = torch.bmm(eps, chol_t[min(t, P - 1) if P < self.steps else t])
+            w = self.weight_hh if self.tied else self.weight_hh[t]
+            b = (self.bias if self.tied else self.bias[t]).unsqueeze(1)
+            if self.cell == "vanilla":
+                h = torch.tanh(torch.baddbmm(proj + b, h, w.transpose(1, 2)))  # eq. 1
+            else:
+                xt = proj.tanh()
+                v = self.weight_zh if self.tied else self.weight_zh[t]
+                u = torch.sigmoid(torch.baddbmm(torch.baddbmm(b, xt, v.transpose(1, 2)), h, w.transpose(1, 2)))
+                h = torch.lerp(xt, h, u)  # eq. 5
+            if t == depths[slot]:
+                out[slot] = h
+                slot += 1
+        return out
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits (K, B, C) of every member for inputs x (S, B, M)."""
         h = self.final_hidden(x)

@@ -70,5 +70,5 @@ def test_sigkill_mid_run_then_rerun_finishes_what_is_left(tmp_path, data_root):
     report = (tmp_path / "results" / "REPORT.md").read_text()
     for section in ("Figure 1", "Figure 2", "Figure 3", "Table 1", "Speed"):
         assert f"## {section}" in report
-    for job in ("theory_phase", "mf_vs_mc", "isometry", "trainability", "seqmnist", "lm", "bench"):
+    for job in ("theory_phase", "mf_vs_mc", "isometry", "trainability", "memory_probe", "seqmnist", "lm", "bench"):
         assert any((tmp_path / "results" / job).glob("smoke-*/meta.json")), job
