@@ -155,6 +155,8 @@ def table1(results: Path) -> list[Row]:
             if ref is not None:
                 parts.append(f"reference {float(ref[0]['test_ppl']):.1f} ({ref[0]['epochs']} epochs)")
             judged = user if user is not None and user[2] == "paper" else ref
+            if not parts and (partial := unfinished(results, cell, size)):
+                row.ours, row.status, row.tolerance = partial, "INFO", row.tolerance + "; not graded: no test ppl yet"
             if parts:
                 row.ours, row.status = "; ".join(parts), "INFO"
                 row.tolerance += "" if judged is not None else "; not comparable: a bounded number of batches"
@@ -164,6 +166,15 @@ def table1(results: Path) -> list[Row]:
                 picked[(cell, size)] = (test, "reference" if judged is ref else "yours")
         rows.append(row)
     return rows
+
+
+def unfinished(results: Path, cell: str, size: str) -> str | None:
+    """The validation curve of a uniform-init run that has not finished (the user's, else ours): a long run (20M on
+    a CPU) shows its progress before it has a test perplexity."""
+    for root, whose in ((results / "lm", "yours"), (REFERENCE_DIR / "lm", "reference")):
+        if (found := lm_curves(root).get((cell, size, "uniform"))) is not None:
+            return f"{whose}, unfinished: validation ppl per epoch {', '.join(f'{v:.1f}' for v in found[0].values())}"
+    return None
 
 
 def critical_vs_uniform(claim: Claim, results: Path, cell: str, size: str) -> Row | None:

@@ -87,6 +87,16 @@ def test_table1_puts_a_users_run_beside_the_reference_and_judges_the_gru_claim(t
     assert "-3.6%" in crit
     gru = next(x for x in text.splitlines() if "gru small: critical initialisation (χ₁ = 1) vs U(±0.1)" in x)
     assert "at epoch 3: 197.0 critical vs 116.0 uniform" in gru and "; test" not in gru  # unfinished: no test ppl
+    # a 20M run still training (no summary): its curve is shown, not graded; the other 20M cells stay MISSING
+    append_rows(ref / "lm" / "minimal-medium" / "epochs.csv",
+                [dict(cell="minimal", size="medium", init="uniform", epoch=e, valid_ppl=v)
+                 for e, v in ((1, 190.54), (2, 156.96), (3, 142.66))], ["cell", "size", "init", "epoch", "valid_ppl"])
+    (ref / "lm" / "minimal-medium" / "meta.json").write_text('{"status": "interrupted", "profile": "paper"}')
+    text = write_report(tmp_path / "results").read_text()
+    medium = next(x for x in text.splitlines() if "minimal medium (20M) test perplexity" in x)
+    assert "reference, unfinished: validation ppl per epoch 190.5, 157.0, 142.7" in medium
+    assert "not graded: no test ppl yet" in medium and "**INFO**" in medium
+    assert "**MISSING**" in next(x for x in text.splitlines() if "gru medium (20M) test perplexity" in x)
 
 
 def test_fig3_rows_mark_unreached_runs_and_state_the_settings(tmp_path):
