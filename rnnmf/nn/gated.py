@@ -132,8 +132,8 @@ def init_critical_gated(module: nn.Module, R: float, *, solve_for: str = "sigma_
 @dataclass(frozen=True)
 class Calibration:
     """What :func:`calibrate_gated` did: ``scale`` multiplied every recurrent block (so the recurrent scale is now
-    ``sigma_w`` = scale times the theory's when it solved for sigma_w), the module's measured chi_1 (and its standard error over chains) at
-    scale 1 and at the end, the number of measurements, the tolerance and whether it was met."""
+    ``sigma_w`` = scale times the theory's when it solved for sigma_w), the module's measured chi_1 (and its standard
+    error over chains) at scale 1 and at the end, the number of measurements, the tolerance and whether it was met."""
 
     scale: float
     sigma_w: float | None  # the calibrated common recurrent scale (None unless the theory solved for sigma_w)

@@ -596,5 +596,5 @@ def module_chi_1(module: torch.nn.Module, R: float, *, batch: int = 8, tangents:
     per_chain = logs[int(steps) // 2:].mean(dim=(0, 2))  # log growth per step, per chain
     chi = float(per_chain.mean().exp())
     se = float(per_chain.std() / math.sqrt(batch)) * chi if batch > 1 else 0.0
-    return {"chi_1": chi, "chi_1_se": se, "one_step": float(logs[0].exp().mean()), "Q": float(end[0].double().pow(2).mean()),
-            "state": end}
+    return {"chi_1": chi, "chi_1_se": se, "one_step": float(logs[0].exp().mean()),
+            "Q": float(end[0].double().pow(2).mean()), "state": end}
