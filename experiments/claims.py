@@ -143,6 +143,9 @@ def _gated() -> list[Claim]:
                   "critical_max_roundtrip_error", "max |χ₁ − 1| ≤ 1e-8", 1e-8),
             Claim(f"{cell}.module", art, f"torch nn.{name} after init_critical: {module} = 1", "—", job,
                   "critical_module_max_dev", "within 5% at every bias", 0.05),
+            Claim(f"{cell}.calibrated", art, f"torch nn.{name} after init_critical(calibrate=True), beyond mean field: "
+                  "its measured χ₁ (Jacobian-product growth), re-measured on fresh inputs, = 1", "—", job,
+                  "critical_calibrated_max_dev", "within 5% at every bias", 0.05),
             Claim(f"{cell}.tied", art, "tied weights (real modules) beside untied", "—", job,
                   "max_abs_c_tied_minus_untied"),
         ]

@@ -42,7 +42,14 @@ from rnnmf.io import append_rows, finished_keys, read_rows, row_key
 from rnnmf.progress import progress
 from rnnmf.runtime import pick_device
 from rnnmf.seeds import derive_seed
-from rnnmf.sim.gated import jacobian_norms, module_growth, module_one_step, simulate_gated, untied_one_step
+from rnnmf.sim.gated import (
+    jacobian_norms,
+    module_chi_1,
+    module_growth,
+    module_one_step,
+    simulate_gated,
+    untied_one_step,
+)
 from rnnmf.sim.montecarlo import fit_timescale, linear_regime
 from rnnmf.theory import gru, lstm
 from rnnmf.theory.critical import critical_gated
@@ -55,7 +62,8 @@ TIMESCALES = POINT + ["sigma12", "source", "tau", "tau_se", "c_star", "chi_c_sta
 JACOBIAN = POINT + ["tied", "T", "mean", "mean_se", "theory", "chi_1", "hidden", "networks"]
 CRITICAL = ["bias", "sigma_w", "chi_1", "roundtrip_error", "Q_star", "hidden", "weights", "one_step", "one_step_se",
             "Q_module", "one_step_untied", "one_step_untied_se", "one_step_plain", "one_step_plain_untied",
-            "one_step_plain_theory", "growth", "theory_growth"]
+            "one_step_plain_theory", "growth", "theory_growth", "chi_1_module", "calibrated_scale",
+            "calibration_evaluations", "chi_1_calibrated", "chi_1_calibrated_se"]
 FILES = {  # file: (columns, key columns of one row)
     "dynamics.csv": (DYNAMICS, ("sigma_w", "bias", "t", "source")),
     "fixed_points.csv": (FIXED_POINTS, ("sigma_w", "bias", "source")),
@@ -198,7 +206,18 @@ def critical_rows(cfg) -> list[dict]:
         p = as_float_dict(resolve(cell, R=float(cfg.model.R), **res.params)[0])
         untied = untied_one_step(cell, p, hidden=int(cr.hidden), batch=int(cr.batch),
                                  seed=derive_seed(cfg.seed, "critical-untied", bias), metric=metric)
-        rows.append(dict(bias=bias, sigma_w=res.value, chi_1=res.chi_1, roundtrip_error=abs(chi_back - 1.0),
+        cal = {}
+        if cr.calibrate:  # beyond mean field: the module's own chi_1 (growth rate), calibrated, then re-measured
+            from rnnmf.nn.gated import calibrate_gated
+
+            c = calibrate_gated(module, float(cfg.model.R), theory=res, batch=int(cr.batch), burn_in=int(cr.burn_in),
+                                warm_burn_in=max(int(cr.burn_in) // 3, 1), steps=max(int(cr.steps), 2),
+                                seed=derive_seed(cfg.seed, "critical-calibrate", bias))
+            check = module_chi_1(module, float(cfg.model.R), batch=int(cr.batch), burn_in=int(cr.burn_in),
+                                 steps=max(int(cr.steps), 2), seed=derive_seed(cfg.seed, "critical-check", bias))
+            cal = dict(chi_1_module=c.chi_1_before, calibrated_scale=c.scale, calibration_evaluations=c.evaluations,
+                       chi_1_calibrated=check["chi_1"], chi_1_calibrated_se=check["chi_1_se"])
+        rows.append(dict(**cal, bias=bias, sigma_w=res.value, chi_1=res.chi_1, roundtrip_error=abs(chi_back - 1.0),
                          Q_star=res.Q_star, hidden=int(cr.hidden), weights=str(cr.weights),
                          one_step=tied["one_step"], one_step_se=tied["one_step_se"], Q_module=tied["Q"],
                          one_step_untied=untied["one_step"], one_step_untied_se=untied["one_step_se"],
@@ -294,6 +313,11 @@ def summarize(out_dir: Path) -> dict:
             if "one_step_untied" in cr and cr.one_step_untied.notna().any():
                 out["critical_one_step_untied_max_dev"] = round(float((cr.one_step_untied - 1).abs().max()), 4)
             out["critical_growth_max_dev"] = round(float((cr.growth - 1).abs().max()), 4)
+            if "chi_1_calibrated" in cr and cr.chi_1_calibrated.notna().any():  # beyond mean field (calibrate_gated)
+                out["critical_chi_1_module"] = [round(float(v), 4) for v in cr.chi_1_module]
+                out["critical_calibrated_scale"] = [round(float(v), 4) for v in cr.calibrated_scale]
+                out["critical_chi_1_calibrated"] = [round(float(v), 4) for v in cr.chi_1_calibrated]
+                out["critical_calibrated_max_dev"] = round(float((cr.chi_1_calibrated - 1).abs().max()), 4)
             module = cr.one_step if cr.one_step.notna().any() else cr.growth  # GRU: one step; LSTM: gradient growth
             out.update(critical_biases=[float(b) for b in cr.bias], critical_module=[float(v) for v in module],
                        critical_module_max_dev=float((module - 1).abs().max(skipna=False)),

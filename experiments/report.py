@@ -238,6 +238,10 @@ def gated(results: Path) -> list[Row]:
         "module": lambda s, v: ("; ".join(f"bias {b:g}: {x:.3f}" for b, x in zip(s["critical_biases"],
                                                                                s["critical_module"], strict=True))
                                 + f" (width {s['critical_hidden']}, {s['critical_weights']} W)", f"max {v:.1%}"),
+        "calibrated": lambda s, v: ("; ".join(f"bias {b:g}: {x:.3f} → {y:.3f} (weight_hh × {k:.3f})" for b, x, y, k in
+                                              zip(s["critical_biases"], s["critical_chi_1_module"],
+                                                  s["critical_chi_1_calibrated"], s["critical_calibrated_scale"],
+                                                  strict=True)), f"max {v:.1%}"),
         "tied": lambda s, v: (f"max |c_tied − c_untied| = {v:.3f}; tied Jacobian mean / theory median "
                               f"{s.get('jacobian_tied_over_theory_median')}", "—"),
     }

@@ -129,8 +129,8 @@ def test_gated_rows_are_beyond_the_paper_and_missing_without_a_run(tmp_path, mon
     monkeypatch.setattr(report, "REFERENCE_DIR", tmp_path / "no-reference")  # no run at all, ours included
     text = write_report(tmp_path / "results").read_text()
     rows = [line for line in text.splitlines() if "(beyond the paper)" in line and line.startswith("|")]
-    assert "## Beyond the paper" in text and len(rows) == 14
-    assert all("| — |" in r for r in rows) and sum("**MISSING**" in r for r in rows) == 12  # 2 INFO rows
+    assert "## Beyond the paper" in text and len(rows) == 16
+    assert all("| — |" in r for r in rows) and sum("**MISSING**" in r for r in rows) == 14  # 2 INFO rows
 
 
 @pytest.mark.slow
@@ -147,7 +147,7 @@ def test_gated_rows_are_filled_from_the_job(tmp_path, monkeypatch):
                                             theory_growth=1.0)], job.CRITICAL)
     text = write_report(tmp_path / "results").read_text()
     rows = [line for line in text.splitlines() if line.startswith("| GRU (beyond the paper)")]
-    assert len(rows) == 7 and all("| — |" in r for r in rows)
+    assert len(rows) == 8 and all("| — |" in r for r in rows)
     assert "max \\|Δc\\| =" in rows[0] and "**INFO**" in rows[0]  # a smoke run is shown, never graded
     assert "bias 2: 0.987" in rows[5] and "**INFO**" in rows[5]
     assert "**INFO**" in rows[4] and "1.0e-15" in rows[4]

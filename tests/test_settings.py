@@ -183,14 +183,14 @@ def test_renamed_keys_keep_the_run_folder_names_of_the_code_before():
     assert hashed_view(several)["cells"] == ["minimal", "gru"]
 
 
-@pytest.mark.parametrize("job,smoke,quick", [("mf_vs_mc", "2a51ab11", "6388653b"),
-                                             ("gated_mf_vs_mc", "059b0bea", "a6a8e36b")])
-def test_removed_tolerance_keeps_the_run_folder_names_and_is_refused_with_its_new_home(job, smoke, quick):
-    """``tolerance`` moved from the Fig. 1 YAMLs to the claims table (experiments.claims.C_T_TOLERANCE): the folders
-    made before keep their names (hashes as main made them before issue 15's move), and an override says where the
-    limit lives now."""
-    for profile, expected in (("smoke", smoke), ("quick", quick)):
-        assert config_hash(hashed_view(compose_config(job, [f"profile={profile}"]))) == expected
+@pytest.mark.parametrize("job", ["mf_vs_mc", "gated_mf_vs_mc"])
+def test_removed_tolerance_keeps_the_run_folder_names_and_is_refused_with_its_new_home(job):
+    """``tolerance`` moved from the Fig. 1 YAMLs to the claims table (experiments.claims.C_T_TOLERANCE): Fig. 1's
+    folders made before keep their names (hashes as main made them before the move; the gated job's changed anyway
+    with ``critical.calibrate``), and an override says where the limit lives now."""
+    if job == "mf_vs_mc":
+        for profile, expected in (("smoke", "2a51ab11"), ("quick", "6388653b")):
+            assert config_hash(hashed_view(compose_config(job, [f"profile={profile}"]))) == expected
     with pytest.raises(RnnmfError, match=rf"tolerance: job '{job}' has no such key any more: .*C_T_TOLERANCE = 0.02"):
         compose_config(job, ["profile=smoke", "tolerance=0.05"])
 

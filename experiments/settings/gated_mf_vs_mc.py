@@ -71,6 +71,8 @@ class Critical:
     batch: int = setting(min=1)
     burn_in: int = setting(min=0)
     steps: int = setting(min=1)
+    calibrate: bool = setting("beyond mean field: also rescale the module's recurrent weights until its measured chi_1 "
+                              "is 1 (rnnmf.nn.gated.calibrate_gated) and measure it again with fresh inputs")
 
 
 @dataclass(frozen=True)
@@ -89,15 +91,10 @@ class Settings(Common):
     jacobian: Jacobian = setting()
     critical: Critical = setting()
 
+
 #: keys that were removed: where their meaning went (an override is refused with this reason)
 REMOVED = {"tolerance": "the acceptance limit on max |c_theory - c_mc_untied| is claim gru.c_t / lstm.c_t in "
                           "experiments/claims.py (C_T_TOLERANCE = 0.02), the one table of our tolerances"}
-
-
-def legacy_view(view: dict) -> dict:
-    """The hashed config as it was before ``tolerance`` moved to the claims table (issue 15), so that a run folder
-    keeps its name: the removed key is hashed with the value every run had."""
-    return view | {"tolerance": 0.02}
 
 
 # ------------------------------------------------------------------------------------------- what relates keys

@@ -10,11 +10,18 @@ Per layer and direction, gate by gate (torch's row order: GRU r, z, n; LSTM i, f
 
 :func:`init_critical_gated` solves chi_1 = 1 (``rnnmf.theory.critical_gated``) layer by layer: layer 0 sees inputs of
 second moment R, layer k > 0 the hidden states of layer k - 1, whose second moment is that layer's Q*.
+
+:func:`calibrate_gated` (``init_critical(..., calibrate=True)``) goes beyond mean field for a one-layer module: it
+measures the module's own chi_1 (``rnnmf.sim.gated.module_chi_1``) and rescales every recurrent block by one factor
+until that is 1 (docs/gated-mean-field.md, sec. 7).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import warnings
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -87,16 +94,24 @@ def init_gated(module: nn.Module, *, weights: str = "orthogonal", generator: tor
 
 
 def init_critical_gated(module: nn.Module, R: float, *, solve_for: str = "sigma_w", weights: str = "orthogonal",
-                        generator: torch.Generator | None = None, **params) -> list[GatedCriticalInit]:
+                        generator: torch.Generator | None = None, calibrate: bool | dict = False,
+                        **params) -> list[GatedCriticalInit]:
     """Critical initialisation (chi_1 = 1, eq. 26) of every layer of a torch ``nn.GRU``/``nn.LSTM``.
 
     ``R`` is the second moment of the module's input per unit; ``solve_for`` is "sigma_w" (a common scale of the
     recurrent weights) or the memory gate's bias ("mu_z" for the GRU, "mu_f" for the LSTM); ``params`` fixes the rest.
     Layer k > 0 is solved for inputs of second moment Q* of layer k - 1.  Returns one ``GatedCriticalInit`` per layer
     (its ``Q_star`` says where that layer's h settles); raises InfeasibleError when chi_1 = 1 cannot be reached.
+
+    ``calibrate`` (True, or a dict of :func:`calibrate_gated`'s options): then measure the initialised module's own
+    chi_1 on inputs of second moment R and rescale its recurrent weights until that is 1 within the tolerance; the
+    result's ``calibration`` says by how much (one-layer unidirectional modules only).
     """
     cell = torch_cell(module)
     _check_weights(weights)
+    if calibrate is not False and (module.num_layers != 1 or module.bidirectional):
+        raise RnnmfError(f"calibrate needs a one-layer unidirectional module; got num_layers={module.num_layers}, "
+                         f"bidirectional={module.bidirectional}")
     if R is None:
         raise RnnmfError("init_critical for a torch GRU/LSTM needs R, the second moment of its input per unit")
     out = []
@@ -108,4 +123,94 @@ def init_critical_gated(module: nn.Module, R: float, *, solve_for: str = "sigma_
         _set_layer(module, cell, layer, stats, weights, generator)
         out.append(res)
         r = res.Q_star
+    if calibrate is not False:
+        options = {} if calibrate is True else dict(calibrate)
+        out[0] = dataclasses.replace(out[0], calibration=calibrate_gated(module, float(R), theory=out[0], **options))
     return out
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What :func:`calibrate_gated` did: ``scale`` multiplied every recurrent block (so the recurrent scale is now
+    ``sigma_w`` = scale times the theory's when it solved for sigma_w), the module's measured chi_1 (and its standard
+    error over chains) at scale 1 and at the end, the number of measurements, the tolerance and whether it was met."""
+
+    scale: float
+    sigma_w: float | None  # the calibrated common recurrent scale (None unless the theory solved for sigma_w)
+    chi_1: float
+    chi_1_se: float
+    chi_1_before: float
+    evaluations: int
+    tolerance: float
+    converged: bool
+
+
+@torch.no_grad()
+def calibrate_gated(module: nn.Module, R: float, *, theory: GatedCriticalInit | None = None, tolerance: float = 0.02,
+                    max_evaluations: int = 8, batch: int = 8, tangents: int = 4, burn_in: int = 1000,
+                    warm_burn_in: int = 300, steps: int = 40, seed: int = 0) -> Calibration:
+    """Rescale a one-layer torch ``nn.GRU``/``nn.LSTM``'s recurrent weights (``weight_hh``, every gate by one
+    factor x) until its measured chi_1 (``rnnmf.sim.gated.module_chi_1`` on inputs of second moment R) is 1 within
+    ``tolerance`` (docs/gated-mean-field.md, sec. 7).  Beyond mean field: the theory is for untied weights, and
+    torch's tied modules can settle in a state of another law (persistent recurrent fields).
+
+    A secant search in log x on log chi_1, started from the theory's slope d log chi_1 / d log sigma_w at the
+    critical point when ``theory`` (its ``GatedCriticalInit``) is given (else 1); the first measurement burns in
+    ``burn_in`` steps from a zero state, later ones ``warm_burn_in`` from the previous state.  Each measurement costs
+    about burn-in + 4 ``steps`` module steps at ``batch`` chains: O(N^2) per step.  Warns (RuntimeWarning) and keeps
+    the best scale found when ``max_evaluations`` do not reach the tolerance.
+    """
+    from rnnmf.sim.gated import module_chi_1
+
+    cell = torch_cell(module)
+    if module.num_layers != 1 or module.bidirectional:
+        raise RnnmfError(f"calibrate_gated needs a one-layer unidirectional module; got num_layers="
+                         f"{module.num_layers}, bidirectional={module.bidirectional}")
+    if not 0 < tolerance < 1 or max_evaluations < 1:
+        raise RnnmfError(f"tolerance={tolerance!r}, max_evaluations={max_evaluations!r} are invalid; valid: "
+                         "0 < tolerance < 1, max_evaluations >= 1")
+    W = module.weight_hh_l0
+    base = W.detach().clone()
+    slope = _theory_slope(cell, theory) if theory is not None else 1.0
+    state, tried = None, []  # (log x, log chi_1, se, x)
+
+    def measure(u):
+        nonlocal state
+        W.copy_(base * math.exp(u))
+        res = module_chi_1(module, R, batch=batch, tangents=tangents, steps=steps, seed=seed, state=state,
+                           burn_in=burn_in if state is None else warm_burn_in)
+        state = res["state"]
+        tried.append((u, math.log(res["chi_1"]), res["chi_1_se"]))
+        return tried[-1][1]
+
+    u, f = 0.0, measure(0.0)
+    while abs(math.expm1(f)) > tolerance and len(tried) < max_evaluations:
+        if len(tried) >= 2:  # secant through the two nearest measurements
+            (u0, f0, _), (u1, f1, _) = sorted(tried, key=lambda t: abs(t[1]))[:2]
+            if f1 != f0 and abs(u1 - u0) > 1e-12:
+                slope = max((f1 - f0) / (u1 - u0), 1e-3)
+            u, f = u0, f0
+        u = u - f / slope
+        f = measure(u)
+    u, f, se = min(tried, key=lambda t: abs(t[1]))
+    W.copy_(base * math.exp(u))
+    converged = abs(math.expm1(f)) <= tolerance
+    if not converged:
+        warnings.warn(f"calibrate_gated: the module's chi_1 is {math.exp(f):.4g} after {len(tried)} measurements "
+                      f"(tolerance {tolerance:g}); keeping scale {math.exp(u):.4g}", RuntimeWarning, stacklevel=2)
+    sigma_w = math.exp(u) * theory.value if theory is not None and theory.solve_for == "sigma_w" else None
+    return Calibration(math.exp(u), sigma_w, math.exp(f), se, math.exp(tried[0][1]), len(tried), float(tolerance),
+                       converged)
+
+
+def _theory_slope(cell: str, res: GatedCriticalInit) -> float:
+    """d log chi_1 / d log x of the untied theory at its critical point, x a common factor on every recurrent scale
+    (a central difference, 1e-3 in log x): the secant search's first slope."""
+    from rnnmf.theory import gru, lstm
+
+    theory = gru if cell == "gru" else lstm
+    names = [f"sigma_w_{g}" for g in GATES[cell]]
+    p = as_float_dict(resolve(cell, R=res.R, **res.params)[0])
+    p.pop("R")
+    chi = [float(theory.chi_1(R=res.R, **{**p, **{k: p[k] * math.exp(e) for k in names}})) for e in (-1e-3, 1e-3)]
+    return max((math.log(chi[1]) - math.log(chi[0])) / 2e-3, 1e-3)

@@ -508,3 +508,93 @@ def untied_one_step(cell: str, p: dict, *, hidden: int, batch: int = 8, steps: i
             v = lstm_step_msv(W, C[:, 0], pre, metric)
             plain = lstm_step_msv(W, C[:, 0], pre) if metric is not None else v
     return _one_step_result(v, plain, h)
+
+
+# ------------------------------------------------------------------------------------------------- chi_1 of a module
+def _tangent_step(cell: str, W: torch.Tensor, gi: torch.Tensor, state: tuple, tan: tuple, b_hh: torch.Tensor):
+    """One step of the state and its tangents (eq. 13, 21) from torch's weights: ``W`` = weight_hh (G H, H), ``gi`` =
+    W_ih x + b_ih (rows: chains), ``state`` = (h,) or (h, c) of shape (chains, H), ``tan`` the same with a tangent
+    axis (chains, K, H).  Returns (state', tan')."""
+    H = W.shape[1]
+    part = lambda T, k: T[..., k * H:(k + 1) * H]  # noqa: E731
+    h = state[0]
+    gh = h @ W.T + b_hh
+    dgh = tan[0] @ W.T  # W dh for every gate, (chains, K, G H)
+    if cell == "gru":
+        r, z = torch.sigmoid(part(gi, 0) + part(gh, 0)), torch.sigmoid(part(gi, 1) + part(gh, 1))
+        B = part(gh, 2)
+        n_ = torch.tanh(part(gi, 2) + r * B)
+        tp = 1.0 - n_ * n_
+        cz, cn, cr = (h - n_) * z * (1 - z), (1 - z) * tp * r, (1 - z) * tp * B * r * (1 - r)
+        dh = (z[:, None] * tan[0] + cz[:, None] * part(dgh, 1) + cn[:, None] * part(dgh, 2)
+              + cr[:, None] * part(dgh, 0))
+        return (n_ + z * (h - n_),), (dh,)
+    c = state[1]
+    i, f, g, o = (act(part(gi, k) + part(gh, k)) for k, act in
+                  enumerate((torch.sigmoid, torch.sigmoid, torch.tanh, torch.sigmoid)))
+    c_new = f * c + i * g
+    t = torch.tanh(c_new)
+    dc = (f[:, None] * tan[1] + (c * f * (1 - f))[:, None] * part(dgh, 1) + (g * i * (1 - i))[:, None] * part(dgh, 0)
+          + (i * (1 - g * g))[:, None] * part(dgh, 2))
+    dh = (t * o * (1 - o))[:, None] * part(dgh, 3) + (o * (1 - t * t))[:, None] * dc
+    return (o * t, c_new), (dh, dc)
+
+
+def module_chi_1(module: torch.nn.Module, R: float, *, batch: int = 8, tangents: int = 4, burn_in: int = 1000,
+                 steps: int = 40, seed: int = 0, state: tuple | None = None) -> dict:
+    """chi_1 of a one-layer torch ``nn.GRU``/``nn.LSTM`` as the module realises it: the per-step growth of the mean
+    squared singular value of the state's Jacobian product at stationarity (docs/gated-mean-field.md eq. 23, sec. 7).
+
+    ``batch`` chains are driven by inputs x ~ N(0, R) per unit for ``burn_in`` steps of the module's own forward, from
+    a zero state (or from ``state``, a previous result's, e.g. at a nearby weight scale); then each carries
+    ``tangents`` isotropic tangents of its state (h, or (c, h)) through ``steps`` more steps, formed exactly in
+    float64 from the module's weights (eq. 13, 21) and renormalised every step.  The ratio |J v|^2 / |v|^2 of a
+    width-N state concentrates at large N, so the geometric mean of the ratios over the last half of the steps (after
+    the tangent has relaxed to its stationary direction) estimates the growth rate; for untied weights it is chi_1.
+    Unlike a one-step value it needs no metric on the LSTM's (c, h): every metric gives the same long-run growth.
+
+    Returns {chi_1, chi_1_se (over the chains), one_step (the first step's mean ratio from isotropic tangents: the
+    plain one-step mean squared singular value), Q (mean h^2 after the burn-in), state (the chains' state then, for
+    a warm start)}.  Deterministic given ``seed`` (common random numbers for a search over a weight scale).
+    """
+    is_lstm = isinstance(module, torch.nn.LSTM)
+    if not isinstance(module, (torch.nn.GRU, torch.nn.LSTM)) or module.bidirectional or module.num_layers != 1 \
+            or (is_lstm and module.proj_size):
+        raise RnnmfError(f"module_chi_1 got a {type(module).__name__}; valid: a one-layer unidirectional "
+                         "torch.nn.GRU or torch.nn.LSTM (proj_size=0)")
+    if steps < 2 or tangents < 1 or batch < 1 or burn_in < 0:
+        raise RnnmfError(f"module_chi_1: steps={steps}, tangents={tangents}, batch={batch}, burn_in={burn_in} are "
+                         "invalid; valid: steps >= 2, tangents >= 1, batch >= 1, burn_in >= 0")
+    cell = "lstm" if is_lstm else "gru"
+    gen = torch.Generator().manual_seed(int(seed))
+    H, M = module.hidden_size, module.input_size
+    dtype = module.weight_ih_l0.dtype
+    scale = math.sqrt(float(R))
+    if state is None:
+        state = tuple(torch.zeros((1, batch, H), dtype=dtype) for _ in range(2 if is_lstm else 1))
+    with torch.no_grad():
+        for _ in range(int(burn_in)):
+            x = scale * torch.randn((1, batch, M), generator=gen, dtype=dtype)
+            out = module(x, state if is_lstm else state[0])[1]
+            state = tuple(out) if is_lstm else (out,)
+        end = state
+        d = torch.float64
+        W, V = module.weight_hh_l0.detach().to(d), module.weight_ih_l0.detach().to(d)
+        b_ih = module.bias_ih_l0.detach().to(d) if module.bias else torch.zeros(V.shape[0], dtype=d)
+        b_hh = module.bias_hh_l0.detach().to(d) if module.bias else torch.zeros(W.shape[0], dtype=d)
+        s = tuple(x[0].to(d) for x in state)
+        K = int(tangents)
+        tan = tuple(torch.randn((batch, K, H), generator=gen, dtype=d) for _ in s)
+        logs = torch.empty((int(steps), batch, K), dtype=d)
+        for k in range(int(steps)):
+            before = sum(t.pow(2).sum(dim=-1) for t in tan)
+            gi = scale * torch.randn((batch, M), generator=gen, dtype=d) @ V.T + b_ih
+            s, tan = _tangent_step(cell, W, gi, s, tan, b_hh)
+            after = sum(t.pow(2).sum(dim=-1) for t in tan)
+            logs[k] = torch.log(after / before)
+            tan = tuple(t / after.sqrt()[..., None] for t in tan)
+    per_chain = logs[int(steps) // 2:].mean(dim=(0, 2))  # log growth per step, per chain
+    chi = float(per_chain.mean().exp())
+    se = float(per_chain.std() / math.sqrt(batch)) * chi if batch > 1 else 0.0
+    return {"chi_1": chi, "chi_1_se": se, "one_step": float(logs[0].exp().mean()),
+            "Q": float(end[0].double().pow(2).mean()), "state": end}

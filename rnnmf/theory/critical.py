@@ -182,6 +182,7 @@ class GatedCriticalInit:
     params: dict
     chi_1: float
     Q_star: float
+    calibration: object = None  # rnnmf.nn.gated.Calibration when init_critical(..., calibrate=True) measured the module
 
 
 def _gated_chi_1(cell: str, R: float, params: dict, warm: dict | None = None) -> tuple[float, float]:

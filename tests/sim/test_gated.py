@@ -13,10 +13,12 @@ from rnnmf.errors import RnnmfError
 from rnnmf.sim.gated import (
     _gru_jacobian_step,
     _lstm_jacobian_step,
+    _tangent_step,
     _TiedNets,
     gru_step_msv,
     jacobian_norms,
     lstm_step_msv,
+    module_chi_1,
     module_growth,
     module_one_step,
     simulate_gated,
@@ -223,3 +225,62 @@ def test_bad_arguments(kw, fragment):
     cell = args.pop("cell")
     with pytest.raises(RnnmfError, match=fragment.replace("[", r"\[")):
         simulate_gated(cell, _p("gru", GRU), **args)
+
+
+@pytest.mark.parametrize("Mod", [torch.nn.GRU, torch.nn.LSTM])
+def test_tangent_step_is_autograds_jacobian_of_torchs_module(Mod):
+    """module_chi_1's tangent step (eq. 13, 21 from torch's weights) equals the Jacobian of torch's own forward
+    (autograd, float64) applied to the tangents, and its state is the module's next state."""
+    torch.manual_seed(0)
+    H, M, B, K = 12, 5, 3, 2
+    m = Mod(M, H).double()
+    lstm_ = Mod is torch.nn.LSTM
+    x = torch.randn(B, M, dtype=torch.float64)
+    state = tuple(torch.randn(B, H, dtype=torch.float64) for _ in range(2 if lstm_ else 1))
+    tan = tuple(torch.randn(B, K, H, dtype=torch.float64) for _ in state)
+
+    def f(*s):
+        out = m(x[None], tuple(t[None] for t in s) if lstm_ else s[0][None])[1]
+        return torch.cat([out[0][0], out[1][0]], dim=-1) if lstm_ else out[0]
+
+    J = torch.autograd.functional.jacobian(f, state)  # per input: (B, dim_out, B, H)
+    gi = x @ m.weight_ih_l0.T + m.bias_ih_l0
+    new, new_tan = _tangent_step("lstm" if lstm_ else "gru", m.weight_hh_l0.detach(), gi.detach(), state, tan,
+                                 m.bias_hh_l0.detach())
+    got = torch.cat(new_tan, dim=-1)  # (h, c) order, as f's output
+    want = sum(torch.einsum("boc,bkc->bko", torch.diagonal(Jk, dim1=0, dim2=2).permute(2, 0, 1), t)
+               for Jk, t in zip(J, tan, strict=True))
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-12)
+    torch.testing.assert_close(torch.cat(new, dim=-1), f(*state).detach(), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("Mod", [torch.nn.GRU, torch.nn.LSTM])
+def test_module_chi_1_is_exact_for_constant_gates(Mod):
+    """With weight_hh = 0 and the gates' input weights 0, every gate is its bias's sigmoid: the GRU's Jacobian is
+    sigma(b_z) I (chi_1 = sigma(b_z)^2 at every step) and the LSTM's tangent is carried by dc' = f dc, dh' = a f dc,
+    with a = o tanh'(c') constant once c is stationary, so its growth is f^2 = sigma(b_f)^2 from the second step on."""
+    H = 16
+    m = Mod(4, H).double().requires_grad_(False)
+    m.weight_hh_l0.zero_()
+    m.weight_ih_l0.zero_()
+    if Mod is torch.nn.GRU:
+        m.weight_ih_l0[2 * H:].normal_()  # the candidate may see the input: it does not enter dh'/dh
+        m.bias_ih_l0[H:2 * H] = 0.8
+        want = torch.sigmoid(torch.tensor(0.8 + float(m.bias_hh_l0[H]), dtype=torch.float64))
+        m.bias_hh_l0[H:2 * H] = float(m.bias_hh_l0[H])
+    else:
+        m.bias_hh_l0.zero_()  # c -> i g / (1 - f) geometrically: stationary to rounding after 400 steps
+        m.bias_ih_l0[H:2 * H] = 1.5
+        want = torch.sigmoid(torch.tensor(1.5, dtype=torch.float64))
+    res = module_chi_1(m, 1.0, batch=3, tangents=2, burn_in=400, steps=6)
+    assert math.isclose(res["chi_1"], float(want) ** 2, rel_tol=1e-12)
+    assert res["chi_1_se"] < 1e-12
+    if Mod is torch.nn.GRU:
+        assert math.isclose(res["one_step"], float(want) ** 2, rel_tol=1e-12)
+
+
+def test_module_chi_1_refuses_what_it_cannot_measure():
+    with pytest.raises(RnnmfError, match="one-layer unidirectional"):
+        module_chi_1(torch.nn.LSTM(4, 8, num_layers=2), 1.0)
+    with pytest.raises(RnnmfError, match="steps=1"):
+        module_chi_1(torch.nn.GRU(4, 8), 1.0, steps=1)
