@@ -25,8 +25,9 @@ def _ensemble(cell, tied):
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 def test_tied_members_equal_torchs_own_module_forward_and_backward(cell):
-    """Same weights -> the same logits as torch.nn.GRU/LSTM + nn.Linear within 64 eps (float64; measured about 1 eps), and
-    the same gradients of every parameter within 1e-10 relative (the ensemble sums b_ih + b_hh into one bias)."""
+    """Same weights -> the same logits as torch.nn.GRU/LSTM + nn.Linear within 64 eps (float64; measured about 1
+    eps), and the same gradients of every parameter within 1e-10 relative (the ensemble sums b_ih + b_hh into one
+    bias)."""
     torch.manual_seed(0)
     ens = _ensemble(cell, tied=True)
     x = torch.randn(S, B, M, dtype=torch.float64)
