@@ -20,6 +20,7 @@ from experiments.claims import Claim, claims_of
 from experiments.runs import (
     command,
     config,
+    fig2_gated_settings,
     fig2_settings,
     fig3_settings,
     find_untrusted,
@@ -28,6 +29,7 @@ from experiments.runs import (
     lm_rows,
     meta,
 )
+from experiments.settings.trainability import PANELS
 from rnnmf.io import environment, write_text_atomic
 
 #: results kept in the repository (long runs: full Table 1 models), each folder with config.yaml, meta.json, CSVs
@@ -96,8 +98,12 @@ def fig1(results: Path) -> list[Row]:
     return rows
 
 
+def _has_panels(panels: str):
+    return lambda f: bool(set(config(f).get("panels") or []) & set(panels))
+
+
 def fig2(results: Path) -> list[Row]:
-    run = latest_run(results, "trainability")
+    run = latest_run(results, "trainability", where=_has_panels("abcdefgh"))
     rows = _rows("fig2.", run, command(run, "rnnmf sweep trainability profile=quick"))
     if run is None:
         return rows
@@ -123,6 +129,41 @@ def fig2(results: Path) -> list[Row]:
     if ranked:
         rank.ours = "; ".join(f"({p}) ρ={_fmt(s[f'rho_{p}'], 2)}" for p in ranked)
         rank.judge(rank.claim.value(s), rank.ours)
+    return rows
+
+
+def fig2_gated(results: Path) -> list[Row]:
+    """Beyond the paper (issue 19): Fig. 2's fit for torch's GRU (panels i-l) and LSTM (m-p), Fig. 2's tolerances;
+    a panel whose τ spans less than a factor 1.2 (T_max's precision) is named: R² cannot test it."""
+    run = latest_run(results, "trainability", where=_has_panels("ijklmnop"))
+    rows = _rows("fig2gated.", run, command(run, "rnnmf sweep trainability --panels i,j,k,l,m,n,o,p profile=quick"))
+    if run is None:
+        return rows
+    from experiments.trainability import summarize
+
+    s = summarize(run)
+    for cell, panels in (("gru", "ijkl"), ("lstm", "mnop")):
+        depth, rank = (r for r in rows if r.claim.id.startswith(f"fig2gated.{cell}."))
+        have = [p for p in panels if f"k_{p}" in s]
+        if not have:
+            continue
+        shown = []
+        for p in have:
+            spread, n = s.get(f"tau_spread_{p}", math.nan), s.get(f"n_fit_{p}", 0)
+            flat = " (τ flat: R² cannot test it)" if n >= 2 and np.isfinite(spread) and spread < 1.2 else ""
+            within = s.get(f"within_1p5_{p}", math.nan)
+            within = f", {within:.0%} within 1.5×" if np.isfinite(within) else ""
+            shown.append(f"({p}) k={_fmt(s[f'k_{p}'])}, R²={_fmt(s[f'r2_{p}'], 3)}{within}, {n} fitted, τ spread "
+                         f"×{_fmt(spread, 3)}{flat}")
+        depth.ours = f"profile {meta(run).get('profile', '?')}: " + "; ".join(shown)
+        rank.ours = "; ".join(f"({p}) ρ={_fmt(s.get(f'rho_{p}'), 2)}" for p in have)
+        if f"r2_untied_min_{cell}" in s:
+            low = [p for p in have if PANELS[p]["weights"] == "untied"
+                   and not (np.isfinite(s[f"r2_{p}"]) and s[f"r2_{p}"] >= depth.claim.limit)]
+            depth.judge(s[f"r2_untied_min_{cell}"], depth.ours,
+                        f"R² below {depth.claim.limit:g}: " + (", ".join(low) or "none"))
+        if f"rho_min_{cell}" in s:
+            rank.judge(s[f"rho_min_{cell}"], rank.ours)
     return rows
 
 
@@ -294,7 +335,9 @@ SECTIONS = [("Figure 1 — mean field vs Monte Carlo", fig1, ["fig1.png"], None)
             ("Table 1 — PTB language modelling", table1, ["lm_curves.png"], None),
             ("Speed — `rnnmf bench` (ratios measured in one process)", speed, [], None),
             ("Beyond the paper — torch's GRU and LSTM (docs/gated-mean-field.md; our claims, no paper number)", gated,
-             ["gated.png"], None)]
+             ["gated.png"], None),
+            ("Beyond the paper — Fig. 2's trainability for torch's GRU and LSTM (our claims, Fig. 2's tolerances)",
+             fig2_gated, ["fig2.png"], fig2_gated_settings)]
 
 
 def _row(c: Row) -> str:

@@ -295,7 +295,9 @@ def summarize(out_dir) -> dict[str, Any]:
     """Per panel p the fit T_max = k·τ (``k_p``, ``r2_p``, ``rho_p``, ``within_1p5_p``, ``n_fit_p``: columns fitted)
     from ``boundary.csv``, unrounded; and the two numbers Fig. 2's claims are judged on: ``r2_untied_min``, the
     smallest R² of the untied panels a, c, e, g (NaN if any is undefined), and ``rho_min``, the smallest Spearman ρ of
-    the panels with at least 3 fitted columns (absent when none has)."""
+    the panels with at least 3 fitted columns (absent when none has); the same per gated cell (``r2_untied_min_gru``
+    over panels i, k; ``rho_min_lstm`` over m-p, ...); and ``tau_spread_p``, max τ / min τ over panel p's fitted
+    columns (below ~1.2, T_max's ±9.5 % precision, R² cannot test a panel)."""
     from rnnmf.io import read_rows
 
     b = read_rows(Path(out_dir) / "boundary.csv")
@@ -304,11 +306,18 @@ def summarize(out_dir) -> dict[str, Any]:
     fits = b.groupby("panel")[[c for c in ("k", "r2", "rho", "within_1p5", "n_fit") if c in b.columns]].first()
     out: dict[str, Any] = {f"{name}_{p}": (int(v) if name == "n_fit" else float(v))
                            for p, r in fits.iterrows() for name, v in r.items()}
-    untied = fits.loc[[p for p in "aceg" if p in fits.index], "r2"]
-    if len(untied):
-        out["r2_untied_min"] = float(untied.min()) if untied.notna().all() else math.nan
-    if {"rho", "n_fit"} <= set(fits.columns):
-        ranked = fits[(fits.n_fit >= 3) & fits.rho.notna()]
-        if len(ranked):
-            out["rho_min"] = float(ranked.rho.min())
+    if {"tau", "censored"} <= set(b.columns):  # the spread of tau over each panel's fitted columns
+        tau = b[b.censored == "none"].groupby("panel")["tau"]
+        out |= {f"tau_spread_{p}": float(hi / lo) for p, lo, hi in zip(tau.min().index, tau.min(), tau.max(),
+                                                                         strict=True) if lo > 0}
+    # the paper's panels (a-h: keys without a suffix) and, beyond the paper, each gated cell's (suffix _gru, _lstm)
+    for sfx, panels in (("", "abcdefgh"), ("_gru", "ijkl"), ("_lstm", "mnop")):
+        own = fits.loc[[p for p in panels if p in fits.index]]
+        untied = own.loc[[p for p in own.index if PANELS[p]["weights"] == "untied"], "r2"]
+        if len(untied):
+            out[f"r2_untied_min{sfx}"] = float(untied.min()) if untied.notna().all() else math.nan
+        if {"rho", "n_fit"} <= set(own.columns):
+            ranked = own[(own.n_fit >= 3) & own.rho.notna()]
+            if len(ranked):
+                out[f"rho_min{sfx}"] = float(ranked.rho.min())
     return out
