@@ -119,8 +119,8 @@ def test_gated_rows_are_beyond_the_paper_and_missing_without_a_run(tmp_path, mon
     monkeypatch.setattr(report, "REFERENCE_DIR", tmp_path / "no-reference")  # no run at all, ours included
     text = write_report(tmp_path / "results").read_text()
     rows = [line for line in text.splitlines() if "(beyond the paper)" in line and line.startswith("|")]
-    assert "## Beyond the paper" in text and len(rows) == 14
-    assert all("| — |" in r for r in rows) and sum("**MISSING**" in r for r in rows) == 12  # 2 INFO rows
+    assert "## Beyond the paper" in text and len(rows) == 18  # 14 of gated_mf_vs_mc, 4 of the gated Fig. 2 panels
+    assert all("| — |" in r for r in rows) and sum("**MISSING**" in r for r in rows) == 16  # 2 INFO rows
 
 
 @pytest.mark.slow
