@@ -70,8 +70,10 @@ def mf_vs_mc(overrides: Overrides = None, out: Out = None, fresh: Fresh = False,
 def trainability(overrides: Overrides = None, out: Out = None, fresh: Fresh = False, quiet: Quiet = False,
                  jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="local worker processes")] = None,
                  executor: Annotated[Optional[str], typer.Option(help="local | submitit (Slurm)")] = None,
-                 panels: Annotated[Optional[str], typer.Option(help="comma-separated panels, e.g. a,c,e")] = None):
-    """Figure 2: trainable depth T on MNIST-plus-noise across hyper-parameters, beside the theoretical tau."""
+                 panels: Annotated[Optional[str], typer.Option(
+                     help="comma-separated panels: a-h the paper's, i-p torch's GRU and LSTM, e.g. a,c,e")] = None):
+    """Figure 2: trainable depth T on MNIST-plus-noise across hyper-parameters, beside the theoretical tau (panels
+    i-p, beyond the paper: torch's GRU and LSTM)."""
     run_job("trainability", overrides, out, fresh, quiet, **{
         "run.jobs": jobs, "run.executor": executor, "panels": as_list(panels)})
 

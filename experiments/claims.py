@@ -152,6 +152,22 @@ def _gated() -> list[Claim]:
     return rows
 
 
+def _gated_trainability() -> list[Claim]:
+    """Beyond the paper (issue 19): Fig. 2's test for torch's GRU (panels i-l) and LSTM (m-p), Fig. 2's tolerances."""
+    rows = []
+    for cell, name, untied in (("gru", "GRU", "i, k"), ("lstm", "LSTM", "m, o")):
+        art = f"Fig. 2 {name} (beyond the paper)"
+        rows += [
+            Claim(f"fig2gated.{cell}.depth", art, f"the trainable depth follows τ (T_max = k·τ, log-space fit), "
+                  f"untied panels {untied}", "—", "trainability", f"r2_untied_min_{cell}",
+                  "R² ≥ 0.8 in every untied panel (as Fig. 2)", 0.8, "ge"),
+            Claim(f"fig2gated.{cell}.rank", art, "T_max ranks like τ (tied and untied)", "—", "trainability",
+                  f"rho_min_{cell}", "Spearman ρ ≥ 0.5 in every panel with ≥ 3 fitted columns (as Fig. 2)", 0.5,
+                  "ge"),
+        ]
+    return rows
+
+
 CLAIMS: list[Claim] = [
     # Fig. 1 (Sec. 3.2.1): experiments.mf_vs_mc.summarize
     Claim("fig1.c_t", "Fig. 1a", "mean-field c^t matches untied Monte Carlo", "excellent agreement", "mf_vs_mc",
@@ -194,6 +210,7 @@ CLAIMS: list[Claim] = [
     # Speed: experiments.bench.summarize
     *_speed(),
     *_gated(),
+    *_gated_trainability(),
 ]
 BY_ID = {c.id: c for c in CLAIMS}
 

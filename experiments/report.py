@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from experiments.claims import Claim, claims_of
-from experiments.report_fig2 import fig2
+from experiments.report_fig2 import fig2, fig2_gated
 from experiments.runs import (
     command,
     config,
+    fig2_gated_settings,
     fig2_settings,
     fig3_settings,
     find_untrusted,
@@ -281,7 +282,9 @@ SECTIONS = [("Figure 1 — mean field vs Monte Carlo", fig1, ["fig1.png"], None)
             ("Table 1 — PTB language modelling", table1, ["lm_curves.png"], None),
             ("Speed — `rnnmf bench` (ratios measured in one process)", speed, [], None),
             ("Beyond the paper — torch's GRU and LSTM (docs/gated-mean-field.md; our claims, no paper number)", gated,
-             ["gated.png"], None)]
+             ["gated.png"], None),
+            ("Beyond the paper — Fig. 2's trainability for torch's GRU and LSTM (our claims, Fig. 2's tolerances)",
+             fig2_gated, ["fig2.png"], fig2_gated_settings)]
 
 
 def _row(c: Row) -> str:

@@ -172,6 +172,20 @@ def fig2_settings(run: Path) -> str:
             f"{b['seeds']} seeds (mean decides) where the first is within {b['margin']:g} of it.")
 
 
+def fig2_gated_settings(run: Path) -> str:
+    """The choices the gated panels' T_max depends on (beyond the paper): width, budget, the fixed statistics."""
+    cfg = config(run)
+    t, b, g, grid = cfg["task"], cfg["boundary"], cfg["gated"], cfg["grid"]["T"]
+    lat = "; ".join(f"{c} T {grid[c]['start']}–{grid[c]['stop']} in {grid[c]['num']} geometric steps"
+                    for c in ("gru", "lstm"))
+    return (f"Settings: torch's gate equations, N = {t['hidden']}, batch {t['batch_size']}, σ_v = {g['sigma_v']:g} "
+            f"(R = σ_x² = {t['sigma_x'] ** 2:g}), every bias but the memory gate's 0; σ_w = {g['gru']['sigma_w']:g} / "
+            f"{g['lstm']['sigma_w']:g} in the bias panels, μ_z = {g['gru']['mu']:g} / μ_f = {g['lstm']['mu']:g} in "
+            f"the σ_w panels (GRU / LSTM); {cfg['train']['optimizer']} lr {g['lr']:g} for {g['steps']} steps; τ at "
+            f"Σ12 = 0 (the LSTM's from {g['population']} unit pairs); T_max by bisection on {lat}; trainable: "
+            f"{b['metric']} > {b['threshold']:g} on {t['eval_examples']} examples.")
+
+
 def fig3_settings(run: Path) -> str:
     """The choices Fig. 3 depends on and the paper does not state (q*, mu_b, optimiser, learning rate, budget)."""
     cfg = config(run)

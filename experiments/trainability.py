@@ -9,6 +9,11 @@ the paper (top row untied weights, bottom row tied):
     e, f   minimalRNN    σ_w swept, μ_b = 4,    σ_v = 1.39
     g, h   minimalRNN    σ_w swept, μ_b = 6,    σ_v = 1.39
 
+and, beyond the paper (issue 19), torch's gated cells (``rnnmf.nn.gated_ensemble``, gate equations of nn.GRU/LSTM):
+
+    i, j   GRU     update-gate bias μ_z swept     k, l   GRU     σ_w swept (every gate), μ_z fixed
+    m, n   LSTM    forget-gate bias μ_f swept     o, p   LSTM    σ_w swept, μ_f fixed
+
 T_max per column: every (panel, swept value) is a column; its depth lattice (``grid.T``, geometric, neighbours a factor
 ≤ 1.2 apart) is searched by geometric bisection for the deepest T whose training accuracy passes ``boundary.threshold``
 (a depth near the threshold is decided by the mean of ``boundary.seeds`` seeds), so T_max is known to ±10 % after
@@ -22,7 +27,10 @@ by point and reproduces an uninterrupted one.
 
 Theory: τ = −1/log χ_c* at Σ12 = 0 (eq. 4 / eq. 9) from ``rnnmf.theory``, with the R of the inputs the recurrence
 actually sees: R = σ_x² for the vanilla RNN (V acts on the raw noise) and R = E[tanh(z)²], z ~ N(0, σ_x̃² σ_x²),
-for the minimalRNN (its input is x̃ = tanh(W_x x) with (W_x)_ij ~ N(0, σ_x̃²/M)).
+for the minimalRNN (its input is x̃ = tanh(W_x x) with (W_x)_ij ~ N(0, σ_x̃²/M)); for the GRU and LSTM τ at Σ12 = 0
+from ``rnnmf.theory.gru`` / ``lstm`` with R = σ_x² (weight_ih acts on the raw noise) and every other bias 0 (the
+LSTM's is sampled by its population of unit pairs, ``gated.population``: a few per cent). Points and columns keep a
+gated panel's memory-gate bias (μ_z, μ_f) in ``mu_b``.
 
 Outputs: ``points.csv`` (one row per trained point), ``theory.csv`` (dense τ curves), ``boundary.csv`` (per column
 the bracket [T_lo, T_hi], T_max and whether it is censored, beside τ; per panel the log-space fit T_max = k·τ with
@@ -45,6 +53,8 @@ import torch
 from experiments.depth_search import bisect_depths, boundary_table, column_key, column_results
 from experiments.figures import draw
 from experiments.settings.trainability import (
+    CELLS,
+    GATED,
     INPUT_SIZE,
     NUM_CLASSES,
     PANELS,
@@ -54,26 +64,16 @@ from experiments.settings.trainability import (
     panel_settings,
 )
 from experiments.sweep import sweep
+from experiments.trainability_theory import theory_curves, theory_tau
 from rnnmf.errors import RnnmfError
 from rnnmf.seeds import derive_seed
 
 COLUMNS = ["panel", "cell", "weights", "sigma_w", "sigma_v", "mu_b", "T", "seed", "steps", "train_acc", "test_acc",
            "loss", "tau", "R", "status", "wall_s"]
 KEY_COLUMNS = ["panel", "sigma_w", "sigma_v", "mu_b", "T", "seed"]
-THEORY_COLUMNS = ["panel", "param", "value", "sigma_w", "sigma_v", "mu_b", "R", "tau"]
 
 
 # ------------------------------------------------------------------------------------------------------- the grid
-def theory_tau(cell: str, sigma_w, sigma_v, mu_b, R):
-    """τ at Σ12 = 0 (σ_b = 0), vectorised over the grid: eq. 4 (vanilla) or eq. 9 (minimalRNN)."""
-    if cell == "vanilla":
-        from rnnmf.theory import vanilla as theory
-    else:
-        from rnnmf.theory import minimal as theory
-    return np.asarray(theory.tau(np.asarray(sigma_w, float), np.asarray(sigma_v, float), R, sigma_b=0.0,
-                                 mu_b=np.asarray(mu_b, float), sigma12=0.0), dtype=float)
-
-
 def member_seed(seed: int, panel: str, sigma_w: float, mu_b: float, T: int) -> int:
     """A point's own init seed, from its key alone (stable across runs, processes and batchings)."""
     return derive_seed(seed, panel, float(sigma_w), float(mu_b), T, scheme="fig2")
@@ -95,11 +95,11 @@ def grid_columns(cfg) -> list[dict[str, Any]]:
         R = input_R(s["cell"], cfg.task.sigma_x, cfg.init.sigma_wx)
         sw = np.array([v if s["sigma_w"] is None else s["sigma_w"] for v in s["values"]])
         mb = np.array([v if s["mu_b"] is None else s["mu_b"] for v in s["values"]])
-        taus = theory_tau(s["cell"], sw, s["sigma_v"], mb, R)
+        taus = theory_tau(s["cell"], sw, s["sigma_v"], mb, R, int(cfg.gated.population))
         for w, m, tau in zip(sw, mb, taus, strict=True):
             columns.append({"panel": panel, "cell": s["cell"], "weights": s["weights"], "sigma_w": float(w),
                             "sigma_v": s["sigma_v"], "mu_b": float(m), "steps": s["steps"], "tau": float(tau),
-                            "R": R})
+                            "R": R, s["vary"]: float(w if s["vary"] == "sigma_w" else m)})
     return columns
 
 
@@ -154,6 +154,7 @@ def train_group(cfg, points: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _train_group(points, spec, t0):
     from rnnmf.data import NoisyMNISTBatches
     from rnnmf.nn.ensemble import MemberInit, RNNEnsemble
+    from rnnmf.nn.gated_ensemble import GatedEnsemble, GatedInit
     from rnnmf.runtime import pick_device
     from rnnmf.train import fit
 
@@ -162,11 +163,16 @@ def _train_group(points, spec, t0):
         raise RnnmfError("train_group needs points of one (cell, weights, T, steps, seed)")
     device = pick_device(spec["device"])
     (xtr, ytr), (etr_x, etr_y), (ete_x, ete_y) = _data(spec["root"], spec["eval_examples"], str(device))
-    inits = [MemberInit(sigma_w=p["sigma_w"], sigma_v=p["sigma_v"], mu_b=p["mu_b"], sigma_wx=spec["sigma_wx"],
-                        weights=spec["weights"], seed=member_seed(seed, p["panel"], p["sigma_w"], p["mu_b"], T))
-             for p in points]
-    model = RNNEnsemble(cell, len(points), INPUT_SIZE, spec["hidden"], NUM_CLASSES,
-                        **ensemble_shape(cell, weights, T, spec["vanilla_input_steps"]))
+    seeds = [member_seed(seed, p["panel"], p["sigma_w"], p["mu_b"], T) for p in points]
+    shape = ensemble_shape(cell, weights, T, spec["vanilla_input_steps"])
+    if cell in GATED:
+        inits = [GatedInit(p["sigma_w"], p["sigma_v"], mu=p["mu_b"], seed=s, weights=spec["weights"])
+                 for p, s in zip(points, seeds, strict=True)]
+        model = GatedEnsemble(cell, len(points), INPUT_SIZE, spec["hidden"], NUM_CLASSES, **shape)
+    else:
+        inits = [MemberInit(sigma_w=p["sigma_w"], sigma_v=p["sigma_v"], mu_b=p["mu_b"], sigma_wx=spec["sigma_wx"],
+                            weights=spec["weights"], seed=s) for p, s in zip(points, seeds, strict=True)]
+        model = RNNEnsemble(cell, len(points), INPUT_SIZE, spec["hidden"], NUM_CLASSES, **shape)
     model = model.init_members(inits).to(device)
     lr = spec["lr"][cell]
     # trainable=readout: a linear probe of the random network's final state (what survives T steps at init)
@@ -209,23 +215,6 @@ def group_cost(batch: list[dict[str, Any]]) -> float:
     return p["steps"] * (p["T"] + 1) * (1 + 0.05 * len(batch))
 
 
-def theory_curves(cfg, num: int = 200):
-    """τ on a dense axis per panel (for the white curves of the figure)."""
-    import pandas as pd
-
-    rows = []
-    for panel in cfg.panels:
-        s = panel_settings(cfg, panel)
-        R = input_R(s["cell"], cfg.task.sigma_x, cfg.init.sigma_wx)
-        axis = np.linspace(min(s["values"]), max(s["values"]), num)
-        sw = axis if s["sigma_w"] is None else np.full(num, s["sigma_w"])
-        mb = axis if s["mu_b"] is None else np.full(num, s["mu_b"])
-        taus = theory_tau(s["cell"], sw, s["sigma_v"], mb, R)
-        rows += [{"panel": panel, "param": s["vary"], "value": float(v), "sigma_w": float(w), "sigma_v": s["sigma_v"],
-                  "mu_b": float(m), "R": R, "tau": float(t)} for v, w, m, t in zip(axis, sw, mb, taus, strict=True)]
-    return pd.DataFrame(rows, columns=THEORY_COLUMNS)
-
-
 # ------------------------------------------------------------------------------------------------------------ run
 def _spec(cfg) -> dict[str, Any]:
     """The settings one batch reads, as plain numbers and names."""
@@ -234,13 +223,14 @@ def _spec(cfg) -> dict[str, Any]:
             "eval_examples": int(cfg.task.eval_examples), "sigma_wx": float(cfg.init.sigma_wx),
             "weights": str(cfg.init.weights), "optimizer": str(cfg.train.optimizer),
             "trainable": str(cfg.train.trainable),
-            "lr": {"vanilla": float(cfg.vanilla.lr), "minimal": float(cfg.minimal.lr)},
+            "lr": {"vanilla": float(cfg.vanilla.lr), "minimal": float(cfg.minimal.lr), "gru": float(cfg.gated.lr),
+                   "lstm": float(cfg.gated.lr)},
             "vanilla_input_steps": None if cfg.ensemble.vanilla_input_steps is None
             else int(cfg.ensemble.vanilla_input_steps)}
 
 
 def lattices(cfg) -> dict[str, list[int]]:
-    return {cell: depths(cfg.grid.T[cell]) for cell in ("vanilla", "minimal")}
+    return {cell: depths(cfg.grid.T[cell]) for cell in CELLS}
 
 
 def _boundary(cfg, pts, columns):
@@ -297,7 +287,7 @@ def run(cfg, out_dir):
     bound = _boundary(cfg, pts, columns)
     write_text_atomic(out_dir / "boundary.csv", bound.to_csv(index=False))
     draw("trainability", out_dir)
-    fits = {k: round(v, 3) for k, v in summarize(out_dir).items() if re.fullmatch(r"(k|r2|rho|within_1p5)_[a-h]", k)}
+    fits = {k: round(v, 3) for k, v in summarize(out_dir).items() if re.fullmatch(r"(k|r2|rho|within_1p5)_[a-p]", k)}
     return {"points": len(pts), **totals, **fits, "wall_s": round(time.perf_counter() - t0, 1)}
 
 
@@ -305,7 +295,9 @@ def summarize(out_dir) -> dict[str, Any]:
     """Per panel p the fit T_max = k·τ (``k_p``, ``r2_p``, ``rho_p``, ``within_1p5_p``, ``n_fit_p``: columns fitted)
     from ``boundary.csv``, unrounded; and the two numbers Fig. 2's claims are judged on: ``r2_untied_min``, the
     smallest R² of the untied panels a, c, e, g (NaN if any is undefined), and ``rho_min``, the smallest Spearman ρ of
-    the panels with at least 3 fitted columns (absent when none has)."""
+    the panels with at least 3 fitted columns (absent when none has); the same per gated cell (``r2_untied_min_gru``
+    over panels i, k; ``rho_min_lstm`` over m-p, ...); and ``tau_spread_p``, max τ / min τ over panel p's fitted
+    columns (below ~1.2, T_max's ±9.5 % precision, R² cannot test a panel)."""
     from rnnmf.io import read_rows
 
     b = read_rows(Path(out_dir) / "boundary.csv")
@@ -314,11 +306,18 @@ def summarize(out_dir) -> dict[str, Any]:
     fits = b.groupby("panel")[[c for c in ("k", "r2", "rho", "within_1p5", "n_fit") if c in b.columns]].first()
     out: dict[str, Any] = {f"{name}_{p}": (int(v) if name == "n_fit" else float(v))
                            for p, r in fits.iterrows() for name, v in r.items()}
-    untied = fits.loc[[p for p in "aceg" if p in fits.index], "r2"]
-    if len(untied):
-        out["r2_untied_min"] = float(untied.min()) if untied.notna().all() else math.nan
-    if {"rho", "n_fit"} <= set(fits.columns):
-        ranked = fits[(fits.n_fit >= 3) & fits.rho.notna()]
-        if len(ranked):
-            out["rho_min"] = float(ranked.rho.min())
+    if {"tau", "censored"} <= set(b.columns):  # the spread of tau over each panel's fitted columns
+        tau = b[b.censored == "none"].groupby("panel")["tau"]
+        out |= {f"tau_spread_{p}": float(hi / lo) for p, lo, hi in zip(tau.min().index, tau.min(), tau.max(),
+                                                                         strict=True) if lo > 0}
+    # the paper's panels (a-h: keys without a suffix) and, beyond the paper, each gated cell's (suffix _gru, _lstm)
+    for sfx, panels in (("", "abcdefgh"), ("_gru", "ijkl"), ("_lstm", "mnop")):
+        own = fits.loc[[p for p in panels if p in fits.index]]
+        untied = own.loc[[p for p in own.index if PANELS[p]["weights"] == "untied"], "r2"]
+        if len(untied):
+            out[f"r2_untied_min{sfx}"] = float(untied.min()) if untied.notna().all() else math.nan
+        if {"rho", "n_fit"} <= set(own.columns):
+            ranked = own[(own.n_fit >= 3) & own.rho.notna()]
+            if len(ranked):
+                out[f"rho_min{sfx}"] = float(ranked.rho.min())
     return out

@@ -129,8 +129,8 @@ def test_gated_rows_are_beyond_the_paper_and_missing_without_a_run(tmp_path, mon
     monkeypatch.setattr(report, "REFERENCE_DIR", tmp_path / "no-reference")  # no run at all, ours included
     text = write_report(tmp_path / "results").read_text()
     rows = [line for line in text.splitlines() if "(beyond the paper)" in line and line.startswith("|")]
-    assert "## Beyond the paper" in text and len(rows) == 16
-    assert all("| — |" in r for r in rows) and sum("**MISSING**" in r for r in rows) == 14  # 2 INFO rows
+    assert "## Beyond the paper" in text and len(rows) == 20  # 16 of gated_mf_vs_mc, 4 of the gated Fig. 2 panels
+    assert all("| — |" in r for r in rows) and sum("**MISSING**" in r for r in rows) == 18  # 2 INFO rows
 
 
 @pytest.mark.slow
@@ -276,3 +276,31 @@ def test_the_reasons_numbers_are_the_reference_folders(tmp_path):
     quoted("g", f"state variance {w.R.iloc[0]:.2f} ≫ Q* = {q:.2g}")
     assert w.censored.iloc[0] == "above" and w.T_max.iloc[0] == 1000
     quoted("g", f"from ≥ 1,000 to {w.T_max.iloc[-1]:.0f} (N = 32)")
+
+
+def test_gated_trainability_rows_judge_each_cell_and_leave_fig2_to_the_papers_panels(tmp_path):
+    """Beyond the paper (issue 19): a run of panels i-p fills the GRU and LSTM rows with Fig. 2's tolerances, names a
+    panel whose τ is flat, and is not taken for the paper's Fig. 2."""
+    from experiments.config import compose_config, to_yaml
+    from experiments.depth_search import BOUNDARY_COLUMNS
+
+    run = tmp_path / "results" / "trainability" / "quick-gated"
+    fits = {"i": (2.0, 0.93, [2.0, 20.0]), "j": (1.5, 0.5, [2.0, 20.0]), "k": (3.0, 0.85, [5.0, 5.5]),
+            "m": (2.5, 0.6, [1.0, 30.0]), "o": (4.0, 0.9, [3.0, 9.0])}
+    rows = [{"panel": p, "value": v, "tau": tau, "k": k, "r2": r2, "rho": 0.9 if p != "o" else 0.2,
+             "within_1p5": 1.0, "n_fit": 3, "censored": "none"}
+            for p, (k, r2, taus) in fits.items() for v, tau in enumerate(taus)]
+    append_rows(run / "boundary.csv", rows, [c for c in BOUNDARY_COLUMNS if c in rows[0]])
+    cfg = compose_config("trainability", ["profile=quick", "panels=[i,j,k,l,m,n,o,p]"])
+    (run / "config.yaml").write_text(to_yaml(cfg))
+    (run / "meta.json").write_text('{"status": "done", "profile": "quick", "end_time": "2026-01-01T00:00:00+00:00"}')
+    lines = write_report(tmp_path / "results").read_text().splitlines()
+    gru_depth, gru_rank, lstm_depth, lstm_rank = (x for x in lines if x.startswith("| Fig. 2 GRU") or
+                                                  x.startswith("| Fig. 2 LSTM"))
+    assert "(i) k=2, R²=0.93" in gru_depth and "(j) k=1.5" in gru_depth and "**PASS**" in gru_depth  # i, k ≥ 0.8
+    assert "(k) k=3, R²=0.85, 100% within 1.5×, 3 fitted, τ spread ×1.1 (τ flat" in gru_depth
+    assert "**PASS**" in gru_rank and "R² below 0.8: m" in lstm_depth and "**FAIL**" in lstm_depth
+    assert "(o) ρ=0.2" in lstm_rank and "**FAIL**" in lstm_rank
+    fig2 = next(x for x in lines if x.startswith("| Fig. 2 |"))
+    assert "**MISSING**" in fig2  # a gated-only run does not answer the paper's Fig. 2
+    assert any(x.startswith("Settings: torch's gate equations, N = 32") for x in lines)

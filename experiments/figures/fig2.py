@@ -13,8 +13,11 @@ from rnnmf.io import read_rows
 #: where each panel of the paper's Fig. 2 sits, (row, column): top row untied weights, bottom row tied; columns the
 #: vanilla RNN over σ_w (a, b), the minimalRNN over μ_b (c, d), over σ_w at μ_b = 4 (e, f) and at μ_b = 6 (g, h).
 #: A figure of fewer panels keeps their order and drops the empty rows and columns.
-PLACE = {"a": (0, 0), "b": (1, 0), "c": (0, 1), "d": (1, 1), "e": (0, 2), "f": (1, 2), "g": (0, 3), "h": (1, 3)}
-LABEL = {"sigma_w": "σ_w", "mu_b": "μ_b"}
+#: The gated panels (beyond the paper) continue the grid: GRU over μ_z (i, j) and σ_w (k, l), LSTM over μ_f (m, n)
+#: and σ_w (o, p); their points keep the memory gate's bias in ``mu_b``.
+PLACE = {"a": (0, 0), "b": (1, 0), "c": (0, 1), "d": (1, 1), "e": (0, 2), "f": (1, 2), "g": (0, 3), "h": (1, 3),
+         "i": (0, 4), "j": (1, 4), "k": (0, 5), "l": (1, 5), "m": (0, 6), "n": (1, 6), "o": (0, 7), "p": (1, 7)}
+LABEL = {"sigma_w": "σ_w", "mu_b": "μ_b", "mu_z": "μ_z (GRU)", "mu_f": "μ_f (LSTM)"}
 
 
 def plot(out_dir: str | Path, rows_per_octave: int = 8) -> list[Path]:
@@ -44,7 +47,8 @@ def plot(out_dir: str | Path, rows_per_octave: int = 8) -> list[Path]:
         th = theory[theory["panel"] == panel] if not theory.empty else theory
         b = bound[bound["panel"] == panel] if not bound.empty else bound
         vary = _swept(df, th, b)
-        values = np.sort(df[vary].unique())
+        column = "sigma_w" if vary == "sigma_w" else "mu_b"  # the points.csv column that holds it
+        values = np.sort(df[column].unique())
         t_lo = float(b["T_first"].min()) if len(b) else float(df["T"].min())  # the lattice's ends
         t_hi = float(b["T_last"].max()) if len(b) else float(df["T"].max())
         n_rows = max(2, int(round(rows_per_octave * math.log2(t_hi / t_lo))) if t_hi > t_lo else 2)
@@ -52,7 +56,7 @@ def plot(out_dir: str | Path, rows_per_octave: int = 8) -> list[Path]:
         centres = np.sqrt(edges_T[1:] * edges_T[:-1])
         grid = np.full((n_rows, len(values)), np.nan)
         for j, v in enumerate(values):
-            mean = df[df[vary] == v].groupby("T")["_acc"].mean()
+            mean = df[df[column] == v].groupby("T")["_acc"].mean()
             grid[:, j] = np.interp(np.log(centres), np.log(mean.index.to_numpy(float)), mean.to_numpy())
         image = ax.pcolormesh(_edges(values), edges_T, grid, cmap=plots.HEATMAP_CMAP, vmin=0.1, vmax=1.0,
                               shading="flat")
@@ -81,7 +85,8 @@ def plot(out_dir: str | Path, rows_per_octave: int = 8) -> list[Path]:
             ax.set_ylabel("T")
         r2 = float(b["r2"].iloc[0]) if len(b) else math.nan
         fit = f", R²={r2:.2f}" if math.isfinite(r2) else ""
-        ax.set_title(f"{df['weights'].iloc[0]}{fit}", fontsize=8, loc="right")
+        cell = "" if df["cell"].iloc[0] in ("vanilla", "minimal") else f"{df['cell'].iloc[0].upper()} "
+        ax.set_title(f"{cell}{df['weights'].iloc[0]}{fit}", fontsize=8, loc="right")
         plots.panel_label(ax, panel)
         if panel == panels[0]:
             handles, labels = ax.get_legend_handles_labels()

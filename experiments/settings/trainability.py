@@ -11,7 +11,7 @@ from experiments.schema import check_memory, setting
 from experiments.settings import Common
 from rnnmf.errors import RnnmfError
 
-Panel = Literal["a", "b", "c", "d", "e", "f", "g", "h"]
+Panel = Literal["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p"]
 INPUT_SIZE, NUM_CLASSES = 784, 10
 
 
@@ -39,6 +39,25 @@ class Minimal:
     mu_b_g: float = setting("fixed in panels g, h")
     steps: int = setting(min=1)
     lr: float = setting(gt=0.0)
+
+
+@dataclass(frozen=True)
+class GatedCell:
+    sigma_w: float = setting("every gate's recurrent scale, fixed in the memory-gate bias panels", min=0.0)
+    mu: float = setting("the memory gate's bias (GRU mu_z, LSTM mu_f), fixed in the sigma_w panels")
+
+
+@dataclass(frozen=True)
+class Gated:
+    """Panels i-p (beyond the paper): torch's GRU and LSTM (``rnnmf.nn.gated_ensemble``)."""
+
+    sigma_v: float = setting("every gate's input scale, weight_ih ~ N(0, sigma_v^2 / 784)", min=0.0)
+    steps: int = setting(min=1)
+    lr: float = setting(gt=0.0)
+    population: int = setting("unit pairs of the LSTM theory's population (tau at Sigma12 = 0 is sampled)",
+                              min=256)
+    gru: GatedCell = setting()
+    lstm: GatedCell = setting()
 
 
 @dataclass(frozen=True)
@@ -76,6 +95,8 @@ class Depths:
 class DepthsPerCell:
     vanilla: Depths = setting()
     minimal: Depths = setting()
+    gru: Depths = setting()
+    lstm: Depths = setting()
 
 
 @dataclass(frozen=True)
@@ -84,6 +105,8 @@ class Grid:
     vanilla_sigma_w: Axis = setting()
     minimal_mu_b: Axis = setting()
     minimal_sigma_w: Axis = setting()
+    gated_sigma_w: Axis = setting("panels k, l, o, p")
+    gated_mu: Axis = setting("panels i, j (GRU mu_z), m, n (LSTM mu_f)")
 
 
 @dataclass(frozen=True)
@@ -107,6 +130,7 @@ class Settings(Common):
     task: Task = setting()
     vanilla: Vanilla = setting()
     minimal: Minimal = setting()
+    gated: Gated = setting()
     init: Init = setting()
     train: Train = setting()
     grid: Grid = setting()
@@ -125,7 +149,19 @@ PANELS: dict[str, dict[str, Any]] = {
     "f": {"cell": "minimal", "weights": "tied", "vary": "sigma_w"},
     "g": {"cell": "minimal", "weights": "untied", "vary": "sigma_w"},
     "h": {"cell": "minimal", "weights": "tied", "vary": "sigma_w"},
+    # beyond the paper (issue 19): torch's GRU and LSTM, along the memory-gate bias and the recurrent scale
+    "i": {"cell": "gru", "weights": "untied", "vary": "mu_z"},
+    "j": {"cell": "gru", "weights": "tied", "vary": "mu_z"},
+    "k": {"cell": "gru", "weights": "untied", "vary": "sigma_w"},
+    "l": {"cell": "gru", "weights": "tied", "vary": "sigma_w"},
+    "m": {"cell": "lstm", "weights": "untied", "vary": "mu_f"},
+    "n": {"cell": "lstm", "weights": "tied", "vary": "mu_f"},
+    "o": {"cell": "lstm", "weights": "untied", "vary": "sigma_w"},
+    "p": {"cell": "lstm", "weights": "tied", "vary": "sigma_w"},
 }
+CELLS = ("vanilla", "minimal", "gru", "lstm")
+GATED = ("gru", "lstm")
+GATED_PANELS = "ijklmnop"
 
 
 def axis_values(spec) -> list[float]:
@@ -136,6 +172,13 @@ def axis_values(spec) -> list[float]:
 def panel_settings(cfg, panel: str) -> dict[str, Any]:
     """The fixed hyper-parameters of one panel and the swept axis, from the config."""
     p = PANELS[panel]
+    if p["cell"] in GATED:  # mu_b holds the memory gate's bias (mu_z, mu_f) in the points and columns
+        g = cfg.gated
+        out = {**p, "sigma_v": float(g.sigma_v), "steps": int(g.steps)}
+        fixed = g[p["cell"]]
+        if p["vary"] == "sigma_w":
+            return out | {"sigma_w": None, "mu_b": float(fixed.mu), "values": axis_values(cfg.grid.gated_sigma_w)}
+        return out | {"sigma_w": float(fixed.sigma_w), "mu_b": None, "values": axis_values(cfg.grid.gated_mu)}
     fixed = cfg.vanilla if p["cell"] == "vanilla" else cfg.minimal
     out = {**p, "sigma_v": float(fixed.sigma_v), "steps": int(fixed.steps)}
     if p["cell"] == "vanilla":
@@ -149,8 +192,9 @@ def panel_settings(cfg, panel: str) -> dict[str, Any]:
 
 
 def input_R(cell: str, sigma_x: float, sigma_wx: float) -> float:
-    """R seen by the recurrence at the noise steps: σ_x² (vanilla), E[tanh(z)²], z ~ N(0, σ_x̃² σ_x²) (minimalRNN)."""
-    if cell == "vanilla":
+    """R seen by the recurrence at the noise steps: σ_x² (vanilla, GRU, LSTM: the weights act on the raw noise),
+    E[tanh(z)²], z ~ N(0, σ_x̃² σ_x²) (minimalRNN)."""
+    if cell != "minimal":
         return float(sigma_x) ** 2
     from rnnmf.theory.gaussian import TANH_POLE, expect_1d
 
@@ -161,6 +205,8 @@ def ensemble_shape(cell: str, weights: str, T: int, vanilla_input_steps: int | N
     """The ensemble's time layout: tied, or untied over the T + 1 inputs (image + T noise steps)."""
     if weights == "tied":
         return {"steps": None}
+    if cell in GATED:
+        return {"steps": T + 1}
     return {"steps": T + 1, "input_steps": vanilla_input_steps if cell == "vanilla" else None}
 
 
@@ -168,6 +214,9 @@ def member_params(cell: str, hidden: int, steps: int | None = None, input_steps:
     """Parameters of one ensemble member, as ``rnnmf.nn.ensemble.RNNEnsemble.param_count`` counts them (a test
     holds the two equal): here so that the memory check needs no torch."""
     M, N, C, S = INPUT_SIZE, hidden, NUM_CLASSES, steps or 1
+    if cell in GATED:  # rnnmf.nn.gated_ensemble.GatedEnsemble.param_count
+        G = 3 if cell == "gru" else 4
+        return S * (G * N * N + G * N + (N if cell == "gru" else 0)) + G * N * M + C * N + C
     P = min(S, input_steps or S) if cell == "vanilla" else 1
     return S * (N * N + N + (N * N if cell == "minimal" else 0)) + P * N * M + C * N + C
 
@@ -177,7 +226,8 @@ def member_bytes(cell: str, weights: str, T: int, hidden: int, batch_size: int,
     """Memory of one ensemble member, float32: parameters with their gradient and two Adam moments (4 copies), plus
     ~6 saved (S, B, N) activations."""
     params = member_params(cell, hidden, **ensemble_shape(cell, weights, T, vanilla_input_steps))
-    return 4.0 * (4 * params + 6 * (T + 1) * batch_size * hidden)
+    saved = {"gru": 18, "lstm": 24}.get(cell, 6)  # the gated cells' plain autograd keeps ~6 tensors per gate
+    return 4.0 * (4 * params + saved * (T + 1) * batch_size * hidden)
 
 
 def cross_check(cfg) -> None:
@@ -186,7 +236,7 @@ def cross_check(cfg) -> None:
     from rnnmf.data.checks import check_mnist
     from rnnmf.theory import check_domain
 
-    for cell in ("vanilla", "minimal"):
+    for cell in CELLS:
         t = cfg.grid.T[cell]
         if t.start > t.stop:
             raise RnnmfError(f"grid.T.{cell}={{start: {t.start}, stop: {t.stop}, num: {t.num}}} is invalid; valid: "
@@ -198,8 +248,12 @@ def cross_check(cfg) -> None:
         sw = s["values"] if s["sigma_w"] is None else [s["sigma_w"]]
         mb = s["values"] if s["mu_b"] is None else [s["mu_b"]]
         try:
-            R = input_R(s["cell"], cfg.task.sigma_x, cfg.init.sigma_wx)
-            check_domain(s["cell"], sigma_w=[min(sw), max(sw)], sigma_v=s["sigma_v"], R=R, mu_b=[min(mb), max(mb)])
+            if s["cell"] in GATED:  # the gated theory's only limit here: a saturating memory gate
+                check_domain("minimal", mu_b=[min(mb), max(mb)])
+            else:
+                R = input_R(s["cell"], cfg.task.sigma_x, cfg.init.sigma_wx)
+                check_domain(s["cell"], sigma_w=[min(sw), max(sw)], sigma_v=s["sigma_v"], R=R,
+                             mu_b=[min(mb), max(mb)])
         except RnnmfError as exc:
             raise RnnmfError(f"panel {p} (task.sigma_x={cfg.task.sigma_x}, init.sigma_wx={cfg.init.sigma_wx}): "
                              f"{exc}") from None
@@ -208,3 +262,22 @@ def cross_check(cfg) -> None:
                                   cfg.ensemble.vanilla_input_steps),
                      f"one network of panel {p} at T={T}", "task.hidden, task.batch_size or grid.T")
     check_mnist(cfg.data.root, download=False)  # a missing file is one DataError line naming it
+
+
+def legacy_view(view: dict) -> dict:
+    """The hashed config covers the settings of the panels it runs: a run of the paper's panels (a-h) hashes as it
+    did before the gated panels (i-p, issue 19) existed, so its run folder keeps its name; a run of gated panels only
+    does not hash the vanilla and minimalRNN settings."""
+    panels = set(view.get("panels") or [])
+    grid = dict(view.get("grid") or {})
+    depths = dict(grid.get("T") or {})
+    if not panels & set(GATED_PANELS):
+        drop, cells = ("gated",), GATED
+        grid = {k: v for k, v in grid.items() if not k.startswith("gated_")}
+    elif panels <= set(GATED_PANELS):
+        drop, cells = ("vanilla", "minimal"), ("vanilla", "minimal")
+        grid = {k: v for k, v in grid.items() if not k.startswith(("vanilla_", "minimal_"))}
+    else:
+        return view
+    grid["T"] = {k: v for k, v in depths.items() if k not in cells}
+    return {k: v for k, v in view.items() if k not in drop} | {"grid": grid}

@@ -77,7 +77,7 @@ def test_profiles_compose_and_the_paper_profile_has_the_papers_grids():
     quick = compose_config("trainability", ["profile=quick"])
     assert len(tr.grid_columns(quick)) == 2 * 11 + 6 * 7  # 8 panels, coarser grids
     for cfg in (paper, quick):  # neighbouring depths close enough for T_max to +-10 %
-        for cell in ("vanilla", "minimal"):
+        for cell in ("vanilla", "minimal", "gru", "lstm"):
             ratio = np.exp(np.diff(np.log(tr.depths(cfg.grid.T[cell]))))
             assert np.sqrt(ratio.max()) <= 1.10 and (ratio > 1).all()
     assert quick.run.threads == 1 and paper.run.threads is None  # run.threads: the sweep runner's, in every worker
@@ -257,6 +257,12 @@ def test_panels_key_selects_panels():
 
 @pytest.mark.parametrize("args, fragment", [
     (["--panels", "a,z"], "panels=['a', 'z'] is invalid"),
+    (["--panels", "i,q"], "panels=['i', 'q'] is invalid"),
+    (["grid.T.gru.start=8", "grid.T.gru.stop=4"], "grid.T.gru={start: 8, stop: 4, num: 2} is invalid"),
+    (["gated.population=16"], "gated.population=16 is invalid; valid: an integer >= 256"),
+    (["gated.lr=0"], "gated.lr=0 is invalid"),
+    (["gated.gru.sigma_w=-1"], "gated.gru.sigma_w=-1 is invalid"),
+    (["--panels", "o", "gated.lstm.mu=-200"], "mu_b=-200.0 is outside the supported domain"),
     (["grid.T.vanilla.start=0"], "grid.T.vanilla.start=0 is invalid; valid: an integer >= 1"),
     (["grid.T.vanilla.start=8", "grid.T.vanilla.stop=4"], "valid: start <= stop"),
     (["boundary.seeds=0"], "boundary.seeds=0 is invalid; valid: an integer >= 1"),
@@ -333,3 +339,81 @@ def test_real_mnist_minimal_rnn_trains_at_large_mu_b_and_not_at_negative_mu_b(da
     # Measured (hidden 32, 100 Adam steps, this seed): 0.64 at mu_b = 6, 0.10 at mu_b = -4; the sd of a 500-example
     # estimate is 0.02, and across init seeds accuracies at mu_b = 6 ranged 0.6-0.8 in the quick sweep's T <= 40.
     assert rows[6.0]["train_acc"] > 0.4 and rows[-4.0]["train_acc"] < 0.2
+
+
+# ------------------------------------------------------------------------------- gated panels (beyond the paper)
+def test_the_paper_panels_hash_without_the_gated_settings_and_the_gated_panels_without_the_papers():
+    """A run folder is named after the settings of the panels it runs: adding the gated panels (issue 19) left the
+    paper panels' folders where they were, and a gated run does not move when a minimalRNN setting changes."""
+    from experiments.config import hashed_view
+    from rnnmf.io import config_hash
+
+    def h(*ovs):
+        return config_hash(hashed_view(compose_config("trainability", ["profile=quick", *ovs])))
+
+    assert h() == h("gated.lr=0.5", "grid.T.gru.stop=40", "grid.gated_mu.num=3") != h("minimal.lr=0.5")
+    gated = "panels=[i,j,k,l,m,n,o,p]"
+    assert h(gated) == h(gated, "minimal.lr=0.5", "grid.T.vanilla.stop=40") != h(gated, "gated.lr=0.5")
+
+
+def _gated_cfg(root, panels, *extra):
+    return compose_config("trainability", smoke(root, f"panels=[{','.join(panels)}]", "gated.population=1024",
+                                                *extra))
+
+
+def test_gated_panels_run_through_run_and_carry_the_theorys_tau(blocks, tmp_path):
+    """Panels j (GRU, mu_z) and n (LSTM, mu_f), tied, at smoke sizes through ``run(cfg, out_dir)``: every output,
+    boundary.csv's columns, and each column's tau equal to rnnmf.theory's at Sigma12 = 0, R = sigma_x^2."""
+    from rnnmf.theory import gru, lstm
+
+    cfg = _gated_cfg(blocks, "jn")
+    out = tmp_path / "run"
+    out.mkdir()
+    summary = tr.run(cfg, out)
+    bound = read_rows(out / "boundary.csv")
+    assert bound.columns.tolist() == ds.BOUNDARY_COLUMNS
+    assert list(bound.panel) == ["j", "j", "n", "n"] and set(bound.param) == {"mu_z", "mu_f"}
+    assert not (bound.censored == "open").any() and summary["points"] == bound.n_points.sum() > 0
+    for r in bound.to_dict("records"):
+        if r["cell"] == "gru":
+            want = gru.tau(R=1.0, sigma_w=1.0, sigma_v=1.0, sigma_b=0.0, mu_z=r["value"], sigma12=0.0)
+        else:
+            want = lstm.tau(R=1.0, sigma_w=1.0, sigma_v=1.0, sigma_b=0.0, mu_f=r["value"], sigma12=0.0,
+                            population=1024, seed=0)
+        assert r["tau"] == pytest.approx(float(want), rel=1e-12)
+    pts = read_rows(out / "points.csv")
+    assert set(pts.cell) == {"gru", "lstm"} and set(pts.mu_b) == {0.0, 3.0} and (pts.sigma_w == 1.0).all()
+    theory = read_rows(out / "theory.csv")
+    assert len(theory) == 2 * 3 and (out / "fig2.png").exists()  # the columns and their midpoint, per panel
+
+
+def test_a_gated_point_trains_to_the_same_result_alone_or_in_an_ensemble(blocks):
+    cfg = _gated_cfg(blocks, "ik", "gated.steps=4")
+    pts = [tr.point_at(c, 3, 0) for c in tr.grid_columns(cfg)]
+    together = {(r["panel"], r["sigma_w"], r["mu_b"]): r for r in tr.train_group(cfg, pts)}
+    assert len(together) == len(pts) == 4  # untied GRU panels i and k share one ensemble
+    for p in pts[::3]:
+        (alone,) = tr.train_group(cfg, [p])
+        both = together[(p["panel"], p["sigma_w"], p["mu_b"])]
+        assert alone["loss"] == pytest.approx(both["loss"], rel=1e-5)
+        assert (alone["train_acc"], alone["test_acc"]) == (both["train_acc"], both["test_acc"])
+
+
+@pytest.mark.slow
+def test_an_interrupted_gated_sweep_resumes_without_losing_or_doubling_a_row(blocks, tmp_path):
+    """A sweep killed between batches keeps whole rows only (rnnmf.io.append_rows); the resumed search replays them
+    and trains the rest: the rows equal an uninterrupted run's, none lost, none twice."""
+    cfg = _gated_cfg(blocks, "im", "gated.steps=4", "boundary.threshold=0.05", "boundary.seeds=1")
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    tr.run(cfg, ref)
+    full = read_rows(ref / "points.csv")
+    assert len(full) >= 4
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    full.iloc[: len(full) // 2].to_csv(cut / "points.csv", index=False)  # what a kill between batches leaves
+    summary = tr.run(cfg, cut)
+    assert summary["skipped"] == len(full) // 2 and summary["ran"] == len(full) - len(full) // 2
+    got, want = (read_rows(p / "points.csv").sort_values(tr.KEY_COLUMNS).reset_index(drop=True) for p in (cut, ref))
+    assert not got.duplicated(tr.KEY_COLUMNS).any()
+    pd.testing.assert_frame_equal(got[DETERMINISTIC], want[DETERMINISTIC])
