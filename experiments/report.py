@@ -268,6 +268,34 @@ def gated(results: Path) -> list[Row]:
     return rows
 
 
+def gated_fig3(results: Path) -> list[Row]:
+    """Beyond the paper (issue 19): Fig. 3 for torch's GRU and LSTM, from the user's gated_seqmnist run, else from
+    ours in results/reference/seqmnist/gated-quick (the command column says which)."""
+    from experiments.gated_seqmnist import summarize
+
+    run = latest_run(results, "gated_seqmnist")
+    ref = REFERENCE_DIR / "seqmnist" / "gated-quick"
+    cmd = command(run, "rnnmf seqmnist --cell gru,lstm profile=quick")
+    if run is None and (ref / "summary.csv").exists():
+        run, cmd = ref, "rnnmf seqmnist --cell gru,lstm profile=quick (ours: results/reference/seqmnist/gated-quick)"
+    rows = _rows("fig3gated.", run, cmd)
+    if run is None:
+        return rows
+    s = summarize(run)
+
+    def steps(cell, init):
+        v = s.get(f"{cell}_T196_{init}_steps_to_90")
+        best = s.get(f"{cell}_T196_{init}_best_acc")
+        return "—" if v is None else f"{init} {v}" + (f" (best {best:.3f})" if isinstance(v, str) else "")
+
+    def text(claim_id):
+        _, cell, other = claim_id.split(".")
+        return lambda s, v: (f"steps to 90%: {steps(cell, 'critical')} vs {steps(cell, other)}", "—")
+
+    _judge(rows, s, {c.id: text(c.id) for c in claims_of("fig3gated.")})
+    return rows
+
+
 def speed(results: Path) -> list[Row]:
     from experiments.bench import summarize
 
@@ -294,7 +322,9 @@ SECTIONS = [("Figure 1 — mean field vs Monte Carlo", fig1, ["fig1.png"], None)
             ("Table 1 — PTB language modelling", table1, ["lm_curves.png"], None),
             ("Speed — `rnnmf bench` (ratios measured in one process)", speed, [], None),
             ("Beyond the paper — torch's GRU and LSTM (docs/gated-mean-field.md; our claims, no paper number)", gated,
-             ["gated.png"], None)]
+             ["gated.png"], None),
+            ("Beyond the paper — Fig. 3 for torch's GRU and LSTM (our claims, no paper number)", gated_fig3,
+             ["fig3_gated.png"], None)]
 
 
 def _row(c: Row) -> str:

@@ -33,6 +33,8 @@ PLAN: list[tuple[str, str, list[str]]] = [
     ("beyond the paper: LSTM chi_1 and tau map over (mu_f, sigma_w)", "gated_phase", ["cell=lstm", "x.name=mu_f"]),
     ("beyond the paper: GRU mean field vs Monte Carlo, critical init of nn.GRU", "gated_mf_vs_mc", ["cell=gru"]),
     ("beyond the paper: LSTM mean field vs Monte Carlo, critical init of nn.LSTM", "gated_mf_vs_mc", ["cell=lstm"]),
+    ("beyond the paper: sequential MNIST, critical vs torch default vs heuristic init of nn.GRU/nn.LSTM",
+     "gated_seqmnist", []),
     ("Speed: rnnmf bench (ratios measured in one process)", "bench", []),
 ]
 
