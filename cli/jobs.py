@@ -86,12 +86,26 @@ def memory_probe(overrides: Overrides = None, out: Out = None, fresh: Fresh = Fa
     run_job("memory_probe", overrides, out, fresh, quiet, panels=as_list(panels))
 
 
+GATED_SEQMNIST_CELLS = ("gru", "lstm")
+
+
 @app.command("seqmnist")
 def seqmnist(overrides: Overrides = None, out: Out = None, fresh: Fresh = False, quiet: Quiet = False,
-             cell: Annotated[Optional[str], typer.Option(help="comma-separated: minimal, vanilla, or all")] = None,
+             cell: Annotated[Optional[str], typer.Option(help="comma-separated: minimal, vanilla, or all; or gru, "
+                                                              "lstm (torch's cells, beyond the paper: job "
+                                                              "gated_seqmnist)")] = None,
              T: Annotated[Optional[int], typer.Option("--T", help="sequence length: 196 or 784")] = None):
-    """Figure 3: critical against off-critical initialisation on sequential MNIST."""
-    run_job("seqmnist", overrides, out, fresh, quiet, **{"cells": as_list(cell), "lengths": as_list(T)})
+    """Figure 3: critical against off-critical initialisation on sequential MNIST (or, for gru/lstm, critical against
+    torch's default and the common heuristic)."""
+    from rnnmf.errors import RnnmfError
+
+    names = [] if cell is None else [c.strip() for c in cell.split(",")]
+    gated = [c for c in names if c in GATED_SEQMNIST_CELLS]
+    if gated and len(gated) != len(names):
+        raise RnnmfError(f"--cell {cell} mixes the paper's cells with torch's gated ones; valid: vanilla/minimal "
+                         "(job seqmnist) or gru/lstm (job gated_seqmnist), one run each")
+    run_job("gated_seqmnist" if gated else "seqmnist", overrides, out, fresh, quiet,
+            **{"cells": as_list(cell), "lengths": as_list(T)})
 
 
 @app.command("lm")

@@ -18,6 +18,7 @@ import numpy as np
 
 from experiments.claims import Claim, claims_of
 from experiments.report_fig2 import fig2, fig2_gated
+from experiments.report_table1 import table1
 from experiments.runs import (
     command,
     config,
@@ -26,8 +27,6 @@ from experiments.runs import (
     fig3_settings,
     find_untrusted,
     latest_run,
-    lm_curves,
-    lm_rows,
     meta,
 )
 from rnnmf.io import environment, write_text_atomic
@@ -125,85 +124,6 @@ def fig3(results: Path) -> list[Row]:
     return rows
 
 
-def table1(results: Path) -> list[Row]:
-    """Table 1 from the user's own lm runs (results/lm) beside ours (results/reference/lm, kept in the repository):
-    a claim's verdict comes from the user's paper-profile run when there is one, else from our reference run."""
-    mine, ours = lm_rows(results / "lm"), lm_rows(REFERENCE_DIR / "lm")
-    rows: list[Row] = []
-    picked: dict[tuple[str, str], tuple[float, str]] = {}
-    for claim in claims_of("table1."):
-        _, what, *cell_size = claim.id.split(".")
-        if what == "minimal_vs_gru":  # the paper's claim: the minimalRNN is within a few per cent of the GRU
-            size = cell_size[0]
-            row = Row(claim, f"rnnmf lm --cell all --size {size}")
-            if ("minimal", size) in picked and ("gru", size) in picked:
-                (m, src_m), (g, src_g) = picked[("minimal", size)], picked[("gru", size)]
-                sources = f" ({src_m})" if src_m == src_g else f" ({src_m} vs {src_g})"
-                row.judge(m / g, f"{m:.1f} vs {g:.1f}{sources}", f"{100 * (m / g - 1):+.1f}%")
-        elif what == "critical":  # beyond the paper (issue 19): the cell at chi_1 = 1 against U(±0.1)
-            row = critical_vs_uniform(claim, results, *cell_size)
-            if row is None:
-                continue
-        else:
-            cell, size = what, cell_size[0]
-            row = Row(claim, f"rnnmf lm --cell {cell} --size {size}")
-            parts = []
-            user, ref = mine.get((cell, size, "uniform")), ours.get((cell, size, "uniform"))
-            if user is not None:
-                r, run, profile = user
-                row.run, row.command = run, command(run, row.command)
-                parts.append(f"yours {float(r['test_ppl']):.1f} ({r['epochs']} epochs, profile {profile})")
-            if ref is not None:
-                parts.append(f"reference {float(ref[0]['test_ppl']):.1f} ({ref[0]['epochs']} epochs)")
-            judged = user if user is not None and user[2] == "paper" else ref
-            if not parts and (partial := unfinished(results, cell, size)):
-                row.ours, row.status, row.tolerance = partial, "INFO", row.tolerance + "; not graded: no test ppl yet"
-            if parts:
-                row.ours, row.status = "; ".join(parts), "INFO"
-                row.tolerance += "" if judged is not None else "; not comparable: a bounded number of batches"
-            if judged is not None:
-                test, paper = float(judged[0]["test_ppl"]), float(claim.paper)
-                row.judge(test, row.ours, f"{test - paper:+.1f}" + (" (reference)" if judged is ref else ""))
-                picked[(cell, size)] = (test, "reference" if judged is ref else "yours")
-        rows.append(row)
-    return rows
-
-
-def unfinished(results: Path, cell: str, size: str) -> str | None:
-    """The validation curve of a uniform-init run that has not finished (the user's, else ours): a long run (20M on
-    a CPU) shows its progress before it has a test perplexity."""
-    for root, whose in ((results / "lm", "yours"), (REFERENCE_DIR / "lm", "reference")):
-        if (found := lm_curves(root).get((cell, size, "uniform"))) is not None:
-            return f"{whose}, unfinished: validation ppl per epoch {', '.join(f'{v:.1f}' for v in found[0].values())}"
-    return None
-
-
-def critical_vs_uniform(claim: Claim, results: Path, cell: str, size: str) -> Row | None:
-    """A cell's language model at the mean-field critical point against U(±0.1), both from the same source (the
-    user's runs, else ours), compared at the last epoch both have reached, finished or not; with the test perplexities
-    when both ran to the end. None when neither source has a critical run of that cell and size."""
-    for root in (results / "lm", REFERENCE_DIR / "lm"):
-        curves = lm_curves(root)
-        if (cell, size, "critical") not in curves:
-            continue
-        crit, run = curves[(cell, size, "critical")]
-        unif = curves.get((cell, size, "uniform"), ({}, None))[0]
-        row = Row(claim, f"rnnmf lm --cell {cell} --size {size} init=critical", run)
-        common = sorted(set(crit) & set(unif))
-        if common:
-            e = common[-1]
-            row.ours = f"validation perplexity at epoch {e}: {crit[e]:.1f} critical vs {unif[e]:.1f} uniform"
-            row.difference = f"{100 * (crit[e] / unif[e] - 1):+.1f}%"
-        else:
-            row.ours = f"validation perplexity at epoch {max(crit)}: {crit[max(crit)]:.1f} (no uniform run to compare)"
-        finished = lm_rows(root)
-        tests = [finished.get((cell, size, i)) for i in ("critical", "uniform")]
-        if all(t is not None for t in tests):  # both ran to the end: their test perplexities too
-            row.ours += f"; test {float(tests[0][0]['test_ppl']):.1f} vs {float(tests[1][0]['test_ppl']):.1f}"
-        return row
-    return None
-
-
 def isometry(results: Path) -> list[Row]:
     run = latest_run(results, "isometry")
     cmd = command(run, "rnnmf isometry profile=quick")
@@ -256,6 +176,34 @@ def gated(results: Path) -> list[Row]:
     return rows
 
 
+def gated_fig3(results: Path) -> list[Row]:
+    """Beyond the paper (issue 19): Fig. 3 for torch's GRU and LSTM, from the user's gated_seqmnist run, else from
+    ours in results/reference/seqmnist/gated-quick (the command column says which)."""
+    from experiments.gated_seqmnist import summarize
+
+    run = latest_run(results, "gated_seqmnist")
+    ref = REFERENCE_DIR / "seqmnist" / "gated-quick"
+    cmd = command(run, "rnnmf seqmnist --cell gru,lstm profile=quick")
+    if run is None and (ref / "summary.csv").exists():
+        run, cmd = ref, "rnnmf seqmnist --cell gru,lstm profile=quick (ours: results/reference/seqmnist/gated-quick)"
+    rows = _rows("fig3gated.", run, cmd)
+    if run is None:
+        return rows
+    s = summarize(run)
+
+    def steps(cell, init):
+        v = s.get(f"{cell}_T196_{init}_steps_to_90")
+        best = s.get(f"{cell}_T196_{init}_best_acc")
+        return "—" if v is None else f"{init} {v}" + (f" (best {best:.3f})" if isinstance(v, str) else "")
+
+    def text(claim_id):
+        _, cell, other = claim_id.split(".")
+        return lambda s, v: (f"steps to 90%: {steps(cell, 'critical')} vs {steps(cell, other)}", "—")
+
+    _judge(rows, s, {c.id: text(c.id) for c in claims_of("fig3gated.")})
+    return rows
+
+
 def speed(results: Path) -> list[Row]:
     from experiments.bench import summarize
 
@@ -284,7 +232,9 @@ SECTIONS = [("Figure 1 — mean field vs Monte Carlo", fig1, ["fig1.png"], None)
             ("Beyond the paper — torch's GRU and LSTM (docs/gated-mean-field.md; our claims, no paper number)", gated,
              ["gated.png"], None),
             ("Beyond the paper — Fig. 2's trainability for torch's GRU and LSTM (our claims, Fig. 2's tolerances)",
-             fig2_gated, ["fig2.png"], fig2_gated_settings)]
+             fig2_gated, ["fig2.png"], fig2_gated_settings),
+            ("Beyond the paper — Fig. 3 for torch's GRU and LSTM (our claims, no paper number)", gated_fig3,
+             ["fig3_gated.png"], None)]
 
 
 def _row(c: Row) -> str:

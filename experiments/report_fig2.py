@@ -61,8 +61,7 @@ def fig2(results: Path) -> list:
 
 def fig2_panels(s: dict, profile: str, claim: Claim) -> list[str]:
     """One line per untied panel: k, R², ρ and the profile, the verdict on R², and where R² misses the claim's
-    bound the measured reason from ``experiments.claims.FIG2_REASONS`` with the reference folders that measured it; and beyond the
-paper, claims ``fig2gated.*``: the same fit for torch's GRU (panels i-l) and LSTM (m-p)."""
+    bound the measured reason from ``experiments.claims.FIG2_REASONS`` with the reference folders that measured it."""
     from experiments.report import _fmt
 
     lines = []

@@ -36,6 +36,8 @@ PLAN: list[tuple[str, str, list[str]]] = [
     ("beyond the paper: LSTM mean field vs Monte Carlo, critical init of nn.LSTM", "gated_mf_vs_mc", ["cell=lstm"]),
     ("beyond the paper: Fig. 2 trainability for GRU and LSTM (panels i-p)", "trainability",
      ["panels=[i,j,k,l,m,n,o,p]", "run.jobs=2"]),
+    ("beyond the paper: sequential MNIST, critical vs torch default vs heuristic init of nn.GRU/nn.LSTM",
+     "gated_seqmnist", []),
     ("Speed: rnnmf bench (ratios measured in one process)", "bench", []),
 ]
 

@@ -87,6 +87,8 @@ class SequenceClassifier(nn.Module):
             shape = (1, x.shape[1], self.rnn.hidden_size)
             h0 = torch.randn(shape, generator=generator, device=x.device, dtype=x.dtype).mul_(self.h0_std)
         _, h_n = self.rnn(x, h0)
+        if isinstance(h_n, tuple):  # torch's LSTM returns (h_n, c_n): the read-out sees h, as for the other cells
+            h_n = h_n[0]
         return self.readout(h_n[-1])
 
 
@@ -124,6 +126,14 @@ def initialise(model: SequenceClassifier, cell: str, init: str, weights: str, cf
     Q_star = (q_star - sv2 * R) / sw2  # q* = σ_w² Q* + σ_v² R (eq. 2, 6; σ_b² = 0): Q* = E[h²] at the fixed point
     return {"sigma_w_sq": sw2, "sigma_v_sq": sv2, "mu_b": mu_b, "q_star": q_star, "Q_star": Q_star, "R": R,
             "chi_1": float(theory.chi_1(sw, sv, R, mu_b=mu_b))}
+
+
+def paper_initialiser(model: SequenceClassifier, u: dict, cfg, x_sample: torch.Tensor) -> dict:
+    """:func:`train_unit`'s initialiser for the paper's cells: :func:`initialise`, then h⁰ as ``model.h0`` says.
+    Another job passes its own (``experiments.gated_seqmnist.initialise``: torch's GRU and LSTM)."""
+    used = initialise(model, u["cell"], u["init"], u["weights"], cfg, x_sample, seed=u["seed"])
+    model.h0_std = math.sqrt(max(used["Q_star"], 0.0)) if cfg.model.h0 == "q_star" else 0.0
+    return used
 
 
 def make_optimizer(params, cfg, cell: str) -> torch.optim.Optimizer:
@@ -182,11 +192,13 @@ def steps_to(history_acc: list[tuple[int, float]], target: float, budget: int) -
     return budget, False
 
 
-def train_unit(cfg, u: dict, device, out_dir: Path, step_bar: bool = True) -> tuple[dict, list[dict]]:
+def train_unit(cfg, u: dict, device, out_dir: Path, step_bar: bool = True,
+               initialiser=paper_initialiser) -> tuple[dict, list[dict]]:
     """Train (or resume) one condition; return its summary.csv row and its curves.csv rows (every evaluation,
     those before a resume too: the checkpoint keeps the history). ``step_bar``: a progress bar over its steps (in the
     main process only: the bars of parallel workers would overwrite each other on one terminal line; the parent's
-    bar counts their units instead)."""
+    bar counts their units instead). ``initialiser(model, u, cfg, x_sample)`` initialises the model and returns the
+    summary row's initialisation columns."""
     from rnnmf.runtime import seed_everything
     from rnnmf.train import fit
 
@@ -194,13 +206,12 @@ def train_unit(cfg, u: dict, device, out_dir: Path, step_bar: bool = True) -> tu
     seed_everything(u["seed"])  # per unit: its numbers do not depend on which units ran before it in this process
     model = SequenceClassifier(u["cell"], train.step_dim, int(cfg.model.hidden))
     x_sample = train.batch(torch.arange(min(len(train), 2048)))[0]
-    used = initialise(model, u["cell"], u["init"], u["weights"], cfg, x_sample.cpu(), seed=u["seed"])
-    model.h0_std = math.sqrt(max(used["Q_star"], 0.0)) if cfg.model.h0 == "q_star" else 0.0
+    used = initialiser(model, u, cfg, x_sample.cpu())
     model.to(device)
     optimizer = make_optimizer(model.parameters(), cfg, u["cell"])
     eval_bs, steps = int(cfg.eval.batch_size), int(cfg.train.steps)
     if not step_bar and not cfg.run.quiet:
-        say(f"seqmnist: {unit_name(u)}: training (budget {steps} steps)")
+        say(f"{cfg.job}: {unit_name(u)}: training (budget {steps} steps)")
     res = fit(model, optimizer, train.batches(int(cfg.train.batch_size), u["seed"]),
               lambda m, b: F.cross_entropy(m(b[0]), b[1]), steps,
               evaluate=lambda m: {"test_acc": accuracy(m, x_test, y_test, eval_bs, seed=u["seed"])},
@@ -211,7 +222,7 @@ def train_unit(cfg, u: dict, device, out_dir: Path, step_bar: bool = True) -> tu
               stop_when=(lambda r: r["test_acc"] >= float(cfg.target_acc)) if cfg.train.stop_at_target else None)
     accs = [(r["step"], r["test_acc"]) for r in res.history]
     hit, reached = steps_to(accs, float(cfg.target_acc), steps)
-    say(f"seqmnist: {unit_name(u)}: " + (f"{cfg.target_acc:.0%} at step {hit}" if reached else
+    say(f"{cfg.job}: {unit_name(u)}: " + (f"{cfg.target_acc:.0%} at step {hit}" if reached else
          f"below {cfg.target_acc:.0%} after {steps} steps") + f" (final {accs[-1][1]:.3f}, {res.wall_s:.0f} s)")
     curves = [{**u, "step": r["step"], "test_acc": r["test_acc"], "train_loss": r["train_loss"], "wall_s": r["wall_s"]}
               for r in res.history]
@@ -220,27 +231,33 @@ def train_unit(cfg, u: dict, device, out_dir: Path, step_bar: bool = True) -> tu
             "status": "diverged" if res.diverged else "ok", "wall_s": res.wall_s}, curves
 
 
-def train_units(cfg, points: list[dict], *, out_dir: str, step_bar: bool = False) -> Output:
+def train_units(cfg, points: list[dict], *, out_dir: str, step_bar: bool = False,
+                initialiser=paper_initialiser) -> Output:
     """The sweep runner's ``train_batch`` (here, in a pool worker or a Slurm job): train ``points``; their
     summary.csv rows and curves.csv rows go back to the parent, which writes them."""
     device = setup(cfg)
     rows, curves = [], []
     for u in points:
-        row, curve = train_unit(cfg, u, device, Path(out_dir), step_bar=step_bar)
+        row, curve = train_unit(cfg, u, device, Path(out_dir), step_bar=step_bar, initialiser=initialiser)
         rows.append(row)
         curves += curve
     return Output(rows, {"curves.csv": curves})
 
 
-def run(cfg, out_dir) -> dict:
-    out_dir, t0 = Path(out_dir), time.perf_counter()
+def train_all(cfg, out_dir: Path, todo: list[dict], initialiser=paper_initialiser) -> None:
+    """Train every unit of ``todo`` not yet in ``summary.csv`` through the sweep runner."""
     in_process = int(cfg.run.jobs) == 1 and cfg.run.executor == "local"
     # One unit per batch, longest sequences first. summary.csv is the sweep's CSV (one row per finished unit); a
     # unit's curves.csv rows come back with its summary row and are written just before it, each once.
-    sweep(cfg, units(cfg), functools.partial(train_units, out_dir=str(out_dir), step_bar=in_process),
+    sweep(cfg, todo, functools.partial(train_units, out_dir=str(out_dir), step_bar=in_process, initialiser=initialiser),
           csv_path=out_dir / "summary.csv", columns=SUMMARY_COLUMNS, key_columns=UNIT_KEY, group_by=lambda u: u["T"],
           batch_size=1, cost=lambda batch: batch[0]["T"], extra={"curves.csv": (CURVE_COLUMNS, CURVE_KEY)},
-          desc="seqmnist units", quiet=in_process)
+          desc=f"{cfg.job} units", quiet=in_process)
+
+
+def run(cfg, out_dir) -> dict:
+    out_dir, t0 = Path(out_dir), time.perf_counter()
+    train_all(cfg, out_dir, units(cfg))
     draw("seqmnist", out_dir)
     return summarize(out_dir, wall_s=time.perf_counter() - t0)
 

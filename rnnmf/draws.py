@@ -3,6 +3,7 @@
     gaussian(shape, std, mean)            entries N(mean, std²)
     haar_orthogonal(shape)                Haar-distributed orthogonal matrices (..., N, N)
     recurrent_matrix(shape, sigma, kind)  W: "gaussian", W_ij ~ N(0, σ²/N), or "orthogonal", σ times a Haar matrix
+    uniform(shape, bound)                 entries U(-bound, bound) (Glorot/Xavier input weights of a gated cell)
 
 Every draw takes its generator explicitly and consumes it in a fixed order (one ``normal_`` call per tensor, in
 the dtype asked for: float64 by default, so that a seeded generator gives the same weights on any device). The
@@ -32,6 +33,14 @@ def gaussian(shape, std: float = 1.0, mean: float = 0.0, generator: torch.Genera
         device = generator.device if generator is not None else "cpu"
     z = torch.empty(shape, dtype=dtype, device=device).normal_(0.0, std, generator=generator)
     return z.add_(mean)
+
+
+def uniform(shape, bound: float, generator: torch.Generator | None = None, *, dtype=torch.float64,
+            device=None) -> torch.Tensor:
+    """A tensor of i.i.d. U(-bound, bound) entries (variance bound² / 3), by one ``uniform_`` call."""
+    if device is None:
+        device = generator.device if generator is not None else "cpu"
+    return torch.empty(shape, dtype=dtype, device=device).uniform_(-bound, bound, generator=generator)
 
 
 def haar_orthogonal(shape, generator: torch.Generator | None = None, *, dtype=torch.float64,

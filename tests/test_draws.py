@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from rnnmf.draws import gaussian, haar_orthogonal, recurrent_matrix
+from rnnmf.draws import gaussian, haar_orthogonal, recurrent_matrix, uniform
 
 
 @pytest.mark.parametrize("shape", [(1,), (3, 3), (7, 5), (64, 64)])
@@ -30,3 +30,10 @@ def test_recurrent_matrices():
     assert torch.allclose(s, torch.full_like(s, 0.8), atol=1e-12)  # every singular value is sigma
     assert torch.equal(haar_orthogonal((4, 4), torch.Generator().manual_seed(1)) * 2.0,
                        recurrent_matrix((4, 4), 2.0, "orthogonal", torch.Generator().manual_seed(1)))
+
+
+def test_uniform_is_bounded_with_variance_bound_squared_over_3_and_seeded():
+    x = uniform((200, 200), 0.3, torch.Generator().manual_seed(1))
+    assert x.dtype == torch.float64 and float(x.abs().max()) <= 0.3
+    assert float(x.var()) == pytest.approx(0.3**2 / 3, rel=0.02)  # 40,000 entries: ~0.6% standard error
+    assert torch.equal(x, uniform((200, 200), 0.3, torch.Generator().manual_seed(1)))

@@ -25,6 +25,8 @@ JOBS = {
     "theory_phase": (["cell=minimal"], {"phase.png", "phase.pdf"}),
     "gated_phase": (["cell=gru"], {"phase.png", "phase.pdf"}),
     "gated_mf_vs_mc": (["cell=gru"], {"gated.png", "gated.pdf"}),
+    "gated_seqmnist": (["cells=[lstm]", "inits=[critical,heuristic]"], {"fig3_gated.png", "fig3_gated.pdf",
+                                                                         "table.md"}),
 }
 
 
@@ -103,6 +105,14 @@ def _fig3(run, drawn):
     np.testing.assert_array_equal(ax.lines[0].get_ydata(), want.test_acc.to_numpy())
 
 
+def _fig3_gated(run, drawn):
+    curves = read_rows(run / "curves.csv")
+    ax = drawn["fig3_gated"].axes[0]  # first T, first cell, initialisations in the plot's style order
+    for init, line in zip(["critical", "heuristic"], ax.lines, strict=False):
+        want = curves[(curves.cell == "lstm") & (curves.init == init)]
+        np.testing.assert_array_equal(line.get_ydata(), want.test_acc.to_numpy())
+
+
 def _lm(run, drawn):
     epochs = read_rows(run / "epochs.csv")
     ax = drawn["lm_curves"].axes[0]
@@ -137,7 +147,7 @@ def _probe(run, drawn):
 
 
 CHECKS = {"mf_vs_mc": _fig1, "gated_mf_vs_mc": _gated, "seqmnist": _fig3, "lm": _lm, "trainability": _fig2,
-          "memory_probe": _probe}
+          "memory_probe": _probe, "gated_seqmnist": _fig3_gated}
 
 
 # ---------------------------------------------------------------------------------------------------- fast tests

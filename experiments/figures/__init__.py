@@ -51,6 +51,7 @@ FIGURES: dict[str, Drawing] = {
     "theory_phase": Drawing("phase", ("phase.csv",)),
     "gated_phase": Drawing("phase", ("phase.csv",)),
     "gated_mf_vs_mc": Drawing("gated", ("dynamics.csv", "fixed_points.csv", "jacobian.csv", "schedule.csv")),
+    "gated_seqmnist": Drawing("gated_seqmnist", ("curves.csv",), ("plot", "write_table")),
 }
 
 

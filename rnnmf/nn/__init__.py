@@ -14,7 +14,7 @@ from torch import nn
 
 from rnnmf.errors import RnnmfError
 from rnnmf.nn.base import CellParams
-from rnnmf.nn.gated import init_critical_gated, init_gated
+from rnnmf.nn.gated import init_critical_gated, init_gated, init_heuristic
 from rnnmf.nn.init import estimate_R, init_critical, init_explicit, init_off_critical
 from rnnmf.nn.minimal import MinimalRNN, UntiedMinimalRNN
 from rnnmf.nn.vanilla import UntiedVanillaRNN, VanillaRNN
@@ -58,6 +58,7 @@ __all__ = [
     "init_critical",
     "init_critical_gated",
     "init_gated",
+    "init_heuristic",
     "init_explicit",
     "init_off_critical",
     "make_rnn",

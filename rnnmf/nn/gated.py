@@ -14,6 +14,9 @@ second moment R, layer k > 0 the hidden states of layer k - 1, whose second mome
 :func:`calibrate_gated` (``init_critical(..., calibrate=True)``) goes beyond mean field for a one-layer module: it
 measures the module's own chi_1 (``rnnmf.sim.gated.module_chi_1``) and rescales every recurrent block by one factor
 until that is 1 (docs/gated-mean-field.md, sec. 7).
+
+:func:`init_heuristic` is the common recipe it is compared with (Fig. 3 beyond the paper, job gated_seqmnist):
+orthogonal recurrent blocks, Glorot/Xavier-uniform input weights, zero biases except the memory gate's.
 """
 
 from __future__ import annotations
@@ -26,11 +29,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from rnnmf.draws import gaussian, recurrent_matrix
+from rnnmf.draws import gaussian, recurrent_matrix, uniform
 from rnnmf.errors import RnnmfError
 from rnnmf.nn.init import _check_weights
 from rnnmf.theory.critical import GatedCriticalInit, critical_gated
-from rnnmf.theory.gated import GATES, as_float_dict, bias_names, resolve
+from rnnmf.theory.gated import GATES, MEMORY_GATE, as_float_dict, bias_names, resolve
 
 
 def torch_cell(module: nn.Module) -> str:
@@ -214,3 +217,40 @@ def _theory_slope(cell: str, res: GatedCriticalInit) -> float:
     p.pop("R")
     chi = [float(theory.chi_1(R=res.R, **{**p, **{k: p[k] * math.exp(e) for k in names}})) for e in (-1e-3, 1e-3)]
     return max((math.log(chi[1]) - math.log(chi[0])) / 2e-3, 1e-3)
+
+
+@torch.no_grad()
+def init_heuristic(module: nn.Module, *, memory_bias: float = 1.0, generator: torch.Generator | None = None) -> dict:
+    """The common initialisation recipe of a torch ``nn.GRU``/``nn.LSTM`` (every layer and direction):
+
+    - ``weight_hh``: each gate's H x H block a Haar-orthogonal matrix (every singular value 1);
+    - ``weight_ih``: Glorot/Xavier uniform over the whole (gates * H) x M matrix, as ``nn.init.xavier_uniform_``
+      draws it: U(+-a), a = sqrt(6 / (M + gates * H)), variance 2 / (M + gates * H);
+    - biases zero, except the memory gate's in ``bias_ih``: the LSTM's forget gate f (Gers et al. 2000; Jozefowicz
+      et al. 2015) and, for the GRU, the update gate z, whose bias must be *positive* to keep memory in torch's
+      convention h' = (1 - z) * n + z * h. ``bias_hh`` is zero, so the gate's total bias is ``memory_bias``.
+
+    Returns the layer-0 statistics in mean-field form (``rnnmf.theory.gated`` names: sigma_w, sigma_v as standard
+    deviations of weight * sqrt(fan), bias means), for the theory's chi_1 of this initialisation.
+    """
+    cell = torch_cell(module)
+    gates, memory = GATES[cell], MEMORY_GATE[cell]
+    H = module.hidden_size
+    out = {}
+    for layer in range(module.num_layers):
+        for sfx in _directions(module):
+            W = getattr(module, f"weight_hh_l{layer}{sfx}")
+            V = getattr(module, f"weight_ih_l{layer}{sfx}")
+            M = V.shape[1]
+            for k in range(len(gates)):
+                W[k * H:(k + 1) * H].copy_(recurrent_matrix((H, H), 1.0, "orthogonal", generator))
+            V.copy_(uniform(V.shape, math.sqrt(6.0 / (M + V.shape[0])), generator))
+            if module.bias:
+                getattr(module, f"bias_hh_l{layer}{sfx}").zero_()
+                b_ih = getattr(module, f"bias_ih_l{layer}{sfx}")
+                b_ih.zero_()
+                b_ih[gates.index(memory) * H:(gates.index(memory) + 1) * H] = float(memory_bias)
+            if layer == 0 and not out:
+                out = {"sigma_w": 1.0, "sigma_v": math.sqrt(2.0 * M / (M + V.shape[0])), "sigma_b": 0.0,
+                       f"mu_{memory}": float(memory_bias) if module.bias else 0.0}
+    return out

@@ -57,7 +57,7 @@ def test_validate_rejects_bad_values_in_one_line(override, needle):
 
 
 def test_cli_bad_cell_exits_2_and_leaves_no_folder(tmp_path):
-    res = CliRunner().invoke(app, ["seqmnist", "--cell", "gru", "--out", str(tmp_path / "run")])
+    res = CliRunner().invoke(app, ["seqmnist", "--cell", "tanh", "--out", str(tmp_path / "run")])
     assert res.exit_code == 2 and "cells" in res.output and "valid" in res.output
     assert not (tmp_path / "run").exists()
 

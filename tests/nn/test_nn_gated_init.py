@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from rnnmf.errors import RnnmfError
-from rnnmf.nn import MinimalRNN, init_critical, init_gated
+from rnnmf.nn import MinimalRNN, init_critical, init_gated, init_heuristic
 from rnnmf.nn.gated import calibrate_gated
 from rnnmf.sim.gated import module_chi_1, module_one_step, untied_one_step
 from rnnmf.theory import gru, lstm
@@ -165,3 +165,34 @@ def test_bias_free_module_with_zero_bias_statistics_is_fine():
     m = torch.nn.GRU(4, 8, bias=False)
     res = init_critical(m, R=1.0, sigma_v=1.0)
     assert math.isclose(res[0].chi_1, 1.0, abs_tol=1e-8)
+
+
+@pytest.mark.parametrize("cell, gates", [("gru", 3), ("lstm", 4)])
+def test_init_heuristic_sets_every_layer_and_direction(cell, gates):
+    """Orthogonal recurrent blocks, xavier_uniform_ input weights over the whole matrix, the memory gate's bias (GRU
+    z, LSTM f: torch's second block) in bias_ih and nothing else, in every layer and direction."""
+    H, M = 24, 5
+    m = getattr(torch.nn, cell.upper())(M, H, num_layers=2, bidirectional=True).requires_grad_(False)
+    stats = init_heuristic(m, memory_bias=1.5, generator=_gen())
+    for sfx in ("_l0", "_l1", "_l0_reverse", "_l1_reverse"):
+        W, V = getattr(m, f"weight_hh{sfx}").double(), getattr(m, f"weight_ih{sfx}").double()
+        for k in range(gates):
+            block = W[k * H:(k + 1) * H]
+            assert torch.allclose(block @ block.T, torch.eye(H, dtype=W.dtype), atol=1e-6)
+        bound = math.sqrt(6 / (V.shape[1] + gates * H))
+        assert float(V.abs().max()) <= bound and float(V.abs().max()) > 0.9 * bound
+        b_ih = getattr(m, f"bias_ih{sfx}")
+        assert torch.equal(b_ih[H:2 * H], torch.full((H,), 1.5)) and not b_ih[:H].any() and not b_ih[2 * H:].any()
+        assert not getattr(m, f"bias_hh{sfx}").any()
+    memory = {"gru": "mu_z", "lstm": "mu_f"}[cell]
+    assert stats == {"sigma_w": 1.0, "sigma_v": pytest.approx(math.sqrt(2 * M / (M + gates * H))), "sigma_b": 0.0,
+                     memory: 1.5}
+    a, b = (getattr(torch.nn, cell.upper())(M, H).requires_grad_(False) for _ in range(2))
+    init_heuristic(a, generator=_gen(7))
+    init_heuristic(b, generator=_gen(7))
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))  # seeded: same draw
+
+
+def test_init_heuristic_refuses_other_modules():
+    with pytest.raises(RnnmfError, match="valid: torch.nn.GRU, torch.nn.LSTM"):
+        init_heuristic(MinimalRNN(4, 8))
