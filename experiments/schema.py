@@ -12,14 +12,13 @@ keeps only what relates several keys. Neither imports torch: every refusal comes
 The values (each key's at each profile) live in ``conf/``; ``tests/test_settings.py`` checks that they and the
 settings classes name the same keys. Hydra's structured-config merge is not used: it turns an integer written for a
 float key (``max_mb: 8192``) into a float, which would change the hashed config (run folder names) and what some
-CSVs record. ``check_memory`` checks a job's memory estimate against the machine's.
+CSVs record. A job's memory estimate is checked by ``experiments.memory.check_memory``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import re
 import types
 import typing
@@ -320,32 +319,3 @@ def check_value(cls: type, key: str, value: Any) -> None:
         Rule.check(rule, key, value)  # a mapping (or null where allowed); its keys are checked once composed
     elif rule is not None:
         rule.check(key, value)
-
-
-# ------------------------------------------------------------------------------------------------------ memory
-def machine_memory() -> int:
-    """This machine's physical memory in bytes (MemTotal; the page count where /proc is absent)."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemTotal:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-
-
-def _size(nbytes: float) -> str:
-    for unit, scale in (("TB", 2**40), ("GB", 2**30), ("MB", 2**20)):
-        if nbytes >= scale:
-            return f"{nbytes / scale:.3g} {unit}"
-    return f"{nbytes / 2**10:.3g} kB"
-
-
-def check_memory(nbytes: float, what: str, keys: str) -> None:
-    """Refuse a run whose estimated memory ``nbytes`` exceeds the machine's: ``what`` says what needs it, ``keys``
-    which settings to lower."""
-    total = machine_memory()
-    if not nbytes <= total:
-        raise RnnmfError(f"{what} needs about {_size(nbytes)} of memory, more than this machine's {_size(total)}; "
-                         f"valid: smaller {keys}")

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from experiments.schema import check_memory, setting
+from experiments.memory import check_memory
+from experiments.schema import setting
 from experiments.settings import Common
 from experiments.settings.seqmnist import Eval
 from rnnmf.errors import RnnmfError

@@ -8,7 +8,8 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from experiments.schema import check_memory, setting
+from experiments.memory import check_memory
+from experiments.schema import setting
 from experiments.settings import Common
 from experiments.settings.trainability import Axis, Panel, ensemble_shape, input_R, member_params, panel_settings
 from rnnmf.errors import RnnmfError

@@ -7,7 +7,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from experiments.schema import check_memory, setting
+from experiments.memory import check_memory
+from experiments.schema import setting
 from experiments.settings import Common
 from rnnmf.errors import RnnmfError
 
