@@ -95,7 +95,8 @@ def grid_columns(cfg) -> list[dict[str, Any]]:
         R = input_R(s["cell"], cfg.task.sigma_x, cfg.init.sigma_wx)
         sw = np.array([v if s["sigma_w"] is None else s["sigma_w"] for v in s["values"]])
         mb = np.array([v if s["mu_b"] is None else s["mu_b"] for v in s["values"]])
-        taus = theory_tau(s["cell"], sw, s["sigma_v"], mb, R, int(cfg.gated.population))
+        gated = {"population": int(cfg.gated.population)} if s["cell"] in GATED else {}  # other jobs' views lack it
+        taus = theory_tau(s["cell"], sw, s["sigma_v"], mb, R, **gated)
         for w, m, tau in zip(sw, mb, taus, strict=True):
             columns.append({"panel": panel, "cell": s["cell"], "weights": s["weights"], "sigma_w": float(w),
                             "sigma_v": s["sigma_v"], "mu_b": float(m), "steps": s["steps"], "tau": float(tau),
