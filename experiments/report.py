@@ -10,6 +10,7 @@ invented. Nothing here runs an experiment.
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -288,7 +289,8 @@ def write_report(results_dir: str | Path = "results", with_warnings: bool = Fals
                     warnings.append(f"{run / 'config.yaml'}: settings not read ({type(exc).__name__})")
             for fig in figures:
                 if (run / fig).exists():
-                    body.append(f"\n![{fig}]({(run / fig).relative_to(results)})")
+                    # relative to REPORT.md; a reference run lies outside the results folder (../reference/...)
+                    body.append(f"\n![{fig}]({Path(os.path.relpath(run / fig, results)).as_posix()})")
             body.append("")
     counts = {s: sum(c.status == s for c in all_claims) for s in ("PASS", "FAIL", "INFO", "MISSING")}
     lines += [f"**{counts['PASS']} PASS, {counts['FAIL']} FAIL, {counts['INFO']} INFO, {counts['MISSING']} MISSING** "

@@ -165,10 +165,13 @@ def test_gated_fig3_rows_judge_critical_against_each_other_init(tmp_path, monkey
     # without a run of the user's, ours (results/reference/seqmnist/gated-quick) answers, and the command says so
     ref = tmp_path / "reference" / "seqmnist" / "gated-quick"
     _gated_seqmnist_run(ref, {("gru", "critical"): 300, ("gru", "heuristic"): 700})
+    (ref / "fig3_gated.png").write_bytes(b"\x89PNG")  # a reference run's figure lies outside the results folder
     monkeypatch.setattr(report, "REFERENCE_DIR", tmp_path / "reference")
-    rows = [x for x in write_report(tmp_path / "empty").read_text().splitlines() if x.startswith("| Fig. 3, nn.")]
+    text = write_report(tmp_path / "empty").read_text()
+    rows = [x for x in text.splitlines() if x.startswith("| Fig. 3, nn.")]
     assert "critical 300 vs heuristic 700" in rows[1] and "**PASS**" in rows[1]
     assert "(ours: results/reference" in rows[1]
+    assert "![fig3_gated.png](../reference/seqmnist/gated-quick/fig3_gated.png)" in text  # relative to REPORT.md
 
 
 @pytest.mark.slow
