@@ -39,6 +39,7 @@ from experiments.figures import draw
 from experiments.mf_vs_mc import _window_mean, schedule, write_schedule  # the Fig. 1 job's schedule and c* estimator
 from experiments.settings.gated_mf_vs_mc import axis, params
 from rnnmf.io import append_rows, finished_keys, read_rows, row_key
+from rnnmf.nn.gated import MIN_SCALE
 from rnnmf.progress import progress
 from rnnmf.runtime import pick_device
 from rnnmf.seeds import derive_seed
@@ -317,7 +318,11 @@ def summarize(out_dir: Path) -> dict:
                 out["critical_chi_1_module"] = [round(float(v), 4) for v in cr.chi_1_module]
                 out["critical_calibrated_scale"] = [round(float(v), 4) for v in cr.calibrated_scale]
                 out["critical_chi_1_calibrated"] = [round(float(v), 4) for v in cr.chi_1_calibrated]
-                out["critical_calibrated_max_dev"] = round(float((cr.chi_1_calibrated - 1).abs().max()), 4)
+                # a calibration that all but removed weight_hh found no critical scale: it counts as failed (inf)
+                degenerate = cr.calibrated_scale < MIN_SCALE
+                out["critical_calibrated_degenerate_biases"] = [float(b) for b in cr.bias[degenerate]]
+                dev = (cr.chi_1_calibrated - 1).abs().where(~degenerate, math.inf)
+                out["critical_calibrated_max_dev"] = round(float(dev.max()), 4)
             module = cr.one_step if cr.one_step.notna().any() else cr.growth  # GRU: one step; LSTM: gradient growth
             out.update(critical_biases=[float(b) for b in cr.bias], critical_module=[float(v) for v in module],
                        critical_module_max_dev=float((module - 1).abs().max(skipna=False)),

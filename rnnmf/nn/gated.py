@@ -132,6 +132,12 @@ def init_critical_gated(module: nn.Module, R: float, *, solve_for: str = "sigma_
     return out
 
 
+#: a calibration that shrinks weight_hh below this factor has not found a critical recurrent scale: the module's
+#: chi_1 came to 1 because the recurrent weights were all but removed (a GRU at mu_z = 5 reaches sigma(5)^2 = 0.987
+#: from its update gate alone, README "Beyond the paper"); such a result is returned with converged=False
+MIN_SCALE = 0.1
+
+
 @dataclass(frozen=True)
 class Calibration:
     """What :func:`calibrate_gated` did: ``scale`` multiplied every recurrent block (so the recurrent scale is now
@@ -197,10 +203,13 @@ def calibrate_gated(module: nn.Module, R: float, *, theory: GatedCriticalInit | 
         f = measure(u)
     u, f, se = min(tried, key=lambda t: abs(t[1]))
     W.copy_(base * math.exp(u))
-    converged = abs(math.expm1(f)) <= tolerance
+    converged = abs(math.expm1(f)) <= tolerance and math.exp(u) >= MIN_SCALE
     if not converged:
-        warnings.warn(f"calibrate_gated: the module's chi_1 is {math.exp(f):.4g} after {len(tried)} measurements "
-                      f"(tolerance {tolerance:g}); keeping scale {math.exp(u):.4g}", RuntimeWarning, stacklevel=2)
+        why = (f"the module's chi_1 is {math.exp(f):.4g} after {len(tried)} measurements (tolerance {tolerance:g})"
+               if abs(math.expm1(f)) > tolerance else
+               f"chi_1 = {math.exp(f):.4g} only with weight_hh scaled by {math.exp(u):.2g} < {MIN_SCALE}: the gates "
+               "alone set chi_1 at this bias, and the module has no critical recurrent scale")
+        warnings.warn(f"calibrate_gated: {why}; keeping scale {math.exp(u):.4g}", RuntimeWarning, stacklevel=2)
     sigma_w = math.exp(u) * theory.value if theory is not None and theory.solve_for == "sigma_w" else None
     return Calibration(math.exp(u), sigma_w, math.exp(f), se, math.exp(tried[0][1]), len(tried), float(tolerance),
                        converged)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from typer.testing import CliRunner
 
@@ -12,7 +14,7 @@ from experiments.figures import gated as figure
 from experiments.runner import execute
 from experiments.settings import for_job
 from rnnmf.errors import RnnmfError
-from rnnmf.io import read_rows
+from rnnmf.io import append_rows, read_rows
 
 SMOKE = ["profile=smoke", "run.quiet=true"]
 
@@ -40,6 +42,18 @@ def test_gru_smoke_writes_every_csv_and_the_figure_and_resumes(tmp_path, monkeyp
     (out / "config.yaml").unlink()
     figure.plot(out)  # from the CSVs alone
     assert (out / "gated.png").exists()
+    # the calibration's verdict from critical.csv (written by hand, as the job would): a bias whose calibration all
+    # but removed weight_hh (scale < MIN_SCALE) found no critical scale and fails, whatever chi_1 it reached
+    base = dict(sigma_w=3.7, chi_1=1.0, roundtrip_error=1e-15, Q_star=0.12, hidden=1024, weights="orthogonal",
+                one_step=0.99, growth=1.03, theory_growth=1.0, calibration_evaluations=3, chi_1_calibrated_se=0.004)
+    rows = [base | dict(bias=2.0, chi_1_module=1.038, calibrated_scale=0.898, chi_1_calibrated=0.995),
+            base | dict(bias=5.0, chi_1_module=1.168, calibrated_scale=3e-5, chi_1_calibrated=0.979)]
+    append_rows(out / "critical.csv", rows, job.CRITICAL)
+    s = job.summarize(out)
+    assert s["critical_calibrated_degenerate_biases"] == [5.0] and s["critical_calibrated_max_dev"] == math.inf
+    (out / "critical.csv").write_text(",".join(job.CRITICAL) + "\n")
+    append_rows(out / "critical.csv", rows[:1], job.CRITICAL)
+    assert job.summarize(out)["critical_calibrated_max_dev"] == pytest.approx(0.005, abs=1e-9)
 
 
 @pytest.mark.slow

@@ -133,6 +133,27 @@ def test_calibration_refuses_stacked_modules_and_bad_tolerances():
         calibrate_gated(torch.nn.GRU(4, 8), 1.0, tolerance=2)
 
 
+def test_a_calibration_that_removes_the_recurrent_weights_is_not_converged(monkeypatch):
+    """As torch's tied GRU at mu_z = 5 measured (README): the gates alone put chi_1 near 1, so chi_1 = 0.99 + 0.3 x
+    (x: weight_hh's factor) is within 0.02 of 1 only for x <= 0.1. The search must end there, and say that no
+    critical recurrent scale exists rather than report success (converged False, a RuntimeWarning)."""
+    import rnnmf.sim.gated as sim
+    from rnnmf.nn.gated import MIN_SCALE
+
+    m = torch.nn.GRU(4, 8)
+    base = m.weight_hh_l0.detach().norm().item()
+
+    def fake_chi_1(module, R, **kwargs):
+        x = module.weight_hh_l0.detach().norm().item() / base
+        return {"chi_1": 0.99 + 0.3 * x, "chi_1_se": 1e-3, "state": None}
+
+    monkeypatch.setattr(sim, "module_chi_1", fake_chi_1)
+    with pytest.warns(RuntimeWarning, match="no critical recurrent scale"):
+        cal = calibrate_gated(m, 1.0, tolerance=0.02)
+    assert cal.scale < MIN_SCALE and abs(cal.chi_1 - 1) <= 0.02 and not cal.converged
+    assert torch.allclose(m.weight_hh_l0.norm(), torch.tensor(cal.scale * base), rtol=1e-5)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("mu_f", [1.0, 3.0])
 def test_calibrated_lstm_at_width_1024(mu_f):
