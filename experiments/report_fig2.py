@@ -82,12 +82,17 @@ def fig2_panels(s: dict, profile: str, claim: Claim) -> list[str]:
 
 def fig2_gated(results: Path) -> list:
     """Beyond the paper (issue 19): Fig. 2's fit for torch's GRU (panels i-l) and LSTM (m-p), Fig. 2's tolerances;
-    a panel whose τ spans less than a factor 1.2 (T_max's precision) is named: R² cannot test it."""
-    from experiments.report import _fmt, _rows
+    a panel whose τ spans less than a factor 1.2 (T_max's precision) is named: R² cannot test it. From the user's
+    run, else from ours in results/reference/trainability/gated-quick (the command column says which)."""
+    from experiments.report import REFERENCE_DIR, _fmt, _rows
     from experiments.trainability import summarize
 
     run = latest_run(results, "trainability", where=_has_panels("ijklmnop"))
-    rows = _rows("fig2gated.", run, command(run, "rnnmf sweep trainability --panels i,j,k,l,m,n,o,p profile=quick"))
+    cmd = command(run, "rnnmf sweep trainability --panels i,j,k,l,m,n,o,p profile=quick")
+    ref = REFERENCE_DIR / "trainability" / "gated-quick"
+    if run is None and (ref / "boundary.csv").exists():
+        run, cmd = ref, f"{cmd} (ours: results/reference/trainability/gated-quick)"
+    rows = _rows("fig2gated.", run, cmd)
     if run is None:
         return rows
     s = summarize(run)

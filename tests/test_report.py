@@ -345,3 +345,18 @@ def test_gated_trainability_rows_judge_each_cell_and_leave_fig2_to_the_papers_pa
     fig2 = next(x for x in lines if x.startswith("| Fig. 2 |"))
     assert "**MISSING**" in fig2  # a gated-only run does not answer the paper's Fig. 2
     assert any(x.startswith("Settings: torch's gate equations, N = 32") for x in lines)
+
+
+def test_gated_trainability_rows_fall_back_to_our_reference_run(tmp_path, monkeypatch):
+    """Without a run of the user's, ours (results/reference/trainability/gated-quick, kept in the repository) answers
+    the GRU/LSTM Fig. 2 rows, and the command column says so; with no reference either, they are MISSING."""
+    from experiments import report
+
+    lines = write_report(tmp_path / "results").read_text().splitlines()
+    gru_depth, _, lstm_depth, _ = (x for x in lines if x.startswith(("| Fig. 2 GRU", "| Fig. 2 LSTM")))
+    assert "(i) k=3.72, R²=0.983" in gru_depth and "**PASS**" in gru_depth  # the reference quick run's boundary.csv
+    assert "R² below 0.8: m" in lstm_depth and "**FAIL**" in lstm_depth
+    assert "(ours: results/reference/trainability/gated-quick)" in gru_depth
+    monkeypatch.setattr(report, "REFERENCE_DIR", tmp_path / "no-reference")
+    lines = write_report(tmp_path / "results").read_text().splitlines()
+    assert all("**MISSING**" in x for x in lines if x.startswith(("| Fig. 2 GRU", "| Fig. 2 LSTM")))
