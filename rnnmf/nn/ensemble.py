@@ -150,6 +150,16 @@ class EnsembleRecurrence(torch.autograd.Function):
         return de, d_xt, d_w
 
 
+def check_sequence(x: torch.Tensor, input_size: int, steps: int | None) -> tuple[int, int, int]:
+    """(S, B, M) of an ensemble's input x, refused in one line unless it is (S, B, input_size) with S >= 1 and, for
+    an untied ensemble (``steps`` not None), S <= steps. Shared by every batched ensemble (vanilla, minimal, gated)."""
+    if x.dim() != 3 or x.shape[-1] != input_size or x.shape[0] < 1:
+        raise RnnmfError(f"input of shape {tuple(x.shape)} is invalid; valid: (S, B, {input_size}), S >= 1")
+    if steps is not None and x.shape[0] > steps:
+        raise RnnmfError(f"sequence length {x.shape[0]} is invalid for this untied ensemble; valid: 1 to {steps}")
+    return tuple(x.shape)
+
+
 class RNNEnsemble(nn.Module):
     """K single-layer RNNs plus read-outs on one shared input: ``logits = ens(x)`` with x (S, B, M) -> (K, B, C).
 
@@ -236,11 +246,7 @@ class RNNEnsemble(nn.Module):
     # --------------------------------------------------------------------------------------------------- forward
     def final_hidden(self, x: torch.Tensor) -> torch.Tensor:
         """h^S of every member, (K, B, N), for inputs x (S, B, M) shared by all members (h⁰ = 0)."""
-        if x.dim() != 3 or x.shape[-1] != self.input_size or x.shape[0] < 1:
-            raise RnnmfError(f"input of shape {tuple(x.shape)} is invalid; valid: (S, B, {self.input_size}), S >= 1")
-        S, B, M = x.shape
-        if not self.tied and S > self.steps:
-            raise RnnmfError(f"sequence length {S} is invalid for this untied ensemble; valid: 1 to {self.steps}")
+        S, B, M = check_sequence(x, self.input_size, None if self.tied else self.steps)
         K, N = self.members, self.hidden_size
         proj = self._input_projection(x)  # (S, B, K·N)
         b = self.bias if self.tied else self.bias[:S]

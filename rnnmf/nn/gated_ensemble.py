@@ -35,7 +35,7 @@ from torch import nn
 from rnnmf.draws import WEIGHTS, gaussian, recurrent_matrix
 from rnnmf.errors import RnnmfError
 from rnnmf.nn.base import check_positive_int
-from rnnmf.nn.ensemble import RNNEnsemble
+from rnnmf.nn.ensemble import RNNEnsemble, check_sequence
 
 GATED_CELLS = ("gru", "lstm")
 N_GATES = {"gru": 3, "lstm": 4}
@@ -142,11 +142,7 @@ class GatedEnsemble(nn.Module):
     # --------------------------------------------------------------------------------------------------- forward
     def final_hidden(self, x: torch.Tensor) -> torch.Tensor:
         """h^S of every member, (K, B, N), for inputs x (S, B, M) shared by all members (h⁰ = c⁰ = 0)."""
-        if x.dim() != 3 or x.shape[-1] != self.input_size or x.shape[0] < 1:
-            raise RnnmfError(f"input of shape {tuple(x.shape)} is invalid; valid: (S, B, {self.input_size}), S >= 1")
-        S, B, M = x.shape
-        if not self.tied and S > self.steps:
-            raise RnnmfError(f"sequence length {S} is invalid for this untied ensemble; valid: 1 to {self.steps}")
+        S, B, M = check_sequence(x, self.input_size, None if self.tied else self.steps)
         K, N = self.members, self.hidden_size
         GN = N_GATES[self.cell] * N
         # the input path of every member at every step, one GEMM: (S·B, M) @ (M, K·G·N), laid out (S, K, B, G·N)

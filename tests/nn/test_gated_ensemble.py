@@ -114,3 +114,19 @@ def test_bad_input_is_one_clear_error():
         ens(torch.zeros(5, 2, M))
     with pytest.raises(RnnmfError, match="export_member needs a tied ensemble"):
         ens.export_member(0)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm", "minimal", "vanilla"])
+def test_every_ensemble_refuses_a_bad_input_in_one_line(cell):
+    """One input check (rnnmf.nn.ensemble.check_sequence) for the gated and the paper's ensembles: the shape must be
+    (S, B, M) with S >= 1, and an untied ensemble takes at most its `steps` steps."""
+    from rnnmf.nn.ensemble import RNNEnsemble
+
+    make = GatedEnsemble if cell in ("gru", "lstm") else RNNEnsemble
+    untied = make(cell, 1, 3, 2, 2, steps=2)
+    with pytest.raises(RnnmfError, match=r"input of shape \(2, 3\) is invalid; valid: \(S, B, 3\), S >= 1"):
+        untied.final_hidden(torch.zeros(2, 3))
+    with pytest.raises(RnnmfError, match="sequence length 3 is invalid for this untied ensemble; valid: 1 to 2"):
+        untied.final_hidden(torch.zeros(3, 1, 3))
+    assert untied.final_hidden(torch.zeros(2, 1, 3)).shape == (1, 1, 2)
+    assert make(cell, 1, 3, 2, 2, steps=None).final_hidden(torch.zeros(5, 1, 3)).shape == (1, 1, 2)
