@@ -9,7 +9,7 @@ from typing import Literal
 from experiments.memory import check_memory
 from experiments.schema import setting
 from experiments.settings import Common
-from experiments.settings.seqmnist import Eval
+from experiments.settings.seqmnist import Eval, TrainLoop
 from rnnmf.errors import RnnmfError
 
 CELLS = ("gru", "lstm")
@@ -50,16 +50,8 @@ class LearningRates:
 
 
 @dataclass(frozen=True)
-class Train:
-    optimizer: Literal["rmsprop", "adam", "sgd"] = setting()
+class Train(TrainLoop):
     lr: LearningRates = setting()
-    batch_size: int = setting(min=1)
-    steps: int = setting("optimiser steps per run (the budget)", min=1)
-    stop_at_target: bool = setting()
-    eval_every: int = setting(min=1)
-    checkpoint_every: int | None = setting("null: at every evaluation", min=1)
-    clip_grad_norm: float | None = setting(gt=0.0)
-    clip_per_tensor: bool = setting()
 
 
 @dataclass(frozen=True)

@@ -42,9 +42,10 @@ class LearningRates:
 
 
 @dataclass(frozen=True)
-class Train:
+class TrainLoop:
+    """Fig. 3's training loop; each job adds its per-cell learning rates ``lr`` (seqmnist, gated_seqmnist)."""
+
     optimizer: Literal["rmsprop", "adam", "sgd"] = setting()
-    lr: LearningRates = setting()
     batch_size: int = setting(min=1)
     steps: int = setting("optimiser steps per run (the budget)", min=1)
     stop_at_target: bool = setting()
@@ -52,6 +53,11 @@ class Train:
     checkpoint_every: int | None = setting("null: at every evaluation", min=1)
     clip_grad_norm: float | None = setting(gt=0.0)
     clip_per_tensor: bool = setting()
+
+
+@dataclass(frozen=True)
+class Train(TrainLoop):
+    lr: LearningRates = setting()
 
 
 @dataclass(frozen=True)
