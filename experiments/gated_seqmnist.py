@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 from experiments.figures import draw
-from experiments.seqmnist import SequenceClassifier, train_all
+from experiments.seqmnist import SequenceClassifier, train_all, with_steps
 from experiments.settings.gated_seqmnist import INITS, cells
 from rnnmf.io import read_rows
 
@@ -87,8 +87,7 @@ def summarize(out_dir: Path, wall_s: float | None = None) -> dict:
     summary: dict = {}
     if s.empty:
         return summary
-    reached = s["reached"].astype(str).str.lower().eq("true")
-    s = s.assign(steps=s["steps_to_90"].where(reached, math.inf))
+    s = with_steps(s)
     keys = ["cell", "T", "init"]
     g, budget, best = (s.groupby(keys)[c].median() for c in ("steps", "budget", "best_acc"))
     for (cell, T, init), v in g.items():

@@ -263,6 +263,13 @@ def run(cfg, out_dir) -> dict:
 
 
 # --------------------------------------------------------------------------------------------------- outputs
+def with_steps(s):
+    """``summary.csv`` rows with ``steps``: ``steps_to_90`` where the run reached the target, else inf, so a run that
+    never reached it counts as "> its budget" in a median, never as the budget itself (Fig. 3 and its GRU/LSTM job)."""
+    reached = s["reached"].astype(str).str.lower().eq("true")
+    return s.assign(steps=s["steps_to_90"].where(reached, math.inf))
+
+
 def summarize(out_dir: Path, wall_s: float | None = None) -> dict:
     """Headline numbers: steps to 90% per condition (the median over seeds; "> budget" when never reached), whether
     critical beat both off-critical runs per (cell, T) and everywhere (``critical_faster``), and per cell how much
@@ -273,9 +280,7 @@ def summarize(out_dir: Path, wall_s: float | None = None) -> dict:
     summary: dict = {}
     if s.empty:
         return summary
-    # a run that never reached the target counts as "> its budget" (inf in the median), never as the budget itself
-    reached = s["reached"].astype(str).str.lower().eq("true")
-    s = s.assign(steps=s["steps_to_90"].where(reached, math.inf))
+    s = with_steps(s)
     g = s.groupby(["cell", "T", "init", "weights"])["steps"].median()
     budget = s.groupby(["cell", "T", "init", "weights"])["budget"].max()
     for (cell, T, init, weights), v in g.items():
