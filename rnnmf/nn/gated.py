@@ -169,13 +169,13 @@ def calibrate_gated(module: nn.Module, R: float, *, theory: GatedCriticalInit | 
     d log chi_1 / d log sigma_w at the critical point (``theory``, its ``GatedCriticalInit``; else 1) and then by
     secants, each step at most a factor ``max_step`` in x; then it narrows the bracket (secant through the two
     measurements nearest 1, bisection in log x when that leaves the bracket) until a bracketed measurement is within
-    ``target`` (default ``tolerance`` / 4) of 1.  The result is accepted (``converged``) when the measurement kept
-    is an end of a bracket and within ``tolerance``; otherwise it warns (RuntimeWarning) and keeps the measurement
-    nearest 1.  The first measurement burns in ``burn_in`` steps from a zero state, later ones ``warm_burn_in`` from
-    the previous state, all with the same random inputs (``seed``).  Each costs about burn-in + 4 ``steps`` module
-    steps at ``batch`` chains: O(N^2) per step.  ``inputs``: a callable (burn-in length -> an input sequence of
-    shape (length + steps, batch, input_size)) that replaces the Gaussian inputs (a stack's layer k > 0,
-    :func:`calibrate_layers`).
+    ``target`` (default ``tolerance`` / 4) of 1.  It keeps the bracket's end nearest 1 (without a bracket, the
+    measurement nearest 1), and the result is accepted (``converged``) when there is a bracket and that end is within
+    ``tolerance``; otherwise it warns (RuntimeWarning).  The first measurement burns in ``burn_in`` steps from a
+    zero state, later ones ``warm_burn_in`` from the previous state, all with the same random inputs (``seed``).
+    Each costs about burn-in + 4 ``steps`` module steps at ``batch`` chains: O(N^2) per step.  ``inputs``: a
+    callable (burn-in length -> an input sequence of shape (length + steps, batch, input_size)) that replaces the
+    Gaussian inputs (a stack's layer k > 0, :func:`calibrate_layers`).
     """
     from rnnmf.sim import gated as sim
 
@@ -205,15 +205,13 @@ def calibrate_gated(module: nn.Module, R: float, *, theory: GatedCriticalInit | 
     measure(0.0)
     while len(tried) < max_evaluations:
         bracket = _bracket(tried)
-        best = min(tried, key=lambda t: abs(t[1]))
-        if bracket is not None and abs(math.expm1(best[1])) <= target and best in bracket:
+        if bracket is not None and abs(math.expm1(_nearest(bracket)[1])) <= target:
             break
-        u = _next_scale(tried, bracket, slope, math.log(max_step), math.log1p(target))
-        measure(u)
+        measure(_next_scale(tried, bracket, slope, math.log(max_step), math.log1p(target)))
     bracket = _bracket(tried)
-    u, f, se = min(tried, key=lambda t: abs(t[1]))
+    bracketed = bracket is not None
+    u, f, se = _nearest(bracket if bracketed else tried)
     W.copy_(base * math.exp(u))
-    bracketed = bracket is not None and (u, f, se) in bracket
     converged = bracketed and abs(math.expm1(f)) <= tolerance
     if not converged:
         xs = sorted(math.exp(t[0]) for t in tried)
@@ -228,17 +226,26 @@ def calibrate_gated(module: nn.Module, R: float, *, theory: GatedCriticalInit | 
                        converged, bracketed, float(R))
 
 
+def _nearest(points):
+    """The measurement (log x, log chi_1, se) nearest chi_1 = 1."""
+    return min(points, key=lambda t: abs(t[1]))
+
+
 def _bracket(tried):
-    """The two measurements, adjacent in log x, between which log chi_1 changes sign and one of which is nearest 1
-    (None before chi_1 has been measured on both sides of 1)."""
+    """Of the pairs of measurements adjacent in log x between which log chi_1 changes sign, the one with the
+    measurement nearest 1 (None before chi_1 has been measured on both sides of 1).  Noise can make chi_1(x)
+    non-monotone; every sign change is a crossing of the measured curve."""
     order = sorted(tried)
     pairs = [(a, b) for a, b in zip(order, order[1:], strict=False) if (a[1] < 0) != (b[1] < 0)]
-    return min(pairs, key=lambda ab: min(abs(ab[0][1]), abs(ab[1][1])), default=None)
+    return min(pairs, key=lambda ab: abs(_nearest(ab)[1]), default=None)
 
 
 def _next_scale(tried, bracket, slope, max_du, target):
     """The next log x of :func:`calibrate_gated`'s search (see its docstring)."""
     near = sorted(tried, key=lambda t: abs(t[1]))
+    if bracket is not None:  # secant from the bracket's end nearest 1
+        near.remove(_nearest(bracket))
+        near.insert(0, _nearest(bracket))
     (u0, f0, _) = near[0]
     if len(near) >= 2 and abs(near[1][0] - u0) > 1e-12 and near[1][1] != f0:
         slope = (near[1][1] - f0) / (near[1][0] - u0)

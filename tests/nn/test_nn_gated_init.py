@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -126,32 +127,81 @@ def test_calibration_brings_the_measured_chi_1_to_one_at_small_width():
     assert abs(check["chi_1"] - 1.0) <= 4 * check["chi_1_se"] + 0.02
 
 
-def test_calibration_refuses_stacked_modules_and_bad_tolerances():
-    with pytest.raises(RnnmfError, match="one-layer unidirectional"):
-        init_critical(torch.nn.LSTM(4, 8, num_layers=2), R=1.0, sigma_v=1.0, calibrate=True)
+def test_calibrate_gated_is_for_one_layer_and_refuses_bad_tolerances():
+    with pytest.raises(RnnmfError, match="one-layer unidirectional module \\(calibrate_layers takes stacks\\)"):
+        calibrate_gated(torch.nn.LSTM(4, 8, num_layers=2), 1.0)
     with pytest.raises(RnnmfError, match="tolerance=2"):
         calibrate_gated(torch.nn.GRU(4, 8), 1.0, tolerance=2)
+    with pytest.raises(RnnmfError, match="target=0.05"):
+        calibrate_gated(torch.nn.GRU(4, 8), 1.0, tolerance=0.02, target=0.05)
 
 
-def test_a_calibration_that_removes_the_recurrent_weights_is_not_converged(monkeypatch):
-    """As torch's tied GRU at mu_z = 5 measured (README): the gates alone put chi_1 near 1, so chi_1 = 0.99 + 0.3 x
-    (x: weight_hh's factor) is within 0.02 of 1 only for x <= 0.1. The search must end there, and say that no
-    critical recurrent scale exists rather than report success (converged False, a RuntimeWarning)."""
+#: torch's tied nn.GRU at mu_z = 5 (width 1024, R = 1, the job's draw): its measured chi_1 against the factor x on
+#: weight_hh (x = 1: the untied theory's sigma_w = 7.51), README "Beyond the paper"; it crosses 1 at x = 0.589
+GRU_MU_Z_5 = ([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
+              [0.9788, 0.9789, 0.9798, 0.9817, 0.9856, 0.9937, 1.0008, 1.0127, 1.0320, 1.0602, 1.1683])
+
+
+def _fake_chi_1(monkeypatch, m, curve):
+    """module_chi_1 replaced by chi_1 = curve(x), x the factor on m's weight_hh; returns the list of x measured."""
     import rnnmf.sim.gated as sim
-    from rnnmf.nn.gated import MIN_SCALE
 
-    m = torch.nn.GRU(4, 8)
     base = m.weight_hh_l0.detach().norm().item()
+    seen = []
 
-    def fake_chi_1(module, R, **kwargs):
-        x = module.weight_hh_l0.detach().norm().item() / base
-        return {"chi_1": 0.99 + 0.3 * x, "chi_1_se": 1e-3, "state": None}
+    def fake(module, R, **kwargs):
+        seen.append(module.weight_hh_l0.detach().norm().item() / base)
+        return {"chi_1": curve(seen[-1]), "chi_1_se": 1e-3, "state": None}
 
-    monkeypatch.setattr(sim, "module_chi_1", fake_chi_1)
-    with pytest.warns(RuntimeWarning, match="no critical recurrent scale"):
-        cal = calibrate_gated(m, 1.0, tolerance=0.02)
-    assert cal.scale < MIN_SCALE and abs(cal.chi_1 - 1) <= 0.02 and not cal.converged
-    assert torch.allclose(m.weight_hh_l0.norm(), torch.tensor(cal.scale * base), rtol=1e-5)
+    monkeypatch.setattr(sim, "module_chi_1", fake)
+    return seen
+
+
+def test_calibration_finds_the_crossing_not_the_gates_own_value(monkeypatch):
+    """The GRU at mu_z = 5: with weight_hh ~ 0 its chi_1 is E[z^2] = 0.979, inside 0.02 of 1, which the old search
+    accepted (x < 1e-4).  The search must find where chi_1(x) crosses 1 instead: x = 0.589 on the measured curve,
+    within its target 0.005 and bracketed, never below the bracket it found."""
+    m = torch.nn.GRU(4, 8)
+    seen = _fake_chi_1(monkeypatch, m, lambda x: float(np.interp(x, *GRU_MU_Z_5)))
+    cal = calibrate_gated(m, 1.0, tolerance=0.02)
+    assert cal.converged and cal.bracketed and abs(cal.chi_1 - 1.0) <= 0.005
+    assert 0.55 <= cal.scale <= 0.63 and min(seen) >= 0.5 and cal.evaluations == len(seen) <= 10
+    assert cal.chi_1_before == pytest.approx(1.1683, abs=1e-12)
+
+
+def test_a_crossing_at_a_small_scale_is_a_crossing(monkeypatch):
+    """chi_1 = 0.99 + 0.3 x (x: weight_hh's factor) crosses 1 at x = 1/30: a module whose gates alone almost set
+    chi_1 = 1 needs little recurrent weight, and that is the answer (no floor on x), reached in steps of at most 2x."""
+    m = torch.nn.GRU(4, 8)
+    before = m.weight_hh_l0.detach().clone()
+    seen = _fake_chi_1(monkeypatch, m, lambda x: 0.99 + 0.3 * x)
+    cal = calibrate_gated(m, 1.0, tolerance=0.02)
+    assert cal.converged and cal.bracketed and abs(cal.chi_1 - 1.0) <= 0.005
+    assert abs(cal.scale - 1 / 30) <= 0.005 / 0.3  # chi_1 within 0.005 of 1
+    assert all(seen[k] >= min(seen[:k]) / 2 * (1 - 1e-6) for k in range(1, len(seen)))  # at most 2x down a step
+    torch.testing.assert_close(m.weight_hh_l0.detach(), cal.scale * before, rtol=1e-6, atol=0)
+
+
+def test_no_crossing_is_refused(monkeypatch):
+    """chi_1 = 0.99 - 0.05 / (1 + x) stays below 1 at every scale: no crossing to bracket, so converged is False and a
+    RuntimeWarning says so, although the last measurements are within 0.02 of 1."""
+    m = torch.nn.GRU(4, 8)
+    _fake_chi_1(monkeypatch, m, lambda x: 0.99 - 0.05 / (1 + x))
+    with pytest.warns(RuntimeWarning, match="no crossing of chi_1 = 1 was bracketed"):
+        cal = calibrate_gated(m, 1.0, tolerance=0.02, max_evaluations=6)
+    assert not cal.converged and not cal.bracketed and abs(cal.chi_1 - 1.0) <= 0.02 and cal.evaluations == 6
+    assert cal.scale > 8  # it searched upwards, where chi_1 rises, at most 2x a step
+
+
+def test_a_first_measurement_near_one_is_still_bracketed(monkeypatch):
+    """chi_1(1) = 1.003 is within the target, but one measurement does not show a crossing: the search aims past 1
+    by the target (here with the default slope, twice, as chi_1 is flatter in x than that) until a measurement falls
+    below 1, and keeps the bracketed one nearest 1."""
+    m = torch.nn.GRU(4, 8)
+    seen = _fake_chi_1(monkeypatch, m, lambda x: 0.97 + 0.033 * x)
+    cal = calibrate_gated(m, 1.0)
+    assert cal.converged and cal.bracketed and len(seen) == 3 and 0.97 + 0.033 * seen[-1] < 1.0
+    assert 1.0 < cal.chi_1 <= 1.003 and cal.scale == pytest.approx(seen[1], rel=1e-6)
 
 
 @pytest.mark.slow
