@@ -267,3 +267,67 @@ def test_init_heuristic_sets_every_layer_and_direction(cell, gates):
 def test_init_heuristic_refuses_other_modules():
     with pytest.raises(RnnmfError, match="valid: torch.nn.GRU, torch.nn.LSTM"):
         init_heuristic(MinimalRNN(4, 8))
+
+
+def test_layer_views_reproduce_torchs_stacked_bidirectional_forward():
+    """calibrate_layers drives layer k by the outputs of the layers below computed through one-layer views that share
+    the module's parameters; chained, they give torch's own forward of a 2-layer bidirectional nn.LSTM (float64,
+    1e-12), and rescaling a view's weight_hh rescales the module's."""
+    from rnnmf.nn.gated import _layer_outputs, _layer_view
+
+    m = torch.nn.LSTM(5, 7, num_layers=2, bidirectional=True).double()
+    views = {k: {sfx: _layer_view(m, k, sfx) for sfx in ("", "_reverse")} for k in range(2)}
+    x = torch.randn((9, 3, 5), generator=_gen(4), dtype=torch.float64)
+    with torch.no_grad():
+        torch.testing.assert_close(_layer_outputs(views, 1, _layer_outputs(views, 0, x)), m(x)[0], rtol=0,
+                                   atol=1e-12)
+        views[1]["_reverse"].weight_hh_l0.mul_(0.5)
+    assert m.weight_hh_l1_reverse is views[1]["_reverse"].weight_hh_l0
+
+
+@pytest.mark.parametrize("make, kw", [
+    (lambda: torch.nn.GRU(16, 64, num_layers=2), dict(mu_z=2.0)),
+    (lambda: torch.nn.LSTM(16, 64, bidirectional=True), dict(mu_f=1.0)),
+])
+def test_calibration_of_every_layer_and_direction(make, kw):
+    """init_critical(..., calibrate=...) on a 2-layer nn.GRU and a bidirectional nn.LSTM (width 64): every layer and
+    direction is calibrated (bracketed, within its tolerance), its weight_hh is the theory's times its factor, layer
+    1 is driven at the second moment of layer 0's outputs, and a re-measurement with other inputs (layer_chi_1) gives
+    chi_1 within 0.05 + 3 SE of 1 (width 64: SE ~0.02) and the same R within 10%."""
+    from rnnmf.nn.gated import layer_chi_1
+
+    opts = dict(burn_in=300, warm_burn_in=100, steps=20)
+    m = make()
+    layers = init_critical(m, R=1.0, generator=_gen(2), sigma_v=1.0, sigma_b=0.1, **kw)
+    before = {n: p.detach().clone() for n, p in m.named_parameters() if n.startswith("weight_hh")}
+    layers = init_critical(m, R=1.0, generator=_gen(2), sigma_v=1.0, sigma_b=0.1, calibrate=opts, **kw)
+    check = layer_chi_1(m, 1.0, seed=11, burn_in=300, steps=20)
+    assert len(layers) == len(check) == m.num_layers
+    for k, (res, measured) in enumerate(zip(layers, check, strict=True)):
+        cals = res.calibration if m.bidirectional else (res.calibration,)
+        measured = measured if m.bidirectional else (measured,)
+        for sfx, cal, again in zip(("", "_reverse"), cals, measured, strict=False):
+            assert cal.converged and cal.bracketed and abs(cal.chi_1 - 1.0) <= cal.tolerance
+            torch.testing.assert_close(getattr(m, f"weight_hh_l{k}{sfx}").detach(),
+                                       cal.scale * before[f"weight_hh_l{k}{sfx}"], rtol=1e-6, atol=1e-7)
+            assert abs(again["chi_1"] - 1.0) <= 0.05 + 3 * again["chi_1_se"]
+            assert again["R"] == pytest.approx(cal.R, rel=0.10)
+            assert (cal.R == 1.0) == (k == 0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("make, kw", [
+    (lambda: torch.nn.GRU(64, 256, num_layers=2), dict(mu_z=2.0)),
+    (lambda: torch.nn.LSTM(64, 256, num_layers=2, bidirectional=True), dict(mu_f=1.0)),
+])
+def test_calibrated_stacks_at_width_256(make, kw):
+    """The same at width 256 with the default calibration (1000-step burn-in): every layer and direction,
+    re-measured with other inputs and a fresh burn-in, within 5% of 1."""
+    from rnnmf.nn.gated import layer_chi_1
+
+    m = make()
+    layers = init_critical(m, R=1.0, generator=_gen(6), sigma_v=1.0, sigma_b=0.1, calibrate=True, **kw)
+    cals = [c for res in layers for c in (res.calibration if m.bidirectional else (res.calibration,))]
+    assert all(c.converged for c in cals) and len(cals) == m.num_layers * (2 if m.bidirectional else 1)
+    again = [c for layer in layer_chi_1(m, 1.0, seed=17) for c in (layer if m.bidirectional else (layer,))]
+    assert all(abs(a["chi_1"] - 1.0) <= 0.05 for a in again), again
