@@ -289,7 +289,7 @@ def _each_layer(module: nn.Module, R: float, seed: int, burn_in: int, steps: int
     moment per unit after half the burn-in."""
     views = {layer: {sfx: _layer_view(module, layer, sfx) for sfx in _directions(module)}
              for layer in range(module.num_layers)}
-    gen = torch.Generator().manual_seed(int(seed) + 7919)
+    gen = torch.Generator().manual_seed(int(seed) + 7919)  # the stack's inputs: a stream apart from the measurements'
     below = math.sqrt(float(R)) * torch.randn((burn_in + steps, batch, module.input_size), generator=gen,
                                               dtype=torch.float64)
     for layer in range(module.num_layers):
