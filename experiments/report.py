@@ -168,7 +168,7 @@ def gated(results: Path) -> list[Row]:
                                                   strict=True))
                                     + "".join(f"; bias {b:g}: no bracketed crossing of χ₁ = 1"
                                               for b in s.get("critical_calibration_failed_biases", [])),
-                                    f"max {v:.1%}"),
+                                    f"max {v:.1%}" if math.isfinite(v) else "—"),
         "tied": lambda s, v: (f"max |c_tied − c_untied| = {v:.3f}; tied Jacobian mean / theory median "
                               f"{s.get('jacobian_tied_over_theory_median')}", "—"),
     }
