@@ -17,7 +17,9 @@ round trip, and torch's own ``nn.GRU``/``nn.LSTM`` of width ``critical.hidden`` 
 ``rnnmf.nn.init_critical`` and driven by inputs of second moment R for ``critical.burn_in`` steps: the exact one-step
 mean squared singular value (GRU: of dh'/dh; LSTM: of the (c, h) Jacobian in the chi_1-consistent metric, eq. 27 of
 docs/gated-mean-field.md), beside untied networks of the same width (``rnnmf.sim.gated.untied_one_step``), and the
-per-step growth of back-propagated gradients at stationarity.
+per-step growth of back-propagated gradients at stationarity, and the module's own chi_1 (the Jacobian product's
+growth, metric-free, ``module_chi_1``); with ``critical.calibrate`` the module's weight_hh is then rescaled to where
+that crosses 1 (``rnnmf.nn.gated.calibrate_gated``) and chi_1 measured again on fresh inputs from h = 0.
 
 Outputs: ``dynamics.csv``, ``fixed_points.csv``, ``timescales.csv``, ``jacobian.csv``, ``critical.csv``,
 ``schedule.csv`` (the cell and its Σ12^t) and ``gated.png/pdf`` (panels like Fig. 1 a-c plus the Jacobian check),
@@ -39,7 +41,6 @@ from experiments.figures import draw
 from experiments.mf_vs_mc import _window_mean, schedule, write_schedule  # the Fig. 1 job's schedule and c* estimator
 from experiments.settings.gated_mf_vs_mc import axis, params
 from rnnmf.io import append_rows, finished_keys, read_rows, row_key
-from rnnmf.nn.gated import MIN_SCALE
 from rnnmf.progress import progress
 from rnnmf.runtime import pick_device
 from rnnmf.seeds import derive_seed
@@ -64,7 +65,7 @@ JACOBIAN = POINT + ["tied", "T", "mean", "mean_se", "theory", "chi_1", "hidden",
 CRITICAL = ["bias", "sigma_w", "chi_1", "roundtrip_error", "Q_star", "hidden", "weights", "one_step", "one_step_se",
             "Q_module", "one_step_untied", "one_step_untied_se", "one_step_plain", "one_step_plain_untied",
             "one_step_plain_theory", "growth", "theory_growth", "chi_1_module", "calibrated_scale",
-            "calibration_evaluations", "chi_1_calibrated", "chi_1_calibrated_se"]
+            "calibration_evaluations", "chi_1_calibrated", "chi_1_calibrated_se", "calibration_converged"]
 FILES = {  # file: (columns, key columns of one row)
     "dynamics.csv": (DYNAMICS, ("sigma_w", "bias", "t", "source")),
     "fixed_points.csv": (FIXED_POINTS, ("sigma_w", "bias", "source")),
@@ -207,7 +208,6 @@ def critical_rows(cfg) -> list[dict]:
         p = as_float_dict(resolve(cell, R=float(cfg.model.R), **res.params)[0])
         untied = untied_one_step(cell, p, hidden=int(cr.hidden), batch=int(cr.batch),
                                  seed=derive_seed(cfg.seed, "critical-untied", bias), metric=metric)
-        cal = {}
         if cr.calibrate:  # beyond mean field: the module's own chi_1 (growth rate), calibrated, then re-measured
             from rnnmf.nn.gated import calibrate_gated
 
@@ -217,7 +217,12 @@ def critical_rows(cfg) -> list[dict]:
             check = module_chi_1(module, float(cfg.model.R), batch=int(cr.batch), burn_in=int(cr.burn_in),
                                  steps=max(int(cr.steps), 2), seed=derive_seed(cfg.seed, "critical-check", bias))
             cal = dict(chi_1_module=c.chi_1_before, calibrated_scale=c.scale, calibration_evaluations=c.evaluations,
-                       chi_1_calibrated=check["chi_1"], chi_1_calibrated_se=check["chi_1_se"])
+                       chi_1_calibrated=check["chi_1"], chi_1_calibrated_se=check["chi_1_se"],
+                       calibration_converged=c.converged)
+        else:  # the module's own chi_1 at the theory's sigma_w only
+            cal = dict(chi_1_module=module_chi_1(module, float(cfg.model.R), batch=int(cr.batch),
+                                                 burn_in=int(cr.burn_in), steps=max(int(cr.steps), 2),
+                                                 seed=derive_seed(cfg.seed, "critical-calibrate", bias))["chi_1"])
         rows.append(dict(**cal, bias=bias, sigma_w=res.value, chi_1=res.chi_1, roundtrip_error=abs(chi_back - 1.0),
                          Q_star=res.Q_star, hidden=int(cr.hidden), weights=str(cr.weights),
                          one_step=tied["one_step"], one_step_se=tied["one_step_se"], Q_module=tied["Q"],
@@ -263,9 +268,13 @@ def run(cfg, out_dir) -> dict:
 
 # ------------------------------------------------------------------------------------------------------ summary
 def summarize(out_dir: Path) -> dict:
-    """Headline numbers from the CSVs only; the report judges them (experiments.claims). ``critical_module``: per
-    bias of ``critical_biases``, the value torch's module should have at 1 (the GRU's one-step mean squared singular
-    value, the LSTM's gradient growth per step), ``critical_module_max_dev`` its largest distance from 1."""
+    """Headline numbers from the CSVs only; the report judges them (experiments.claims). Critical initialisation
+    (:func:`summarize_critical`), per bias of
+    ``critical_biases``: ``critical_chi_1_module``, the measured chi_1 of torch's tied module at the untied theory's
+    critical sigma_w (metric-free Jacobian-product growth; ``..._max_dev`` its largest distance from 1), and with a
+    calibration ``critical_chi_1_calibrated``, re-measured after ``calibrate_gated``; a bias whose calibration did not
+    bracket the crossing of chi_1 = 1 counts as failed (deviation inf).  Runs whose critical.csv predates the
+    ``calibration_converged`` column (a search that could stop without a bracket) are not judged on it."""
     out_dir = Path(out_dir)
     dyn = read_rows(out_dir / "dynamics.csv")
     c = dyn.pivot_table(index=["sigma_w", "bias", "t"], columns="source", values="c")
@@ -306,25 +315,32 @@ def summarize(out_dir: Path) -> dict:
             if len(tied) else None
     crit_path = out_dir / "critical.csv"
     if crit_path.exists():
-        cr = read_rows(crit_path)
-        if len(cr):
-            out["critical_max_roundtrip_error"] = float(cr.roundtrip_error.max())
-            if cr.one_step.notna().any():
-                out["critical_one_step_max_dev"] = round(float((cr.one_step - 1).abs().max()), 4)
-            if "one_step_untied" in cr and cr.one_step_untied.notna().any():
-                out["critical_one_step_untied_max_dev"] = round(float((cr.one_step_untied - 1).abs().max()), 4)
-            out["critical_growth_max_dev"] = round(float((cr.growth - 1).abs().max()), 4)
-            if "chi_1_calibrated" in cr and cr.chi_1_calibrated.notna().any():  # beyond mean field (calibrate_gated)
-                out["critical_chi_1_module"] = [round(float(v), 4) for v in cr.chi_1_module]
-                out["critical_calibrated_scale"] = [round(float(v), 4) for v in cr.calibrated_scale]
-                out["critical_chi_1_calibrated"] = [round(float(v), 4) for v in cr.chi_1_calibrated]
-                # a calibration that all but removed weight_hh found no critical scale: it counts as failed (inf)
-                degenerate = cr.calibrated_scale < MIN_SCALE
-                out["critical_calibrated_degenerate_biases"] = [float(b) for b in cr.bias[degenerate]]
-                dev = (cr.chi_1_calibrated - 1).abs().where(~degenerate, math.inf)
-                out["critical_calibrated_max_dev"] = round(float(dev.max()), 4)
-            module = cr.one_step if cr.one_step.notna().any() else cr.growth  # GRU: one step; LSTM: gradient growth
-            out.update(critical_biases=[float(b) for b in cr.bias], critical_module=[float(v) for v in module],
-                       critical_module_max_dev=float((module - 1).abs().max(skipna=False)),
-                       critical_hidden=int(cr.hidden.iloc[0]), critical_weights=str(cr.weights.iloc[0]))
+        out.update(summarize_critical(read_rows(crit_path)))
+    return out
+
+
+def summarize_critical(cr) -> dict:
+    """The critical-initialisation part of :func:`summarize`, from the rows of critical.csv."""
+    out: dict = {}
+    if not len(cr):
+        return out
+    out["critical_max_roundtrip_error"] = float(cr.roundtrip_error.max())
+    if cr.one_step.notna().any():
+        out["critical_one_step_max_dev"] = round(float((cr.one_step - 1).abs().max()), 4)
+    if "one_step_untied" in cr and cr.one_step_untied.notna().any():
+        out["critical_one_step_untied_max_dev"] = round(float((cr.one_step_untied - 1).abs().max()), 4)
+    out["critical_growth_max_dev"] = round(float((cr.growth - 1).abs().max()), 4)
+    if "chi_1_module" in cr and cr.chi_1_module.notna().all():
+        out["critical_chi_1_module"] = [round(float(v), 4) for v in cr.chi_1_module]
+        out["critical_chi_1_module_max_dev"] = round(float((cr.chi_1_module - 1).abs().max()), 4)
+    if "chi_1_calibrated" in cr and cr.chi_1_calibrated.notna().any():  # beyond mean field (calibrate_gated)
+        out["critical_calibrated_scale"] = [round(float(v), 4) for v in cr.calibrated_scale]
+        out["critical_chi_1_calibrated"] = [round(float(v), 4) for v in cr.chi_1_calibrated]
+        if "calibration_converged" in cr:
+            failed = ~cr.calibration_converged.astype(str).str.lower().eq("true")
+            out["critical_calibration_failed_biases"] = [float(b) for b in cr.bias[failed]]
+            dev = (cr.chi_1_calibrated - 1).abs().where(~failed, math.inf)
+            out["critical_calibrated_max_dev"] = round(float(dev.max()), 4)
+    out.update(critical_biases=[float(b) for b in cr.bias], critical_hidden=int(cr.hidden.iloc[0]),
+               critical_weights=str(cr.weights.iloc[0]))
     return out

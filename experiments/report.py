@@ -157,13 +157,18 @@ def gated(results: Path) -> list[Row]:
         "jacobian": lambda s, v: (f"{s['jacobian_untied_within_3se']} rows within 3 SE", "—"),
         "tau": lambda s, v: (f"median |τ_fit/τ − 1| = {v:.1%} ({s.get('tau_fits')} fits)", f"{v:.1%}"),
         "roundtrip": lambda s, v: (f"max |χ₁ − 1| = {v:.1e} over {len(s['critical_biases'])} biases", "—"),
+        "module_untied": lambda s, v: (f"max |one step − 1| = {v:.3f} over {len(s['critical_biases'])} biases "
+                                       f"(width {s['critical_hidden']})", f"max {v:.1%}"),
         "module": lambda s, v: ("; ".join(f"bias {b:g}: {x:.3f}" for b, x in zip(s["critical_biases"],
-                                                                               s["critical_module"], strict=True))
+                                                                               s["critical_chi_1_module"], strict=True))
                                 + f" (width {s['critical_hidden']}, {s['critical_weights']} W)", f"max {v:.1%}"),
         "calibrated": lambda s, v: ("; ".join(f"bias {b:g}: {x:.3f} → {y:.3f} (weight_hh × {k:.3f})" for b, x, y, k in
                                               zip(s["critical_biases"], s["critical_chi_1_module"],
                                                   s["critical_chi_1_calibrated"], s["critical_calibrated_scale"],
-                                                  strict=True)), f"max {v:.1%}"),
+                                                  strict=True))
+                                    + "".join(f"; bias {b:g}: no bracketed crossing of χ₁ = 1"
+                                              for b in s.get("critical_calibration_failed_biases", [])),
+                                    f"max {v:.1%}" if math.isfinite(v) else "—"),
         "tied": lambda s, v: (f"max |c_tied − c_untied| = {v:.3f}; tied Jacobian mean / theory median "
                               f"{s.get('jacobian_tied_over_theory_median')}", "—"),
     }

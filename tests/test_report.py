@@ -130,8 +130,8 @@ def test_gated_rows_are_beyond_the_paper_and_missing_without_a_run(tmp_path, mon
     text = write_report(tmp_path / "results").read_text()
     rows = [line for line in text.splitlines() if line.startswith(("| GRU (beyond the paper)",
                                                                     "| LSTM (beyond the paper)"))]
-    assert "## Beyond the paper" in text and len(rows) == 16
-    assert all("| — |" in r for r in rows) and sum("**MISSING**" in r for r in rows) == 14  # 2 INFO rows
+    assert "## Beyond the paper" in text and len(rows) == 18
+    assert all("| — |" in r for r in rows) and sum("**MISSING**" in r for r in rows) == 14  # 4 INFO rows
 
 
 def _gated_seqmnist_run(folder, steps: dict, budget=2000):
@@ -184,14 +184,18 @@ def test_gated_rows_are_filled_from_the_job(tmp_path, monkeypatch):
                                         "timescales.sigma12=[]", "sigma_w=[1.5]",
                                         "bias.num=1"])
     append_rows(out / "critical.csv", [dict(bias=2.0, sigma_w=3.7, chi_1=1.0, roundtrip_error=1e-15, Q_star=0.12,
-                                            hidden=1024, weights="orthogonal", one_step=0.987, growth=1.04,
-                                            theory_growth=1.0)], job.CRITICAL)
+                                            hidden=1024, weights="orthogonal", one_step=0.987, one_step_untied=1.004,
+                                            growth=1.04, theory_growth=1.0, chi_1_module=1.038, calibrated_scale=0.898,
+                                            chi_1_calibrated=0.995, calibration_converged=True)], job.CRITICAL)
     text = write_report(tmp_path / "results").read_text()
     rows = [line for line in text.splitlines() if line.startswith("| GRU (beyond the paper)")]
-    assert len(rows) == 8 and all("| — |" in r for r in rows)
+    assert len(rows) == 9 and all("| — |" in r for r in rows)
     assert "max \\|Δc\\| =" in rows[0] and "**INFO**" in rows[0]  # a smoke run is shown, never graded
-    assert "bias 2: 0.987" in rows[5] and "**INFO**" in rows[5]
     assert "**INFO**" in rows[4] and "1.0e-15" in rows[4]
+    # what was measured: untied networks' one step, the tied module's own chi_1, the calibrated module
+    assert "untied networks" in rows[5] and "max \\|one step − 1\\| = 0.004" in rows[5]
+    assert "(tied) at init_critical's σ_w" in rows[6] and "bias 2: 1.038" in rows[6]
+    assert "bias 2: 1.038 → 0.995 (weight_hh × 0.898)" in rows[7]
 
 
 def test_fig2_row_states_k_and_r2_per_panel_with_the_profile_and_fails_below_r2_0_8(tmp_path):

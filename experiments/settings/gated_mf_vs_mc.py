@@ -71,8 +71,8 @@ class Critical:
     batch: int = setting(min=1)
     burn_in: int = setting(min=0)
     steps: int = setting(min=1)
-    calibrate: bool = setting("beyond mean field: also rescale the module's recurrent weights until its measured chi_1 "
-                              "is 1 (rnnmf.nn.gated.calibrate_gated) and measure it again with fresh inputs")
+    calibrate: bool = setting("beyond mean field: also rescale weight_hh to where the module's measured chi_1 crosses "
+                              "1 (rnnmf.nn.gated.calibrate_gated) and measure it again with fresh inputs")
 
 
 @dataclass(frozen=True)

@@ -102,8 +102,9 @@ def init_critical(
     torch's own `nn.GRU` and `nn.LSTM` (every layer): χ₁ = 1 from their mean-field theory (docs/gated-mean-field.md);
     pass R and, as keywords, `solve_for` ("sigma_w", or "mu_z"/"mu_f") and the other gate statistics (sigma_v,
     mu_z, ...); q_star, mu_b and sigma_x do not apply. Returns a list of GatedCriticalInit, one per layer
-    (`rnnmf.nn.gated.init_critical_gated`). ``calibrate=True`` (one-layer modules) then measures the module's own χ₁
-    and rescales its recurrent weights until it is 1 (beyond mean field: `rnnmf.nn.gated.calibrate_gated`).
+    (`rnnmf.nn.gated.init_critical_gated`). ``calibrate=True`` then measures the module's own χ₁, layer by layer and
+    direction by direction, and rescales its recurrent weights to where it crosses 1 (beyond mean field:
+    `rnnmf.nn.gated.calibrate_layers`).
     """
     if isinstance(module, (nn.GRU, nn.LSTM)):
         from rnnmf.nn.gated import init_critical_gated

@@ -541,7 +541,8 @@ def _tangent_step(cell: str, W: torch.Tensor, gi: torch.Tensor, state: tuple, ta
 
 
 def module_chi_1(module: torch.nn.Module, R: float, *, batch: int = 8, tangents: int = 4, burn_in: int = 1000,
-                 steps: int = 40, seed: int = 0, state: tuple | None = None) -> dict:
+                 steps: int = 40, seed: int = 0, state: tuple | None = None,
+                 inputs: torch.Tensor | None = None) -> dict:
     """chi_1 of a one-layer torch ``nn.GRU``/``nn.LSTM`` as the module realises it: the per-step growth of the mean
     squared singular value of the state's Jacobian product at stationarity (docs/gated-mean-field.md eq. 23, sec. 7).
 
@@ -552,6 +553,9 @@ def module_chi_1(module: torch.nn.Module, R: float, *, batch: int = 8, tangents:
     width-N state concentrates at large N, so the geometric mean of the ratios over the last half of the steps (after
     the tangent has relaxed to its stationary direction) estimates the growth rate; for untied weights it is chi_1.
     Unlike a one-step value it needs no metric on the LSTM's (c, h): every metric gives the same long-run growth.
+
+    ``inputs`` (optional, shape (burn_in + steps, batch, input_size)) replaces the Gaussian inputs by a given
+    sequence, e.g. the outputs of the layer below in a stack (``rnnmf.nn.gated.calibrate_layers``); R is then unused.
 
     Returns {chi_1, chi_1_se (over the chains), one_step (the first step's mean ratio from isotropic tangents: the
     plain one-step mean squared singular value), Q (mean h^2 after the burn-in), state (the chains' state then, for
@@ -569,12 +573,21 @@ def module_chi_1(module: torch.nn.Module, R: float, *, batch: int = 8, tangents:
     gen = torch.Generator().manual_seed(int(seed))
     H, M = module.hidden_size, module.input_size
     dtype = module.weight_ih_l0.dtype
+    if inputs is not None and tuple(inputs.shape) != (int(burn_in) + int(steps), batch, M):
+        raise RnnmfError(f"module_chi_1: inputs of shape {tuple(inputs.shape)}; valid: (burn_in + steps, batch, "
+                         f"input_size) = ({int(burn_in) + int(steps)}, {batch}, {M})")
     scale = math.sqrt(float(R))
+
+    def x_at(t, d):  # the input of step t, shape (batch, M)
+        if inputs is not None:
+            return inputs[t].to(d)
+        return scale * torch.randn((batch, M), generator=gen, dtype=d)
+
     if state is None:
         state = tuple(torch.zeros((1, batch, H), dtype=dtype) for _ in range(2 if is_lstm else 1))
     with torch.no_grad():
-        for _ in range(int(burn_in)):
-            x = scale * torch.randn((1, batch, M), generator=gen, dtype=dtype)
+        for t in range(int(burn_in)):
+            x = x_at(t, dtype)[None]
             out = module(x, state if is_lstm else state[0])[1]
             state = tuple(out) if is_lstm else (out,)
         end = state
@@ -588,7 +601,7 @@ def module_chi_1(module: torch.nn.Module, R: float, *, batch: int = 8, tangents:
         logs = torch.empty((int(steps), batch, K), dtype=d)
         for k in range(int(steps)):
             before = sum(t.pow(2).sum(dim=-1) for t in tan)
-            gi = scale * torch.randn((batch, M), generator=gen, dtype=d) @ V.T + b_ih
+            gi = x_at(int(burn_in) + k, d) @ V.T + b_ih
             s, tan = _tangent_step(cell, W, gi, s, tan, b_hh)
             after = sum(t.pow(2).sum(dim=-1) for t in tan)
             logs[k] = torch.log(after / before)

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 import experiments.gated_mf_vs_mc as job
 from cli.main import app
+from experiments.claims import BY_ID
 from experiments.config import compose_config, hashed_view
 from experiments.figures import gated as figure
 from experiments.runner import execute
 from experiments.settings import for_job
 from rnnmf.errors import RnnmfError
-from rnnmf.io import append_rows, read_rows
+from rnnmf.io import read_rows
 
 SMOKE = ["profile=smoke", "run.quiet=true"]
 
@@ -42,18 +44,6 @@ def test_gru_smoke_writes_every_csv_and_the_figure_and_resumes(tmp_path, monkeyp
     (out / "config.yaml").unlink()
     figure.plot(out)  # from the CSVs alone
     assert (out / "gated.png").exists()
-    # the calibration's verdict from critical.csv (written by hand, as the job would): a bias whose calibration all
-    # but removed weight_hh (scale < MIN_SCALE) found no critical scale and fails, whatever chi_1 it reached
-    base = dict(sigma_w=3.7, chi_1=1.0, roundtrip_error=1e-15, Q_star=0.12, hidden=1024, weights="orthogonal",
-                one_step=0.99, growth=1.03, theory_growth=1.0, calibration_evaluations=3, chi_1_calibrated_se=0.004)
-    rows = [base | dict(bias=2.0, chi_1_module=1.038, calibrated_scale=0.898, chi_1_calibrated=0.995),
-            base | dict(bias=5.0, chi_1_module=1.168, calibrated_scale=3e-5, chi_1_calibrated=0.979)]
-    append_rows(out / "critical.csv", rows, job.CRITICAL)
-    s = job.summarize(out)
-    assert s["critical_calibrated_degenerate_biases"] == [5.0] and s["critical_calibrated_max_dev"] == math.inf
-    (out / "critical.csv").write_text(",".join(job.CRITICAL) + "\n")
-    append_rows(out / "critical.csv", rows[:1], job.CRITICAL)
-    assert job.summarize(out)["critical_calibrated_max_dev"] == pytest.approx(0.005, abs=1e-9)
 
 
 @pytest.mark.slow
@@ -61,6 +51,37 @@ def test_lstm_smoke(tmp_path):
     summary, out = execute("gated_mf_vs_mc", [*SMOKE, "cell=lstm"], out=tmp_path / "run")
     assert set(read_rows(out / "fixed_points.csv").source) == {"theory", "mc_untied", "mc_tied"}
     assert summary["points_computed"] == 2
+
+
+def _critical_rows(**columns):
+    """critical.csv rows as the job writes them: two biases, the given columns varying (lists), the rest fixed."""
+    base = dict(sigma_w=3.7, chi_1=1.0, roundtrip_error=1e-15, Q_star=0.12, hidden=1024, weights="orthogonal",
+                one_step=0.99, one_step_untied=1.004, growth=1.03, theory_growth=1.0, calibration_evaluations=4,
+                chi_1_calibrated_se=0.004)
+    return pd.DataFrame([base | {k: v[i] for k, v in columns.items()} for i in range(2)])
+
+
+def test_critical_summary_says_what_was_measured():
+    """The report's rows from critical.csv: the untied networks' one step (the theory's claim), torch's tied module's
+    own chi_1 at the theory's sigma_w (INFO), and the calibrated module, where a bias whose calibration bracketed
+    no crossing of chi_1 = 1 fails (inf) whatever chi_1 it reached (here 0.979: E[z^2] of a GRU at mu_z = 5)."""
+    cr = _critical_rows(bias=[2.0, 5.0], one_step_untied=[1.004, 0.987], chi_1_module=[1.038, 1.168],
+                        calibrated_scale=[0.898, 3e-5], chi_1_calibrated=[0.995, 0.979],
+                        calibration_converged=[True, False])
+    s = job.summarize_critical(cr)
+    assert s["critical_one_step_untied_max_dev"] == pytest.approx(0.013, abs=1e-12)
+    assert s["critical_chi_1_module"] == [1.038, 1.168]
+    assert s["critical_chi_1_module_max_dev"] == pytest.approx(0.168, abs=1e-12)
+    assert s["critical_calibration_failed_biases"] == [5.0] and s["critical_calibrated_max_dev"] == math.inf
+    assert BY_ID["gru.calibrated"].verdict(s["critical_calibrated_max_dev"]) == "FAIL"
+    assert BY_ID["gru.module"].verdict(s["critical_chi_1_module_max_dev"]) == "INFO"
+    assert BY_ID["lstm.module_untied"].verdict(s["critical_one_step_untied_max_dev"]) == "PASS"
+    cr["calibration_converged"] = [True, True]  # read back from a CSV: the strings "True"
+    cr = cr.astype({"calibration_converged": str})
+    assert job.summarize_critical(cr)["critical_calibrated_max_dev"] == pytest.approx(0.021, abs=1e-12)
+    # a run from before the bracketed search (no calibration_converged column) is not judged on its calibration
+    old = job.summarize_critical(cr.drop(columns="calibration_converged"))
+    assert "critical_calibrated_max_dev" not in old and old["critical_chi_1_calibrated"] == [0.995, 0.979]
 
 
 def test_critical_rows_round_trip_and_measure_torchs_module():

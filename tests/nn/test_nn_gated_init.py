@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -126,32 +127,81 @@ def test_calibration_brings_the_measured_chi_1_to_one_at_small_width():
     assert abs(check["chi_1"] - 1.0) <= 4 * check["chi_1_se"] + 0.02
 
 
-def test_calibration_refuses_stacked_modules_and_bad_tolerances():
-    with pytest.raises(RnnmfError, match="one-layer unidirectional"):
-        init_critical(torch.nn.LSTM(4, 8, num_layers=2), R=1.0, sigma_v=1.0, calibrate=True)
+def test_calibrate_gated_is_for_one_layer_and_refuses_bad_tolerances():
+    with pytest.raises(RnnmfError, match="one-layer unidirectional module \\(calibrate_layers takes stacks\\)"):
+        calibrate_gated(torch.nn.LSTM(4, 8, num_layers=2), 1.0)
     with pytest.raises(RnnmfError, match="tolerance=2"):
         calibrate_gated(torch.nn.GRU(4, 8), 1.0, tolerance=2)
+    with pytest.raises(RnnmfError, match="target=0.05"):
+        calibrate_gated(torch.nn.GRU(4, 8), 1.0, tolerance=0.02, target=0.05)
 
 
-def test_a_calibration_that_removes_the_recurrent_weights_is_not_converged(monkeypatch):
-    """As torch's tied GRU at mu_z = 5 measured (README): the gates alone put chi_1 near 1, so chi_1 = 0.99 + 0.3 x
-    (x: weight_hh's factor) is within 0.02 of 1 only for x <= 0.1. The search must end there, and say that no
-    critical recurrent scale exists rather than report success (converged False, a RuntimeWarning)."""
+#: torch's tied nn.GRU at mu_z = 5 (width 1024, R = 1, the job's draw): its measured chi_1 against the factor x on
+#: weight_hh (x = 1: the untied theory's sigma_w = 7.51), README "Beyond the paper"; it crosses 1 at x = 0.589
+GRU_MU_Z_5 = ([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
+              [0.9788, 0.9789, 0.9798, 0.9817, 0.9856, 0.9937, 1.0008, 1.0127, 1.0320, 1.0602, 1.1683])
+
+
+def _fake_chi_1(monkeypatch, m, curve):
+    """module_chi_1 replaced by chi_1 = curve(x), x the factor on m's weight_hh; returns the list of x measured."""
     import rnnmf.sim.gated as sim
-    from rnnmf.nn.gated import MIN_SCALE
 
-    m = torch.nn.GRU(4, 8)
     base = m.weight_hh_l0.detach().norm().item()
+    seen = []
 
-    def fake_chi_1(module, R, **kwargs):
-        x = module.weight_hh_l0.detach().norm().item() / base
-        return {"chi_1": 0.99 + 0.3 * x, "chi_1_se": 1e-3, "state": None}
+    def fake(module, R, **kwargs):
+        seen.append(module.weight_hh_l0.detach().norm().item() / base)
+        return {"chi_1": curve(seen[-1]), "chi_1_se": 1e-3, "state": None}
 
-    monkeypatch.setattr(sim, "module_chi_1", fake_chi_1)
-    with pytest.warns(RuntimeWarning, match="no critical recurrent scale"):
-        cal = calibrate_gated(m, 1.0, tolerance=0.02)
-    assert cal.scale < MIN_SCALE and abs(cal.chi_1 - 1) <= 0.02 and not cal.converged
-    assert torch.allclose(m.weight_hh_l0.norm(), torch.tensor(cal.scale * base), rtol=1e-5)
+    monkeypatch.setattr(sim, "module_chi_1", fake)
+    return seen
+
+
+def test_calibration_finds_the_crossing_not_the_gates_own_value(monkeypatch):
+    """The GRU at mu_z = 5: with weight_hh ~ 0 its chi_1 is E[z^2] = 0.979, inside 0.02 of 1, which the old search
+    accepted (x < 1e-4).  The search must find where chi_1(x) crosses 1 instead: x = 0.589 on the measured curve,
+    within its target 0.005 and bracketed, never below the bracket it found."""
+    m = torch.nn.GRU(4, 8)
+    seen = _fake_chi_1(monkeypatch, m, lambda x: float(np.interp(x, *GRU_MU_Z_5)))
+    cal = calibrate_gated(m, 1.0, tolerance=0.02)
+    assert cal.converged and cal.bracketed and abs(cal.chi_1 - 1.0) <= 0.005
+    assert 0.55 <= cal.scale <= 0.63 and min(seen) >= 0.5 and cal.evaluations == len(seen) <= 10
+    assert cal.chi_1_before == pytest.approx(1.1683, abs=1e-12)
+
+
+def test_a_crossing_at_a_small_scale_is_a_crossing(monkeypatch):
+    """chi_1 = 0.99 + 0.3 x (x: weight_hh's factor) crosses 1 at x = 1/30: a module whose gates alone almost set
+    chi_1 = 1 needs little recurrent weight, and that is the answer (no floor on x), reached in steps of at most 2x."""
+    m = torch.nn.GRU(4, 8)
+    before = m.weight_hh_l0.detach().clone()
+    seen = _fake_chi_1(monkeypatch, m, lambda x: 0.99 + 0.3 * x)
+    cal = calibrate_gated(m, 1.0, tolerance=0.02)
+    assert cal.converged and cal.bracketed and abs(cal.chi_1 - 1.0) <= 0.005
+    assert abs(cal.scale - 1 / 30) <= 0.005 / 0.3  # chi_1 within 0.005 of 1
+    assert all(seen[k] >= min(seen[:k]) / 2 * (1 - 1e-6) for k in range(1, len(seen)))  # at most 2x down a step
+    torch.testing.assert_close(m.weight_hh_l0.detach(), cal.scale * before, rtol=1e-6, atol=0)
+
+
+def test_no_crossing_is_refused(monkeypatch):
+    """chi_1 = 0.99 - 0.05 / (1 + x) stays below 1 at every scale: no crossing to bracket, so converged is False and a
+    RuntimeWarning says so, although the last measurements are within 0.02 of 1."""
+    m = torch.nn.GRU(4, 8)
+    _fake_chi_1(monkeypatch, m, lambda x: 0.99 - 0.05 / (1 + x))
+    with pytest.warns(RuntimeWarning, match="no crossing of chi_1 = 1 was bracketed"):
+        cal = calibrate_gated(m, 1.0, tolerance=0.02, max_evaluations=6)
+    assert not cal.converged and not cal.bracketed and abs(cal.chi_1 - 1.0) <= 0.02 and cal.evaluations == 6
+    assert cal.scale > 8  # it searched upwards, where chi_1 rises, at most 2x a step
+
+
+def test_a_first_measurement_near_one_is_still_bracketed(monkeypatch):
+    """chi_1(1) = 1.003 is within the target, but one measurement does not show a crossing: the search aims past 1
+    by the target (here with the default slope, twice, as chi_1 is flatter in x than that) until a measurement falls
+    below 1, and keeps the bracketed one nearest 1."""
+    m = torch.nn.GRU(4, 8)
+    seen = _fake_chi_1(monkeypatch, m, lambda x: 0.97 + 0.033 * x)
+    cal = calibrate_gated(m, 1.0)
+    assert cal.converged and cal.bracketed and len(seen) == 3 and 0.97 + 0.033 * seen[-1] < 1.0
+    assert 1.0 < cal.chi_1 <= 1.003 and cal.scale == pytest.approx(seen[1], rel=1e-6)
 
 
 @pytest.mark.slow
@@ -217,3 +267,67 @@ def test_init_heuristic_sets_every_layer_and_direction(cell, gates):
 def test_init_heuristic_refuses_other_modules():
     with pytest.raises(RnnmfError, match="valid: torch.nn.GRU, torch.nn.LSTM"):
         init_heuristic(MinimalRNN(4, 8))
+
+
+def test_layer_views_reproduce_torchs_stacked_bidirectional_forward():
+    """calibrate_layers drives layer k by the outputs of the layers below computed through one-layer views that share
+    the module's parameters; chained, they give torch's own forward of a 2-layer bidirectional nn.LSTM (float64,
+    1e-12), and rescaling a view's weight_hh rescales the module's."""
+    from rnnmf.nn.gated import _layer_outputs, _layer_view
+
+    m = torch.nn.LSTM(5, 7, num_layers=2, bidirectional=True).double()
+    views = {k: {sfx: _layer_view(m, k, sfx) for sfx in ("", "_reverse")} for k in range(2)}
+    x = torch.randn((9, 3, 5), generator=_gen(4), dtype=torch.float64)
+    with torch.no_grad():
+        torch.testing.assert_close(_layer_outputs(views, 1, _layer_outputs(views, 0, x)), m(x)[0], rtol=0,
+                                   atol=1e-12)
+        views[1]["_reverse"].weight_hh_l0.mul_(0.5)
+    assert m.weight_hh_l1_reverse is views[1]["_reverse"].weight_hh_l0
+
+
+@pytest.mark.parametrize("make, kw", [
+    (lambda: torch.nn.GRU(16, 64, num_layers=2), dict(mu_z=2.0)),
+    (lambda: torch.nn.LSTM(16, 64, bidirectional=True), dict(mu_f=1.0)),
+])
+def test_calibration_of_every_layer_and_direction(make, kw):
+    """init_critical(..., calibrate=...) on a 2-layer nn.GRU and a bidirectional nn.LSTM (width 64): every layer and
+    direction is calibrated (bracketed, within its tolerance), its weight_hh is the theory's times its factor, layer
+    1 is driven at the second moment of layer 0's outputs, and a re-measurement with other inputs (layer_chi_1) gives
+    chi_1 within 0.05 + 3 SE of 1 (width 64: SE ~0.02) and the same R within 10%."""
+    from rnnmf.nn.gated import layer_chi_1
+
+    opts = dict(burn_in=300, warm_burn_in=100, steps=20)
+    m = make()
+    layers = init_critical(m, R=1.0, generator=_gen(2), sigma_v=1.0, sigma_b=0.1, **kw)
+    before = {n: p.detach().clone() for n, p in m.named_parameters() if n.startswith("weight_hh")}
+    layers = init_critical(m, R=1.0, generator=_gen(2), sigma_v=1.0, sigma_b=0.1, calibrate=opts, **kw)
+    check = layer_chi_1(m, 1.0, seed=11, burn_in=300, steps=20)
+    assert len(layers) == len(check) == m.num_layers
+    for k, (res, measured) in enumerate(zip(layers, check, strict=True)):
+        cals = res.calibration if m.bidirectional else (res.calibration,)
+        measured = measured if m.bidirectional else (measured,)
+        for sfx, cal, again in zip(("", "_reverse"), cals, measured, strict=False):
+            assert cal.converged and cal.bracketed and abs(cal.chi_1 - 1.0) <= cal.tolerance
+            torch.testing.assert_close(getattr(m, f"weight_hh_l{k}{sfx}").detach(),
+                                       cal.scale * before[f"weight_hh_l{k}{sfx}"], rtol=1e-6, atol=1e-7)
+            assert abs(again["chi_1"] - 1.0) <= 0.05 + 3 * again["chi_1_se"]
+            assert again["R"] == pytest.approx(cal.R, rel=0.10)
+            assert (cal.R == 1.0) == (k == 0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("make, kw", [
+    (lambda: torch.nn.GRU(64, 256, num_layers=2), dict(mu_z=2.0)),
+    (lambda: torch.nn.LSTM(64, 256, num_layers=2, bidirectional=True), dict(mu_f=1.0)),
+])
+def test_calibrated_stacks_at_width_256(make, kw):
+    """The same at width 256 with the default calibration (1000-step burn-in): every layer and direction,
+    re-measured with other inputs and a fresh burn-in, within 5% of 1."""
+    from rnnmf.nn.gated import layer_chi_1
+
+    m = make()
+    layers = init_critical(m, R=1.0, generator=_gen(6), sigma_v=1.0, sigma_b=0.1, calibrate=True, **kw)
+    cals = [c for res in layers for c in (res.calibration if m.bidirectional else (res.calibration,))]
+    assert all(c.converged for c in cals) and len(cals) == m.num_layers * (2 if m.bidirectional else 1)
+    again = [c for layer in layer_chi_1(m, 1.0, seed=17) for c in (layer if m.bidirectional else (layer,))]
+    assert all(abs(a["chi_1"] - 1.0) <= 0.05 for a in again), again
