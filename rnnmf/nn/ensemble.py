@@ -42,7 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from rnnmf.draws import WEIGHTS, gaussian, recurrent_matrix
+from rnnmf.draws import check_statistics, gaussian, recurrent_matrix
 from rnnmf.errors import RnnmfError
 from rnnmf.nn.base import check_positive_int
 from rnnmf.nn.minimal import MinimalRNN, UntiedMinimalRNN
@@ -71,15 +71,7 @@ class MemberInit:
     weights: str = "gaussian"
 
     def check(self) -> MemberInit:
-        for name in ("sigma_w", "sigma_v", "sigma_b", "sigma_wx"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
-                raise RnnmfError(f"{name}={v!r} is invalid; valid: a finite number >= 0")
-        if not math.isfinite(self.mu_b):
-            raise RnnmfError(f"mu_b={self.mu_b!r} is invalid; valid: a finite number")
-        if self.weights not in WEIGHTS:
-            raise RnnmfError(f"weights={self.weights!r} is invalid; valid: {', '.join(WEIGHTS)}")
-        return self
+        return check_statistics(self, ("sigma_w", "sigma_v", "sigma_b", "sigma_wx"), "mu_b")
 
 
 class EnsembleRecurrence(torch.autograd.Function):

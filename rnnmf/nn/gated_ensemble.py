@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from rnnmf.draws import WEIGHTS, gaussian, recurrent_matrix
+from rnnmf.draws import check_statistics, gaussian, recurrent_matrix
 from rnnmf.errors import RnnmfError
 from rnnmf.nn.base import check_positive_int
 from rnnmf.nn.ensemble import RNNEnsemble, check_sequence
@@ -58,15 +58,7 @@ class GatedInit:
     weights: str = "gaussian"
 
     def check(self) -> GatedInit:
-        for name in ("sigma_w", "sigma_v", "sigma_b"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
-                raise RnnmfError(f"{name}={v!r} is invalid; valid: a finite number >= 0")
-        if not math.isfinite(self.mu):
-            raise RnnmfError(f"mu={self.mu!r} is invalid; valid: a finite number")
-        if self.weights not in WEIGHTS:
-            raise RnnmfError(f"weights={self.weights!r} is invalid; valid: {', '.join(WEIGHTS)}")
-        return self
+        return check_statistics(self, ("sigma_w", "sigma_v", "sigma_b"), "mu")
 
 
 class GatedEnsemble(nn.Module):
