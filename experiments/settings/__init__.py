@@ -49,6 +49,15 @@ class Data:
 
 
 @dataclass(frozen=True)
+class Axis:
+    """A swept axis, linearly spaced, both ends included (Fig. 1's mu_b, Fig. 2's sigma_w and mu_b)."""
+
+    start: float = setting()
+    stop: float = setting()
+    num: int = setting(min=1)
+
+
+@dataclass(frozen=True)
 class Common:
     job: str = setting("the job's name (set by its YAML)")
     profile: Literal["smoke", "quick", "paper"] = setting("sizes: smoke (seconds), quick (a 2-core CPU), paper")
