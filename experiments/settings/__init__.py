@@ -66,6 +66,13 @@ class Common:
     run: Run = setting()
 
 
+def chosen_cells(cfg, every) -> list[str]:
+    """``cfg.cells`` as cell names in the order given, each once; ``all`` (the CLI's ``--cell all``) means
+    ``every``."""
+    names = [str(c) for c in cfg.cells]
+    return list(every) if "all" in names else list(dict.fromkeys(names))
+
+
 def check_run(cfg) -> None:
     """The cross-check of :class:`Common`, what the ``run.*`` rules cannot see alone: a CUDA device that is absent
     (torch is what knows), submitit that is not installed."""
