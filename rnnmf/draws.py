@@ -4,6 +4,7 @@
     haar_orthogonal(shape)                Haar-distributed orthogonal matrices (..., N, N)
     recurrent_matrix(shape, sigma, kind)  W: "gaussian", W_ij ~ N(0, σ²/N), or "orthogonal", σ times a Haar matrix
     uniform(shape, bound)                 entries U(-bound, bound) (Glorot/Xavier input weights of a gated cell)
+    per_network(generators, shape)        standard normals (networks, *shape), network k's from generators[k]
     check_statistics(stats, scales, mean) the statistics a draw is asked for: scales >= 0, a finite mean, a kind of W
 
 Every draw takes its generator explicitly and consumes it in a fixed order (one ``normal_`` call per tensor, in
@@ -56,6 +57,12 @@ def gaussian(shape, std: float = 1.0, mean: float = 0.0, generator: torch.Genera
         device = generator.device if generator is not None else "cpu"
     z = torch.empty(shape, dtype=dtype, device=device).normal_(0.0, std, generator=generator)
     return z.add_(mean)
+
+
+def per_network(generators: Sequence[torch.Generator], shape, *, dtype=torch.float64, device=None) -> torch.Tensor:
+    """Standard normal draws (len(generators), *shape): network k's from its own ``generators[k]`` (``torch.randn``),
+    so that a network's numbers do not depend on the batch of networks it is simulated in."""
+    return torch.stack([torch.randn(shape, generator=g, dtype=dtype, device=device) for g in generators])
 
 
 def uniform(shape, bound: float, generator: torch.Generator | None = None, *, dtype=torch.float64,

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from rnnmf.draws import WEIGHTS, check_statistics, recurrent_matrix  # noqa: F401 - WEIGHTS: the kinds of W it takes
+from rnnmf.draws import WEIGHTS, check_statistics, per_network, recurrent_matrix  # noqa: F401 - WEIGHTS: the kinds of W it takes
 from rnnmf.errors import RnnmfError
 from rnnmf.seeds import derive_seed
 from rnnmf.sim.montecarlo import cell_update
@@ -107,7 +107,7 @@ def draws(net: RandomRNN, *, hidden: int, networks: int, steps: int, seed: int =
             for k in range(networks)]
 
     def normal(*shape) -> torch.Tensor:
-        return torch.stack([torch.randn(shape, generator=g, dtype=dtype, device=device) for g in gens])
+        return per_network(gens, shape, dtype=dtype, device=device)
 
     if net.cell == "minimal":
         yield normal(n).mul_(math.sqrt(net.h0_var))
