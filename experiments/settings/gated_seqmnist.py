@@ -82,7 +82,7 @@ def cross_check(cfg) -> None:
     it does not depend on the R measured later) and the MNIST files."""
     from rnnmf.data.checks import check_mnist
 
-    check_lengths(cfg, memory_bytes(cfg))
+    check_lengths(cfg, memory_bytes)
     if "critical" in list(cfg.inits):
         from rnnmf.errors import InfeasibleError
         from rnnmf.theory import critical_gated

@@ -111,15 +111,16 @@ def memory_bytes(cfg) -> int:
     return run_bytes(cfg, lambda N, T: 3 * N * N + N * (784 // T) + 10 * N)
 
 
-def check_lengths(cfg, nbytes: int) -> None:
-    """T values that divide 784 (at least one) and one training run's memory ``nbytes``, before torch's import."""
+def check_lengths(cfg, memory: Callable[[object], int]) -> None:
+    """T values that divide 784 (at least one), then one training run's memory ``memory(cfg)`` (bytes, which needs
+    valid T values), before torch's import."""
     from rnnmf.data.checks import check_seq_len
 
     if not list(cfg.lengths):
         raise RnnmfError("lengths=[] is invalid; valid: T values dividing 784, e.g. [196, 784]")
     for T in cfg.lengths:
         check_seq_len(T)
-    check_memory(nbytes, "one training run", "model.hidden, train.batch_size or eval.batch_size")
+    check_memory(memory(cfg), "one training run", "model.hidden, train.batch_size or eval.batch_size")
 
 
 def cross_check(cfg) -> None:
@@ -127,7 +128,7 @@ def cross_check(cfg) -> None:
     measured later, see rnnmf.theory.require_feasible) and the MNIST files (downloaded here when possible)."""
     from rnnmf.data.checks import check_mnist
 
-    check_lengths(cfg, memory_bytes(cfg))
+    check_lengths(cfg, memory_bytes)
     from rnnmf.theory import require_feasible  # numpy and scipy: after the checks that need neither
 
     for cell in cells(cfg):

@@ -35,7 +35,7 @@ def test_units_name_what_each_initialisation_makes_the_recurrent_blocks():
 
 
 @pytest.mark.parametrize("override, needle", [
-    ("inits=[xavier]", "inits"), ("cells=[vanilla]", "cells"), ("lengths=[100]", "T=100"),
+    ("inits=[xavier]", "inits"), ("cells=[vanilla]", "cells"), ("lengths=[100]", "T=100"), ("lengths=[0]", "T=0"),
     ("critical.weights=unitary", "critical.weights"), ("train.lr.lstm=0", "train.lr.lstm"),
     ("heuristic.memory_bias=null", "heuristic.memory_bias"), ("critical.gru.mu_b=1", "critical.gru.mu_b"),
 ])
