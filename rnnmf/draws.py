@@ -4,6 +4,8 @@
     haar_orthogonal(shape)                Haar-distributed orthogonal matrices (..., N, N)
     recurrent_matrix(shape, sigma, kind)  W: "gaussian", W_ij ~ N(0, σ²/N), or "orthogonal", σ times a Haar matrix
     uniform(shape, bound)                 entries U(-bound, bound) (Glorot/Xavier input weights of a gated cell)
+    per_network(generators, shape)        standard normals (networks, *shape), network k's from generators[k]
+    check_statistics(stats, scales, mean) the statistics a draw is asked for: scales >= 0, a finite mean, a kind of W
 
 Every draw takes its generator explicitly and consumes it in a fixed order (one ``normal_`` call per tensor, in
 the dtype asked for: float64 by default, so that a seeded generator gives the same weights on any device). The
@@ -14,11 +16,33 @@ models' initialisers (``rnnmf.nn.init``, ``rnnmf.nn.ensemble``) and the simulati
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import TypeVar
 
 import torch
 
+from rnnmf.errors import RnnmfError
+
 #: the two kinds of recurrent matrix W (Sec. 3.1: the vanilla RNN reaches dynamical isometry only with orthogonal W)
 WEIGHTS = ("gaussian", "orthogonal")
+
+S = TypeVar("S")
+
+
+def check_statistics(stats: S, scales: Sequence[str], mean: str) -> S:
+    """Check the statistics of a draw (a member of an ensemble, a random network): each attribute named in
+    ``scales`` a finite number >= 0 (a standard deviation or a variance), ``mean`` a finite number and ``weights``
+    one of :data:`WEIGHTS`. The first that is not is one RnnmfError line; ``stats`` itself otherwise."""
+    for name in scales:
+        v = getattr(stats, name)
+        if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+            raise RnnmfError(f"{name}={v!r} is invalid; valid: a finite number >= 0")
+    v = getattr(stats, mean)
+    if not (isinstance(v, (int, float)) and math.isfinite(v)):
+        raise RnnmfError(f"{mean}={v!r} is invalid; valid: a finite number")
+    if stats.weights not in WEIGHTS:
+        raise RnnmfError(f"weights={stats.weights!r} is invalid; valid: {', '.join(WEIGHTS)}")
+    return stats
 
 
 def gaussian(shape, std: float = 1.0, mean: float = 0.0, generator: torch.Generator | None = None, *,
@@ -33,6 +57,12 @@ def gaussian(shape, std: float = 1.0, mean: float = 0.0, generator: torch.Genera
         device = generator.device if generator is not None else "cpu"
     z = torch.empty(shape, dtype=dtype, device=device).normal_(0.0, std, generator=generator)
     return z.add_(mean)
+
+
+def per_network(generators: Sequence[torch.Generator], shape, *, dtype=torch.float64, device=None) -> torch.Tensor:
+    """Standard normal draws (len(generators), *shape): network k's from its own ``generators[k]`` (``torch.randn``),
+    so that a network's numbers do not depend on the batch of networks it is simulated in."""
+    return torch.stack([torch.randn(shape, generator=g, dtype=dtype, device=device) for g in generators])
 
 
 def uniform(shape, bound: float, generator: torch.Generator | None = None, *, dtype=torch.float64,

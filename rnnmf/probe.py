@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from rnnmf.errors import RnnmfError
+from rnnmf.seeds import derive_seed
 
 METHODS = ("logistic", "ridge")
 
@@ -44,7 +45,7 @@ def features(model, images: torch.Tensor, depths: Sequence[int], sigma_x: float,
     ``depths``, in chunks of ``chunk`` examples (each chunk its own noise stream, seeded by (seed, chunk index))."""
     parts = []
     for i, start in enumerate(range(0, len(images), chunk)):
-        g = torch.Generator(device=images.device).manual_seed(int(seed) * 1_000_003 + i)
+        g = torch.Generator(device=images.device).manual_seed(derive_seed(seed, i, scheme="epoch"))
         parts.append(model.states_at(images[start:start + chunk], depths, sigma_x, g))
     return torch.cat(parts, dim=2)
 

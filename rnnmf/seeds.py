@@ -6,13 +6,14 @@ it, in which process, or in which batch: that is what lets a sweep resume point 
     derive_seed(seed, *keys)                    sha256 of "seed/repr(key1)/repr(key2)...", its first 15 hex digits
                                                 (60 bits, big-endian): the derivation for every new stream.
 
-Two jobs derived their streams before this module existed, and their results (and the reference CSVs kept in
-``results/``) depend on those numbers, so they keep their derivation through ``scheme`` (changing it would change
-every number those jobs write):
+Two jobs derived their streams before this module existed (the memory probe took Fig. 3's rule), and their results
+(and the reference CSVs kept in ``results/``) depend on those numbers, so they keep their derivation through
+``scheme`` (changing it would change every number those jobs write):
 
     scheme="fig2"    Fig. 2 (trainability): sha256 of "seed|str(key1)|str(key2)...", its first 7 bytes read
                      little-endian (56 bits). Keys are str-formatted: a Python float prints the same by str and repr.
-    scheme="epoch"   Fig. 3 (seqmnist) epoch orders: seed · 1,000,003 + epoch (one integer key).
+    scheme="epoch"   Fig. 3 (seqmnist) epoch orders: seed · 1,000,003 + epoch (one integer key); the memory probe's
+                     noise chunks (``rnnmf.probe.features``) use it too, with the chunk's index.
 
 All three are stable across runs, processes and platforms (no Python ``hash``, which is salted per process).
 """

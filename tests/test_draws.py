@@ -37,3 +37,33 @@ def test_uniform_is_bounded_with_variance_bound_squared_over_3_and_seeded():
     assert x.dtype == torch.float64 and float(x.abs().max()) <= 0.3
     assert float(x.var()) == pytest.approx(0.3**2 / 3, rel=0.02)  # 40,000 entries: ~0.6% standard error
     assert torch.equal(x, uniform((200, 200), 0.3, torch.Generator().manual_seed(1)))
+
+
+@pytest.mark.parametrize("make, scales, mean", [
+    ("MemberInit", ("sigma_w", "sigma_v", "sigma_b", "sigma_wx"), "mu_b"),
+    ("GatedInit", ("sigma_w", "sigma_v", "sigma_b"), "mu"),
+    ("RandomRNN", ("sigma_w", "sigma_v", "sigma_b", "R", "h0_var"), "mu_b"),
+])
+def test_every_kind_of_draw_statistics_is_checked_by_one_rule(make, scales, mean):
+    """The paper's ensemble members, the gated ones and the simulated networks refuse the same bad values with the
+    same line (rnnmf.draws.check_statistics), naming the field."""
+    from dataclasses import replace
+
+    from rnnmf.errors import RnnmfError
+    from rnnmf.nn.ensemble import MemberInit
+    from rnnmf.nn.gated_ensemble import GatedInit
+    from rnnmf.sim.jacobian import RandomRNN
+
+    good = {"MemberInit": MemberInit(1.0, 1.0), "GatedInit": GatedInit(1.0, 1.0),
+            "RandomRNN": RandomRNN("minimal", 1.0, 1.0, 0.0, 0.0, 0.5, 1.0)}[make]
+    assert good.check() is good
+    for name in scales:
+        for bad in (-1.0, math.inf, math.nan, "1"):
+            with pytest.raises(RnnmfError, match=f"^{name}={bad!r} is invalid; valid: a finite number >= 0$"):
+                replace(good, **{name: bad}).check()
+    for bad in (math.inf, -math.inf, math.nan):
+        with pytest.raises(RnnmfError, match=f"^{mean}={bad!r} is invalid; valid: a finite number$"):
+            replace(good, **{mean: bad}).check()
+    assert getattr(replace(good, **{mean: -3.0}).check(), mean) == -3.0  # a mean may be negative
+    with pytest.raises(RnnmfError, match="^weights='haar' is invalid; valid: gaussian, orthogonal$"):
+        replace(good, weights="haar").check()

@@ -1,12 +1,13 @@
 """Fig. 3 beyond the paper, torch's GRU and LSTM on sequential MNIST: ``fig3_gated`` (test accuracy against steps per
 initialisation) and ``table.md`` (steps to the target, chi_1 of each initialisation), from the CSVs of job
-``gated_seqmnist`` alone: ``curves.csv`` and ``summary.csv``."""
+``gated_seqmnist`` alone: ``curves.csv`` and ``summary.csv``. Drawn by Fig. 3's own table and curves
+(``experiments.figures.fig3``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from rnnmf.io import read_rows, write_text_atomic
+from experiments.figures.fig3 import curves, steps_table, steps_to_target
 
 CELL_NAMES = {"gru": "nn.GRU", "lstm": "nn.LSTM"}
 INIT_STYLE = {"critical": {"color": "tab:blue", "linestyle": "-"},
@@ -16,43 +17,16 @@ INIT_STYLE = {"critical": {"color": "tab:blue", "linestyle": "-"},
 
 def write_table(out_dir: Path) -> list[Path]:
     """``table.md``: steps to the target accuracy per condition and the theory's χ₁ of its initialisation."""
-    s = read_rows(Path(out_dir) / "summary.csv")
-    if s.empty:
-        return []
-    lines = ["| cell | T | init | recurrent blocks | steps to 90% | reached | best acc | σ_w² | σ_v² | memory bias | "
-             "χ₁ (theory) |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for r in s.sort_values(["T", "cell", "init", "seed"]).itertuples():
-        steps = f"{int(r.steps_to_90)}" if r.reached else f"> {int(r.budget)}"
-        lines.append(f"| {r.cell} | {r.T} | {r.init} | {r.weights} | {steps} | {'yes' if r.reached else 'no'} | "
-                     f"{r.best_acc:.3f} | {r.sigma_w_sq:.3g} | {r.sigma_v_sq:.3g} | {r.mu_b:g} | {r.chi_1:.3g} |")
-    write_text_atomic(Path(out_dir) / "table.md", "\n".join(lines) + "\n")
-    return [Path(out_dir) / "table.md"]
+    return steps_table(
+        out_dir, ["cell", "T", "init", "recurrent blocks", "steps to 90%", "reached", "best acc", "σ_w²", "σ_v²",
+                  "memory bias", "χ₁ (theory)"],
+        ["T", "cell", "init", "seed"],
+        lambda r: [r.cell, r.T, r.init, r.weights, steps_to_target(r), "yes" if r.reached else "no",
+                   f"{r.best_acc:.3f}", f"{r.sigma_w_sq:.3g}", f"{r.sigma_v_sq:.3g}", f"{r.mu_b:g}",
+                   f"{r.chi_1:.3g}"])
 
 
 def plot(out_dir: Path) -> list[Path]:
     """Rows T, columns cell, test accuracy against optimiser steps per initialisation (from ``curves.csv``)."""
-    from rnnmf.plots import figure, panel_label, save
-
-    df = read_rows(Path(out_dir) / "curves.csv")
-    if df.empty:
-        return []
-    lengths = sorted(df["T"].unique())
-    cell_names = [c for c in CELL_NAMES if c in set(df["cell"])]
-    fig, axes = figure(len(lengths), len(cell_names), width=3.4, height=2.6)
-    label = iter("abcdefgh")
-    for i, T in enumerate(lengths):
-        for j, cell in enumerate(cell_names):
-            ax = axes[i][j]
-            sub = df[(df["T"] == T) & (df["cell"] == cell)]
-            for init, style in INIT_STYLE.items():
-                for seed, g in sub[sub["init"] == init].groupby("seed"):
-                    ax.plot(g["step"], g["test_acc"], **style,
-                            label=init.replace("_", " ") if seed == sub["seed"].min() else None)
-            ax.axhline(0.9, color="0.8", linewidth=0.8, zorder=0)
-            ax.set_ylim(0, 1)
-            ax.set_xlabel("optimisation steps")
-            ax.set_ylabel("test accuracy")
-            ax.set_title(f"{CELL_NAMES[cell]}, T = {T}")
-            panel_label(ax, next(label))
-    axes[0][0].legend(loc="lower right")
-    return save(fig, Path(out_dir) / "fig3_gated")
+    conditions = [({"init": init}, style, init.replace("_", " ")) for init, style in INIT_STYLE.items()]
+    return curves(out_dir, "fig3_gated", CELL_NAMES, conditions)

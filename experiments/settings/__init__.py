@@ -49,12 +49,28 @@ class Data:
 
 
 @dataclass(frozen=True)
+class Axis:
+    """A swept axis, linearly spaced, both ends included (Fig. 1's mu_b, Fig. 2's sigma_w and mu_b)."""
+
+    start: float = setting()
+    stop: float = setting()
+    num: int = setting(min=1)
+
+
+@dataclass(frozen=True)
 class Common:
     job: str = setting("the job's name (set by its YAML)")
     profile: Literal["smoke", "quick", "paper"] = setting("sizes: smoke (seconds), quick (a 2-core CPU), paper")
     seed: int = setting(min=0)
     data: Data = setting()
     run: Run = setting()
+
+
+def chosen_cells(cfg, every) -> list[str]:
+    """``cfg.cells`` as cell names in the order given, each once; ``all`` (the CLI's ``--cell all``) means
+    ``every``."""
+    names = [str(c) for c in cfg.cells]
+    return list(every) if "all" in names else list(dict.fromkeys(names))
 
 
 def check_run(cfg) -> None:

@@ -6,11 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from experiments.memory import check_memory
 from experiments.schema import setting
-from experiments.settings import Common
-from experiments.settings.seqmnist import Eval, TrainLoop
-from rnnmf.errors import RnnmfError
+from experiments.settings import Common, chosen_cells
+from experiments.settings.seqmnist import Eval, TrainLoop, check_lengths, run_bytes
 
 CELLS = ("gru", "lstm")
 INITS = ("critical", "torch_default", "heuristic")
@@ -70,30 +68,21 @@ class Settings(Common):
 
 def cells(cfg) -> list[str]:
     """``cells`` as a list of cell names; ``all`` means both."""
-    names = [str(c) for c in cfg.cells]
-    return list(CELLS) if "all" in names else names
+    return chosen_cells(cfg, CELLS)
 
 
 def memory_bytes(cfg) -> int:
-    """One training run (float32), as Fig. 3's estimate with the gated cells' 4 (LSTM) gate blocks of weights and
-    activations: the MNIST split, ~4 copies of the weights, ~8 gate activations per (T, batch, H), an eval batch."""
-    examples = 10_000 if cfg.eval.examples is None else min(int(cfg.eval.examples), 10_000)
-    H, B, E = int(cfg.model.hidden), min(int(cfg.train.batch_size), 60_000), min(int(cfg.eval.batch_size), examples)
-    T = max(int(t) for t in cfg.lengths)
-    weights = 4 * (H * H + H * (784 // T) + 2 * H) + 10 * H
-    return 4 * (60_000 * 784 + 4 * weights + 8 * 4 * T * B * H + 2 * 4 * T * E * H)
+    """One training run (float32), as Fig. 3's estimate (``seqmnist.run_bytes``) with the gated cells' 4 (LSTM)
+    blocks of gate rows in the weights and the activations."""
+    return run_bytes(cfg, lambda H, T: 4 * (H * H + H * (784 // T) + 2 * H) + 10 * H, blocks=4)
 
 
 def cross_check(cfg) -> None:
     """T divides 784, the memory, the critical initialisation of each cell (chi_1 = 1 reachable: with sigma_v^2 R = 1
     it does not depend on the R measured later) and the MNIST files."""
-    from rnnmf.data.checks import check_mnist, check_seq_len
+    from rnnmf.data.checks import check_mnist
 
-    if not list(cfg.lengths):
-        raise RnnmfError("lengths=[] is invalid; valid: T values dividing 784, e.g. [196, 784]")
-    for T in cfg.lengths:
-        check_seq_len(T)
-    check_memory(memory_bytes(cfg), "one training run", "model.hidden, train.batch_size or eval.batch_size")
+    check_lengths(cfg, memory_bytes)
     if "critical" in list(cfg.inits):
         from rnnmf.errors import InfeasibleError
         from rnnmf.theory import critical_gated

@@ -8,7 +8,7 @@ from typing import Literal
 
 from experiments.memory import check_memory
 from experiments.schema import setting
-from experiments.settings import Common
+from experiments.settings import Common, chosen_cells
 from rnnmf.errors import RnnmfError
 
 #: ``rnnmf.lm.CELLS`` and ``rnnmf.lm.PAPER_CELLS`` (``all``: the paper's own rows of Table 1), here without torch
@@ -74,8 +74,7 @@ class Settings(Common):
 # ------------------------------------------------------------------------------------------- what relates keys
 def cells(cfg) -> list[str]:
     """``cells`` as cell names, in the order given; ``all`` means the paper's three."""
-    names = [str(c) for c in cfg.cells]
-    return list(PAPER_CELLS) if "all" in names else list(dict.fromkeys(names))
+    return chosen_cells(cfg, PAPER_CELLS)
 
 
 def sizes(cfg) -> list[str]:

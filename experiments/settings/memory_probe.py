@@ -6,12 +6,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
 
 from experiments.memory import check_memory
 from experiments.schema import setting
 from experiments.settings import Common
-from experiments.settings.trainability import Axis, Panel, ensemble_shape, input_R, member_params, panel_settings
+from experiments.settings.trainability import (
+    GridAtInit,
+    MinimalAtInit,
+    PaperPanel,
+    TaskAtInit,
+    VanillaAtInit,
+    check_panel_domain,
+    ensemble_shape,
+    member_params,
+    panel_settings,
+)
+from experiments.settings.trainability import Init as TrainabilityInit
 from rnnmf.errors import RnnmfError
 
 #: init.open_first_gate needs a gate bias of the image step's own: the untied minimalRNN panels
@@ -19,31 +29,14 @@ OPEN_GATE_PANELS = ("c", "e", "g")
 
 
 @dataclass(frozen=True)
-class Task:
-    sigma_x: float = setting("std of the noise inputs x ~ N(0, sigma_x^2) (as trainability's task.sigma_x)", gt=0.0)
+class Task(TaskAtInit):
     n_train: int = setting("probe training examples (a fixed subset of MNIST's training split)", min=2)
     n_test: int = setting("held-out examples (a fixed subset of MNIST's test split)", min=1)
     chunk: int = setting("examples per forward pass (memory: depths x chunk x N x members floats)", min=1)
 
 
 @dataclass(frozen=True)
-class Vanilla:
-    sigma_v: float = setting(min=0.0)
-
-
-@dataclass(frozen=True)
-class Minimal:
-    sigma_v: float = setting(min=0.0)
-    sigma_w: float = setting("fixed in panels c, d", min=0.0)
-    mu_b_e: float = setting("fixed in panels e, f")
-    mu_b_g: float = setting("fixed in panels g, h")
-
-
-@dataclass(frozen=True)
-class Init:
-    weights: Literal["gaussian", "orthogonal"] = setting()
-    sigma_wx: float = setting("the minimalRNN's input map x~ = tanh(W_x x), (W_x)_ij ~ N(0, sigma_wx^2 / 784)",
-                              gt=0.0)
+class Init(TrainabilityInit):
     open_first_gate: bool = setting("panels c, e, g: the image step's gate bias -40, so h^1 = x~(image) (the image "
                                     "written whole into the state; the network otherwise as drawn)")
 
@@ -58,11 +51,8 @@ class ProbeDepths:
 
 
 @dataclass(frozen=True)
-class Grid:
+class Grid(GridAtInit):
     T: ProbeDepths = setting()
-    vanilla_sigma_w: Axis = setting()
-    minimal_mu_b: Axis = setting()
-    minimal_sigma_w: Axis = setting()
 
 
 @dataclass(frozen=True)
@@ -82,12 +72,12 @@ class Ensemble:
 
 @dataclass(frozen=True)
 class Settings(Common):
-    panels: list[Panel] = setting("which of Fig. 2's panels to probe")
+    panels: list[PaperPanel] = setting("which of Fig. 2's panels to probe (the paper's: a-h)")
     widths: list[int] = setting("hidden sizes N", min=1)
     seeds: int = setting("networks per (column, width): seed, seed + 1, ...", min=1)
     task: Task = setting()
-    vanilla: Vanilla = setting()
-    minimal: Minimal = setting()
+    vanilla: VanillaAtInit = setting()
+    minimal: MinimalAtInit = setting()
     init: Init = setting()
     grid: Grid = setting()
     probe: Probe = setting()
@@ -124,7 +114,6 @@ def cross_check(cfg) -> None:
     """The depth grid, open_first_gate's panels, the theory's domain over every panel's columns, one member's
     memory, and the MNIST files, all before the run folder exists."""
     from rnnmf.data.checks import check_mnist
-    from rnnmf.theory import check_domain
 
     t = cfg.grid.T
     if t.start > t.stop:
@@ -136,15 +125,7 @@ def cross_check(cfg) -> None:
     view = panel_view(cfg)
     for p in cfg.panels:
         s = panel_settings(view, p)
-        sw = s["values"] if s["sigma_w"] is None else [s["sigma_w"]]
-        mb = s["values"] if s["mu_b"] is None else [s["mu_b"]]
-        if min(sw) < 0:
-            raise RnnmfError(f"panel {p}: sigma_w values {sw} are invalid; valid: numbers >= 0")
-        try:
-            R = input_R(s["cell"], cfg.task.sigma_x, cfg.init.sigma_wx)
-            check_domain(s["cell"], sigma_w=[min(sw), max(sw)], sigma_v=s["sigma_v"], R=R, mu_b=[min(mb), max(mb)])
-        except RnnmfError as exc:
-            raise RnnmfError(f"panel {p} (task.sigma_x={cfg.task.sigma_x}): {exc}") from None
+        check_panel_domain(cfg, p, s)
         check_memory(member_bytes(s["cell"], s["weights"], max(cfg.widths), cfg),
                      f"one network of panel {p} at N={max(cfg.widths)}", "widths, grid.T.stop or task.n_train")
     check_mnist(cfg.data.root, download=False)  # a missing file is one DataError line naming it

@@ -8,7 +8,7 @@ from typing import Literal
 
 from experiments.memory import check_memory
 from experiments.schema import setting
-from experiments.settings import Common
+from experiments.settings import Axis, Common
 from rnnmf.errors import RnnmfError
 
 #: ``rnnmf.sim.montecarlo.CHUNK_BYTES`` (tied networks per batch by default: as many as fit 1 GiB), without torch
@@ -21,13 +21,6 @@ class Model:
     sigma_v: float = setting(min=0.0)
     sigma_b: float = setting(min=0.0)
     R: float = setting("input second moment", gt=0.0)
-
-
-@dataclass(frozen=True)
-class Axis:
-    start: float = setting()
-    stop: float = setting()
-    num: int = setting(min=1)
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from experiments.memory import check_memory
 from experiments.schema import setting
-from experiments.settings import Common
+from experiments.settings import Common, chosen_cells
 from rnnmf.errors import RnnmfError
 
 CELLS = ("vanilla", "minimal")
@@ -83,8 +84,7 @@ class Settings(Common):
 # ------------------------------------------------------------------------------------------- what relates keys
 def cells(cfg) -> list[str]:
     """``cells`` as a list of cell names; ``all`` (the CLI's ``--cell all``) means both."""
-    names = [str(c) for c in cfg.cells]
-    return list(CELLS) if "all" in names else names
+    return chosen_cells(cfg, CELLS)
 
 
 def legacy_view(view: dict) -> dict:
@@ -96,27 +96,39 @@ def legacy_view(view: dict) -> dict:
     return view
 
 
-def memory_bytes(cfg) -> int:
+def run_bytes(cfg, weights: Callable[[int, int], int], blocks: int = 1) -> int:
     """One training run (float32): the MNIST split on the device (60,000 x 784), the model with its gradient and
-    optimiser state (~4 copies of ~3 N^2 + N x 784/T weights), the activations BPTT keeps (~8 (T, batch, N)) and an
-    evaluation batch (T, eval batch, N)."""
+    optimiser state (~4 copies of ``weights(N, T)`` weights), the activations BPTT keeps (~8 (T, batch, N) per
+    block of gate rows) and an evaluation batch ((T, eval batch, N) per block)."""
     examples = 10_000 if cfg.eval.examples is None else min(int(cfg.eval.examples), 10_000)  # the test split's size
     N, B, E = int(cfg.model.hidden), min(int(cfg.train.batch_size), 60_000), min(int(cfg.eval.batch_size), examples)
     T = max(int(t) for t in cfg.lengths)
-    weights = 3 * N * N + N * (784 // T) + 10 * N
-    return 4 * (60_000 * 784 + 4 * weights + 8 * T * B * N + 2 * T * E * N)
+    return 4 * (60_000 * 784 + 4 * weights(N, T) + 8 * blocks * T * B * N + 2 * blocks * T * E * N)
 
 
-def cross_check(cfg) -> None:
-    """T divides 784, the memory, every critical initialisation (sigma_v^2 >= 0: its sign does not depend on the R
-    measured later, see rnnmf.theory.require_feasible) and the MNIST files (downloaded here when possible)."""
-    from rnnmf.data.checks import check_mnist, check_seq_len
+def memory_bytes(cfg) -> int:
+    """One run of the vanilla RNN or minimalRNN: ~3 N^2 + N x 784/T weights (:func:`run_bytes`)."""
+    return run_bytes(cfg, lambda N, T: 3 * N * N + N * (784 // T) + 10 * N)
+
+
+def check_lengths(cfg, memory: Callable[[object], int]) -> None:
+    """T values that divide 784 (at least one), then one training run's memory ``memory(cfg)`` (bytes, which needs
+    valid T values), before torch's import."""
+    from rnnmf.data.checks import check_seq_len
 
     if not list(cfg.lengths):
         raise RnnmfError("lengths=[] is invalid; valid: T values dividing 784, e.g. [196, 784]")
     for T in cfg.lengths:
         check_seq_len(T)
-    check_memory(memory_bytes(cfg), "one training run", "model.hidden, train.batch_size or eval.batch_size")
+    check_memory(memory(cfg), "one training run", "model.hidden, train.batch_size or eval.batch_size")
+
+
+def cross_check(cfg) -> None:
+    """T divides 784, the memory, every critical initialisation (sigma_v^2 >= 0: its sign does not depend on the R
+    measured later, see rnnmf.theory.require_feasible) and the MNIST files (downloaded here when possible)."""
+    from rnnmf.data.checks import check_mnist
+
+    check_lengths(cfg, memory_bytes)
     from rnnmf.theory import require_feasible  # numpy and scipy: after the checks that need neither
 
     for cell in cells(cfg):

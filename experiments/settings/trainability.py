@@ -9,35 +9,52 @@ import numpy as np
 
 from experiments.memory import check_memory
 from experiments.schema import setting
-from experiments.settings import Common
+from experiments.settings import Axis, Common
 from rnnmf.errors import RnnmfError
 
-Panel = Literal["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p"]
+#: the paper's panels (a-h) and ours for the gated cells (i-p)
+PaperPanel = Literal["a", "b", "c", "d", "e", "f", "g", "h"]
+Panel = Literal[PaperPanel, "i", "j", "k", "l", "m", "n", "o", "p"]
 INPUT_SIZE, NUM_CLASSES = 784, 10
+
+# The sections below that end in "AtInit" hold what a panel's network is at initialisation; the memory probe
+# (``experiments.settings.memory_probe``) reads them as they are, this job extends them with its training budget.
 
 
 @dataclass(frozen=True)
-class Task:
+class TaskAtInit:
     sigma_x: float = setting("std of the NOISE inputs x ~ N(0, sigma_x^2) of the T noise steps (seqmnist's "
                              "model.sigma_wx is another thing: an input map's scale)", gt=0.0)
+
+
+@dataclass(frozen=True)
+class Task(TaskAtInit):
     hidden: int = setting("hidden size N of every network", min=1)
     batch_size: int = setting(min=1)
     eval_examples: int = setting(min=1)
 
 
 @dataclass(frozen=True)
-class Vanilla:
+class VanillaAtInit:
     sigma_v: float = setting(min=0.0)
+
+
+@dataclass(frozen=True)
+class Vanilla(VanillaAtInit):
     steps: int = setting(min=1)
     lr: float = setting(gt=0.0)
 
 
 @dataclass(frozen=True)
-class Minimal:
+class MinimalAtInit:
     sigma_v: float = setting(min=0.0)
     sigma_w: float = setting("fixed in panels c, d", min=0.0)
     mu_b_e: float = setting("fixed in panels e, f")
     mu_b_g: float = setting("fixed in panels g, h")
+
+
+@dataclass(frozen=True)
+class Minimal(MinimalAtInit):
     steps: int = setting(min=1)
     lr: float = setting(gt=0.0)
 
@@ -75,15 +92,6 @@ class Train:
 
 
 @dataclass(frozen=True)
-class Axis:
-    """A swept axis, linearly spaced, both ends included."""
-
-    start: float = setting()
-    stop: float = setting()
-    num: int = setting(min=1)
-
-
-@dataclass(frozen=True)
 class Depths:
     """A depth lattice, geometrically spaced, both ends included."""
 
@@ -101,11 +109,19 @@ class DepthsPerCell:
 
 
 @dataclass(frozen=True)
-class Grid:
-    T: DepthsPerCell = setting()
+class GridAtInit:
+    """The paper's panels' swept axes; ``T``, the depths, is each job's own (a subclass re-declares it, which keeps
+    it first: dataclass fields keep the position of their first declaration)."""
+
+    T: object = setting()
     vanilla_sigma_w: Axis = setting()
     minimal_mu_b: Axis = setting()
     minimal_sigma_w: Axis = setting()
+
+
+@dataclass(frozen=True)
+class Grid(GridAtInit):
+    T: DepthsPerCell = setting()
     gated_sigma_w: Axis = setting("panels k, l, o, p")
     gated_mu: Axis = setting("panels i, j (GRU mu_z), m, n (LSTM mu_f)")
 
@@ -231,11 +247,31 @@ def member_bytes(cell: str, weights: str, T: int, hidden: int, batch_size: int,
     return 4.0 * (4 * params + saved * (T + 1) * batch_size * hidden)
 
 
+def check_panel_domain(cfg, panel: str, s: dict) -> None:
+    """One panel's columns (``s``: its ``panel_settings``) inside the theory's domain: swept sigma_w >= 0, then
+    (sigma_w, sigma_v, R, mu_b) over their range (the gated cells: only a saturating memory gate); a refusal names
+    the panel and the input statistics it was checked at."""
+    from rnnmf.theory import check_domain
+
+    sw = s["values"] if s["sigma_w"] is None else [s["sigma_w"]]
+    mb = s["values"] if s["mu_b"] is None else [s["mu_b"]]
+    if min(sw) < 0:
+        raise RnnmfError(f"panel {panel}: sigma_w values {sw} are invalid; valid: numbers >= 0")
+    try:
+        if s["cell"] in GATED:  # the gated theory's only limit here: a saturating memory gate
+            check_domain("minimal", mu_b=[min(mb), max(mb)])
+        else:
+            R = input_R(s["cell"], cfg.task.sigma_x, cfg.init.sigma_wx)
+            check_domain(s["cell"], sigma_w=[min(sw), max(sw)], sigma_v=s["sigma_v"], R=R, mu_b=[min(mb), max(mb)])
+    except RnnmfError as exc:
+        raise RnnmfError(f"panel {panel} (task.sigma_x={cfg.task.sigma_x}, init.sigma_wx={cfg.init.sigma_wx}): "
+                         f"{exc}") from None
+
+
 def cross_check(cfg) -> None:
     """Depth lattices with start <= stop, swept sigma_w >= 0, the theory's domain over every panel's grid, one
     member's memory, and the MNIST files."""
     from rnnmf.data.checks import check_mnist
-    from rnnmf.theory import check_domain
 
     for cell in CELLS:
         t = cfg.grid.T[cell]
@@ -244,20 +280,7 @@ def cross_check(cfg) -> None:
                              "start <= stop (numbers of noise steps, geometrically spaced)")
     for p in cfg.panels:
         s = panel_settings(cfg, p)
-        if s["vary"] == "sigma_w" and min(s["values"]) < 0:
-            raise RnnmfError(f"panel {p}: sigma_w values {s['values']} are invalid; valid: numbers >= 0")
-        sw = s["values"] if s["sigma_w"] is None else [s["sigma_w"]]
-        mb = s["values"] if s["mu_b"] is None else [s["mu_b"]]
-        try:
-            if s["cell"] in GATED:  # the gated theory's only limit here: a saturating memory gate
-                check_domain("minimal", mu_b=[min(mb), max(mb)])
-            else:
-                R = input_R(s["cell"], cfg.task.sigma_x, cfg.init.sigma_wx)
-                check_domain(s["cell"], sigma_w=[min(sw), max(sw)], sigma_v=s["sigma_v"], R=R,
-                             mu_b=[min(mb), max(mb)])
-        except RnnmfError as exc:
-            raise RnnmfError(f"panel {p} (task.sigma_x={cfg.task.sigma_x}, init.sigma_wx={cfg.init.sigma_wx}): "
-                             f"{exc}") from None
+        check_panel_domain(cfg, p, s)
         T = int(cfg.grid.T[s["cell"]].stop)
         check_memory(member_bytes(s["cell"], s["weights"], T, int(cfg.task.hidden), int(cfg.task.batch_size),
                                   cfg.ensemble.vanilla_input_steps),

@@ -42,7 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from rnnmf.draws import WEIGHTS, gaussian, recurrent_matrix
+from rnnmf.draws import check_statistics, gaussian, recurrent_matrix
 from rnnmf.errors import RnnmfError
 from rnnmf.nn.base import check_positive_int
 from rnnmf.nn.minimal import MinimalRNN, UntiedMinimalRNN
@@ -71,15 +71,7 @@ class MemberInit:
     weights: str = "gaussian"
 
     def check(self) -> MemberInit:
-        for name in ("sigma_w", "sigma_v", "sigma_b", "sigma_wx"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
-                raise RnnmfError(f"{name}={v!r} is invalid; valid: a finite number >= 0")
-        if not math.isfinite(self.mu_b):
-            raise RnnmfError(f"mu_b={self.mu_b!r} is invalid; valid: a finite number")
-        if self.weights not in WEIGHTS:
-            raise RnnmfError(f"weights={self.weights!r} is invalid; valid: {', '.join(WEIGHTS)}")
-        return self
+        return check_statistics(self, ("sigma_w", "sigma_v", "sigma_b", "sigma_wx"), "mu_b")
 
 
 class EnsembleRecurrence(torch.autograd.Function):
@@ -160,7 +152,55 @@ def check_sequence(x: torch.Tensor, input_size: int, steps: int | None) -> tuple
     return tuple(x.shape)
 
 
-class RNNEnsemble(nn.Module):
+class Ensemble(nn.Module):
+    """What every batched ensemble shares (:class:`RNNEnsemble`, ``rnnmf.nn.gated_ensemble.GatedEnsemble``): K
+    members of one ``cell`` from ``cells``, their sizes checked in one line each, tied (``steps=None``) or untied
+    over ``steps`` steps; a read-out per member on the final state; one loss and one accuracy per member."""
+
+    def __init__(self, cell: str, cells: Sequence[str], members: int, input_size: int, hidden_size: int,
+                 num_classes: int, steps: int | None):
+        super().__init__()
+        if cell not in cells:
+            raise RnnmfError(f"cell={cell!r} is invalid; valid: {', '.join(cells)}")
+        self.cell = cell
+        self.members = check_positive_int("members", members)
+        self.input_size = check_positive_int("input_size", input_size)
+        self.hidden_size = check_positive_int("hidden_size", hidden_size)
+        self.num_classes = check_positive_int("num_classes", num_classes)
+        self.steps = None if steps is None else check_positive_int("steps", steps)
+
+    @property
+    def tied(self) -> bool:
+        return self.steps is None
+
+    def extra_repr(self) -> str:
+        return (f"{self.cell}, members={self.members}, {self.input_size}, {self.hidden_size}, "
+                f"classes={self.num_classes}, " + ("tied" if self.tied else self._untied_repr()))
+
+    def _untied_repr(self) -> str:
+        return f"untied steps={self.steps}"
+
+    def final_hidden(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits (K, B, C) of every member for inputs x (S, B, M)."""
+        h = self.final_hidden(x)
+        return torch.baddbmm(self.readout_bias.unsqueeze(1), h, self.readout_weight.transpose(1, 2))
+
+    @staticmethod
+    def member_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Mean cross-entropy of each member over the batch: a (K,) vector for ``rnnmf.train.fit``."""
+        K, B, C = logits.shape
+        return F.cross_entropy(logits.reshape(K * B, C), y.repeat(K), reduction="none").view(K, B).mean(1)
+
+    @staticmethod
+    def member_accuracy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Fraction of correct argmax predictions per member, (K,)."""
+        return (logits.argmax(-1) == y).to(logits.dtype).mean(1)
+
+
+class RNNEnsemble(Ensemble):
     """K single-layer RNNs plus read-outs on one shared input: ``logits = ens(x)`` with x (S, B, M) -> (K, B, C).
 
     ``steps=None``: tied weights, any sequence length. ``steps=S``: untied weights for sequences of at most S steps;
@@ -171,16 +211,9 @@ class RNNEnsemble(nn.Module):
 
     def __init__(self, cell: str, members: int, input_size: int, hidden_size: int, num_classes: int = 10,
                  steps: int | None = None, input_steps: int | None = None, fused: bool = True):
-        super().__init__()
+        super().__init__(cell, CELLS, members, input_size, hidden_size, num_classes, steps)
         self.fused = bool(fused)
-        if cell not in CELLS:
-            raise RnnmfError(f"cell={cell!r} is invalid; valid: {', '.join(CELLS)}")
-        self.cell = cell
-        K = self.members = check_positive_int("members", members)
-        M = self.input_size = check_positive_int("input_size", input_size)
-        N = self.hidden_size = check_positive_int("hidden_size", hidden_size)
-        C = self.num_classes = check_positive_int("num_classes", num_classes)
-        self.steps = None if steps is None else check_positive_int("steps", steps)
+        K, M, N, C = self.members, self.input_size, self.hidden_size, self.num_classes
         if input_steps is not None and (cell != "vanilla" or steps is None):
             raise RnnmfError(f"input_steps={input_steps!r} is invalid for a {cell} ensemble with steps={steps}; "
                              "valid: None, or an integer >= 1 for an untied vanilla ensemble")
@@ -204,15 +237,9 @@ class RNNEnsemble(nn.Module):
         P = min(S, input_steps or S) if cell == "vanilla" else 1
         return S * (N * N + N + (N * N if cell == "minimal" else 0)) + P * N * M + C * N + C
 
-    @property
-    def tied(self) -> bool:
-        return self.steps is None
-
-    def extra_repr(self) -> str:
-        untied = f"untied steps={self.steps}" + (f", input_steps={self.input_steps}"
-                                                 if self.input_steps not in (None, self.steps) else "")
-        return (f"{self.cell}, members={self.members}, {self.input_size}, {self.hidden_size}, "
-                f"classes={self.num_classes}, " + ("tied" if self.tied else untied))
+    def _untied_repr(self) -> str:
+        return super()._untied_repr() + (f", input_steps={self.input_steps}"
+                                         if self.input_steps not in (None, self.steps) else "")
 
     # ------------------------------------------------------------------------------------------------------ init
     @torch.no_grad()
@@ -349,23 +376,6 @@ class RNNEnsemble(nn.Module):
                 out[slot] = h
                 slot += 1
         return out
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits (K, B, C) of every member for inputs x (S, B, M)."""
-        h = self.final_hidden(x)
-        return torch.baddbmm(self.readout_bias.unsqueeze(1), h, self.readout_weight.transpose(1, 2))
-
-    # --------------------------------------------------------------------------------------------- loss, metrics
-    @staticmethod
-    def member_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Mean cross-entropy of each member over the batch: a (K,) vector for ``rnnmf.train.fit``."""
-        K, B, C = logits.shape
-        return F.cross_entropy(logits.reshape(K * B, C), y.repeat(K), reduction="none").view(K, B).mean(1)
-
-    @staticmethod
-    def member_accuracy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Fraction of correct argmax predictions per member, (K,)."""
-        return (logits.argmax(-1) == y).to(logits.dtype).mean(1)
 
     # ------------------------------------------------------------------------------------------------ one member
     @torch.no_grad()

@@ -32,10 +32,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from rnnmf.draws import WEIGHTS, gaussian, recurrent_matrix
+from rnnmf.draws import check_statistics, gaussian, recurrent_matrix
 from rnnmf.errors import RnnmfError
-from rnnmf.nn.base import check_positive_int
-from rnnmf.nn.ensemble import RNNEnsemble, check_sequence
+from rnnmf.nn.ensemble import Ensemble, check_sequence
 
 GATED_CELLS = ("gru", "lstm")
 N_GATES = {"gru": 3, "lstm": 4}
@@ -58,38 +57,20 @@ class GatedInit:
     weights: str = "gaussian"
 
     def check(self) -> GatedInit:
-        for name in ("sigma_w", "sigma_v", "sigma_b"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
-                raise RnnmfError(f"{name}={v!r} is invalid; valid: a finite number >= 0")
-        if not math.isfinite(self.mu):
-            raise RnnmfError(f"mu={self.mu!r} is invalid; valid: a finite number")
-        if self.weights not in WEIGHTS:
-            raise RnnmfError(f"weights={self.weights!r} is invalid; valid: {', '.join(WEIGHTS)}")
-        return self
+        return check_statistics(self, ("sigma_w", "sigma_v", "sigma_b"), "mu")
 
 
-class GatedEnsemble(nn.Module):
+class GatedEnsemble(Ensemble):
     """K single-layer GRUs or LSTMs plus read-outs on one shared input: ``logits = ens(x)``, x (S, B, M) -> (K, B, C).
 
     ``steps=None``: tied weights, any length; ``steps=S``: untied weights for sequences of at most S steps.
-    Parameters start at zero; call :meth:`init_members` with one :class:`GatedInit` per member. ``member_loss`` and
-    ``member_accuracy`` are ``RNNEnsemble``'s (one loss per member for ``rnnmf.train.fit``)."""
-
-    member_loss = staticmethod(RNNEnsemble.member_loss)
-    member_accuracy = staticmethod(RNNEnsemble.member_accuracy)
+    Parameters start at zero; call :meth:`init_members` with one :class:`GatedInit` per member. ``member_loss``,
+    ``member_accuracy`` and the read-out are every :class:`~rnnmf.nn.ensemble.Ensemble`'s."""
 
     def __init__(self, cell: str, members: int, input_size: int, hidden_size: int, num_classes: int = 10,
                  steps: int | None = None):
-        super().__init__()
-        if cell not in GATED_CELLS:
-            raise RnnmfError(f"cell={cell!r} is invalid; valid: {', '.join(GATED_CELLS)}")
-        self.cell = cell
-        K = self.members = check_positive_int("members", members)
-        M = self.input_size = check_positive_int("input_size", input_size)
-        N = self.hidden_size = check_positive_int("hidden_size", hidden_size)
-        C = self.num_classes = check_positive_int("num_classes", num_classes)
-        self.steps = None if steps is None else check_positive_int("steps", steps)
+        super().__init__(cell, GATED_CELLS, members, input_size, hidden_size, num_classes, steps)
+        K, M, N, C = self.members, self.input_size, self.hidden_size, self.num_classes
         G = N_GATES[cell]
         lead = () if steps is None else (self.steps,)
         self.weight_hh = nn.Parameter(torch.zeros(*lead, K, G * N, N))
@@ -105,14 +86,6 @@ class GatedEnsemble(nn.Module):
         """Parameters of ONE member (to size ensembles by memory): untied ones count S times."""
         M, N, C, S, G = input_size, hidden_size, num_classes, steps or 1, N_GATES[cell]
         return S * (G * N * N + G * N + (N if cell == "gru" else 0)) + G * N * M + C * N + C
-
-    @property
-    def tied(self) -> bool:
-        return self.steps is None
-
-    def extra_repr(self) -> str:
-        return (f"{self.cell}, members={self.members}, {self.input_size}, {self.hidden_size}, "
-                f"classes={self.num_classes}, " + ("tied" if self.tied else f"untied steps={self.steps}"))
 
     # ------------------------------------------------------------------------------------------------------ init
     @torch.no_grad()
@@ -170,11 +143,6 @@ class GatedEnsemble(nn.Module):
             c = sig[..., N:2 * N] * c + sig[..., :N] * torch.tanh(pre[..., 2 * N:3 * N])
             h = sig[..., 3 * N:] * torch.tanh(c)
         return h
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits (K, B, C) of every member for inputs x (S, B, M)."""
-        h = self.final_hidden(x)
-        return torch.baddbmm(self.readout_bias.unsqueeze(1), h, self.readout_weight.transpose(1, 2))
 
     # ------------------------------------------------------------------------------------------------ one member
     @torch.no_grad()

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from rnnmf.draws import gaussian, per_network
 from rnnmf.errors import RnnmfError
 from rnnmf.sim._checks import check_run
 from rnnmf.sim.montecarlo import (
@@ -123,15 +124,18 @@ class _TiedNets:
         self.b = torch.empty((count, 1, G * n), dtype=dtype, device=device)
         self.b_hn = torch.zeros((count, 1, n), dtype=dtype, device=device)
         self.gens = []
+        like = {"dtype": dtype, "device": device}
         for j in range(count):
             gen = torch.Generator(device=device).manual_seed(derive_seed(seed, "tied-gated", first + j))
             for k, g in enumerate(gates):
                 rows = slice(k * n, (k + 1) * n)
-                self.W[j, rows].normal_(0.0, p[f"sigma_w_{g}"] / math.sqrt(n), generator=gen)
-                self.V[j, rows].normal_(0.0, p[f"sigma_v_{g}"] / math.sqrt(n), generator=gen)
-                self.b[j, 0, rows].normal_(0.0, 1.0, generator=gen).mul_(p[f"sigma_b_{g}"]).add_(p[f"mu_{g}"])
+                self.W[j, rows] = gaussian((n, n), p[f"sigma_w_{g}"] / math.sqrt(n), generator=gen, **like)
+                self.V[j, rows] = gaussian((n, n), p[f"sigma_v_{g}"] / math.sqrt(n), generator=gen, **like)
+                # z·σ_b + μ from unit normals, as the untied step draws them (in float32 a draw of N(μ, σ_b²)
+                # directly rounds once where this rounds twice)
+                self.b[j, 0, rows] = gaussian(n, generator=gen, **like).mul_(p[f"sigma_b_{g}"]).add_(p[f"mu_{g}"])
             if cell == "gru":
-                self.b_hn[j].normal_(0.0, 1.0, generator=gen).mul_(p["sigma_b_hn"]).add_(p["mu_hn"])
+                self.b_hn[j] = gaussian((1, n), generator=gen, **like).mul_(p["sigma_b_hn"]).add_(p["mu_hn"])
             self.gens.append(gen)
 
     def step(self, H, C, X):
@@ -227,7 +231,7 @@ def _draw_step_weights(cell, p, n, gens, dtype, device, x_norm2):
     biases = inp + (["hn"] if cell == "gru" else [])
 
     def normal(*shape):
-        return torch.stack([torch.randn(shape, generator=gen, dtype=dtype, device=device) for gen in gens])
+        return per_network(gens, shape, dtype=dtype, device=device)
 
     W = {g: normal(n, n).mul_(p[f"sigma_w_{'n' if g == 'hn' else g}"] / math.sqrt(n)) for g in rec}
     vx = {g: normal(n).mul_((p[f"sigma_v_{g}"] * torch.sqrt(x_norm2 / n)).unsqueeze(-1)) for g in inp}

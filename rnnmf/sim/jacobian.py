@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from rnnmf.draws import WEIGHTS, recurrent_matrix
+from rnnmf.draws import WEIGHTS, check_statistics, per_network, recurrent_matrix  # noqa: F401 - WEIGHTS: the kinds of W it takes
 from rnnmf.errors import RnnmfError
 from rnnmf.seeds import derive_seed
 from rnnmf.sim.montecarlo import cell_update
@@ -85,14 +85,7 @@ class RandomRNN:
 
     def check(self) -> RandomRNN:
         _check_choice("cell", self.cell, CELLS)
-        _check_choice("weights", self.weights, WEIGHTS)
-        for name in ("sigma_w", "sigma_v", "sigma_b", "R", "h0_var"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
-                raise RnnmfError(f"{name}={v!r} is invalid; valid: a finite number >= 0")
-        if not math.isfinite(self.mu_b):
-            raise RnnmfError(f"mu_b={self.mu_b!r} is invalid; valid: a finite number")
-        return self
+        return check_statistics(self, ("sigma_w", "sigma_v", "sigma_b", "R", "h0_var"), "mu_b")
 
 
 def draws(net: RandomRNN, *, hidden: int, networks: int, steps: int, seed: int = 0, first: int = 0,
@@ -114,7 +107,7 @@ def draws(net: RandomRNN, *, hidden: int, networks: int, steps: int, seed: int =
             for k in range(networks)]
 
     def normal(*shape) -> torch.Tensor:
-        return torch.stack([torch.randn(shape, generator=g, dtype=dtype, device=device) for g in gens])
+        return per_network(gens, shape, dtype=dtype, device=device)
 
     if net.cell == "minimal":
         yield normal(n).mul_(math.sqrt(net.h0_var))

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 
-import pandas as pd
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -17,18 +16,9 @@ from experiments import seqmnist
 from experiments.config import compose_config
 from experiments.figures import gated_seqmnist as figure
 from experiments.runner import execute, prepare
-from rnnmf.data import EpochBatches
 from rnnmf.errors import RnnmfError
 from rnnmf.io import append_rows, read_rows
 from rnnmf.theory import gru, lstm
-
-
-def smoke(data_root, *extra):
-    return ["profile=smoke", "run.quiet=true", f"data.root={data_root}", *extra]
-
-
-class Interrupt(Exception):
-    pass
 
 
 # ------------------------------------------------------------------------------------------------ config, units
@@ -45,7 +35,7 @@ def test_units_name_what_each_initialisation_makes_the_recurrent_blocks():
 
 
 @pytest.mark.parametrize("override, needle", [
-    ("inits=[xavier]", "inits"), ("cells=[vanilla]", "cells"), ("lengths=[100]", "T=100"),
+    ("inits=[xavier]", "inits"), ("cells=[vanilla]", "cells"), ("lengths=[100]", "T=100"), ("lengths=[0]", "T=0"),
     ("critical.weights=unitary", "critical.weights"), ("train.lr.lstm=0", "train.lr.lstm"),
     ("heuristic.memory_bias=null", "heuristic.memory_bias"), ("critical.gru.mu_b=1", "critical.gru.mu_b"),
 ])
@@ -183,8 +173,8 @@ def test_figure_and_table_from_csv_only(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------- the job, for real
-def test_smoke_run_writes_one_row_per_cell_init_and_evaluation(data_root, tmp_path):
-    summary, path = execute("gated_seqmnist", smoke(data_root), out=tmp_path / "run")
+def test_smoke_run_writes_one_row_per_cell_init_and_evaluation(smoke, tmp_path):
+    summary, path = execute("gated_seqmnist", smoke(), out=tmp_path / "run")
     curves, s = read_rows(path / "curves.csv"), read_rows(path / "summary.csv")
     assert list(curves.columns) == seqmnist.CURVE_COLUMNS and list(s.columns) == seqmnist.SUMMARY_COLUMNS
     assert len(s) == 2 * 3 and len(curves) == 2 * 3 * 3  # steps 0, 2, 4 per (cell, init)
@@ -197,27 +187,11 @@ def test_smoke_run_writes_one_row_per_cell_init_and_evaluation(data_root, tmp_pa
     assert summary["lstm_T196_critical_steps_to_90"] == "> 4" and "wall_s" in summary
 
 
-def test_interrupted_run_resumes_onto_the_same_rows(data_root, tmp_path, monkeypatch):
-    args = smoke(data_root, "cells=[lstm]", "inits=[critical,heuristic]", "train.checkpoint_every=4")
+def test_interrupted_run_resumes_onto_the_same_rows(smoke, cut_at_batch, assert_same_rows, tmp_path):
+    args = smoke("cells=[lstm]", "inits=[critical,heuristic]", "train.checkpoint_every=4")
     execute("gated_seqmnist", args, out=tmp_path / "ref")
-    original, calls = EpochBatches.__call__, {"n": 0}
-
-    def dying(self, step):  # the second unit dies at its step 3, after step 2's evaluation
-        calls["n"] += 1
-        if calls["n"] == 4 + 4:
-            raise Interrupt
-        return original(self, step)
-
-    monkeypatch.setattr(EpochBatches, "__call__", dying)
-    with pytest.raises(Interrupt):
-        execute("gated_seqmnist", args, out=tmp_path / "cut")
+    cut_at_batch(4 + 4, "gated_seqmnist", args, tmp_path / "cut")  # the second unit dies at its step 3
     assert len(read_rows(tmp_path / "cut" / "summary.csv")) == 1
-    monkeypatch.setattr(EpochBatches, "__call__", original)
     execute("gated_seqmnist", args, out=tmp_path / "cut")
-
-    def table(name):
-        df = read_rows(tmp_path / name).drop(columns=["wall_s"])
-        return df.sort_values(list(df.columns[:6])).reset_index(drop=True)
-
     for name in ("curves.csv", "summary.csv"):
-        pd.testing.assert_frame_equal(table(f"cut/{name}"), table(f"ref/{name}"))
+        assert_same_rows(tmp_path / "cut" / name, tmp_path / "ref" / name)

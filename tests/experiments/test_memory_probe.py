@@ -61,6 +61,7 @@ def _cfg(root):
     (["widths=[0]"], "widths=[0] is invalid"),
     (["grid.T.ratio=1"], "grid.T.ratio=1 is invalid"),
     (["--panels", "z"], "panels=['z'] is invalid"),
+    (["--panels", "i"], "panels=['i'] is invalid ('i' is not); valid: a non-empty list from a, b, c, d, e, f, g, h"),
     (["grid.T.start=9", "grid.T.stop=3"], "grid.T="),
     (["init.open_first_gate=true"], "init.open_first_gate=true with panels"),
 ])

@@ -15,18 +15,9 @@ from experiments.config import compose_config
 from experiments.figures import fig3
 from experiments.runner import execute
 from experiments.settings import seqmnist as seqmnist_settings
-from rnnmf.data import EpochBatches
 from rnnmf.errors import RnnmfError
 from rnnmf.io import append_rows, read_rows
 from rnnmf.nn import estimate_R
-
-
-def smoke(data_root, *extra):
-    return ["profile=smoke", "run.quiet=true", f"data.root={data_root}", *extra]
-
-
-class Interrupt(Exception):
-    pass
 
 
 # ------------------------------------------------------------------------------------------------ config, units
@@ -114,8 +105,8 @@ def test_plot_and_table_from_csv_only(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------- the job, for real
-def test_smoke_run_writes_curves_summary_and_figure(data_root, tmp_path):
-    summary, path = execute("seqmnist", smoke(data_root), out=tmp_path / "run")
+def test_smoke_run_writes_curves_summary_and_figure(smoke, tmp_path):
+    summary, path = execute("seqmnist", smoke(), out=tmp_path / "run")
     curves, s = read_rows(path / "curves.csv"), read_rows(path / "summary.csv")
     assert list(curves.columns) == job.CURVE_COLUMNS and list(s.columns) == job.SUMMARY_COLUMNS
     assert len(s) == 8 and len(curves) == 8 * 3  # steps 0, 2, 4 per condition
@@ -128,43 +119,25 @@ def test_smoke_run_writes_curves_summary_and_figure(data_root, tmp_path):
     assert summary["vanilla_T196_critical_orthogonal_steps_to_90"] == "> 4" and "wall_s" in summary  # never reached
 
 
-def test_interrupted_run_resumes_onto_the_same_rows(data_root, tmp_path, monkeypatch):
-    args = smoke(data_root, "cells=[vanilla,minimal]", "inits=[critical]", "weights=[gaussian]",
+def test_interrupted_run_resumes_onto_the_same_rows(smoke, cut_at_batch, assert_same_rows, tmp_path):
+    args = smoke("cells=[vanilla,minimal]", "inits=[critical]", "weights=[gaussian]",
                  "train.checkpoint_every=4")  # checkpoints at steps 0 and 4 only: step 2 is evaluated twice
     execute("seqmnist", args, out=tmp_path / "ref")
-
-    original = EpochBatches.__call__
-    calls = {"n": 0}
-
-    def dying(self, step):  # the second unit (minimal) dies at its step 3, after step 2's row went out
-        calls["n"] += 1
-        if calls["n"] == 4 + 4:
-            raise Interrupt
-        return original(self, step)
-
-    monkeypatch.setattr(EpochBatches, "__call__", dying)
-    with pytest.raises(Interrupt):
-        execute("seqmnist", args, out=tmp_path / "cut")
+    cut_at_batch(4 + 4, "seqmnist", args, tmp_path / "cut")  # the second unit (minimal) dies at its step 3
     cut = read_rows(tmp_path / "cut" / "curves.csv")
     # the dying unit's curve rows come back with its summary row, so none of them is written yet
     assert len(read_rows(tmp_path / "cut" / "summary.csv")) == 1 and len(cut) == 3
-    monkeypatch.setattr(EpochBatches, "__call__", original)
     execute("seqmnist", args, out=tmp_path / "cut")
-
-    def table(name, drop=("wall_s",)):
-        df = read_rows(tmp_path / name)
-        return df.drop(columns=list(drop)).sort_values(list(df.columns[:6])).reset_index(drop=True)
-
-    pd.testing.assert_frame_equal(table("cut/curves.csv"), table("ref/curves.csv"))  # same curve, no duplicate row
-    pd.testing.assert_frame_equal(table("cut/summary.csv"), table("ref/summary.csv"))
+    for name in ("curves.csv", "summary.csv"):  # the same curve, no duplicate row
+        assert_same_rows(tmp_path / "cut" / name, tmp_path / "ref" / name)
     before = (tmp_path / "cut" / "curves.csv").read_bytes()
     execute("seqmnist", args, out=tmp_path / "cut")  # finished: nothing trains, nothing is appended
     assert (tmp_path / "cut" / "curves.csv").read_bytes() == before
     assert len(read_rows(tmp_path / "cut" / "summary.csv")) == 2
 
 
-def test_stop_at_target_cuts_each_curve_at_its_first_hit(data_root, tmp_path):
-    base = smoke(data_root, "inits=[critical]", "train.steps=12")
+def test_stop_at_target_cuts_each_curve_at_its_first_hit(smoke, tmp_path):
+    base = smoke("inits=[critical]", "train.steps=12")
     execute("seqmnist", base, out=tmp_path / "ref")
     ref = read_rows(tmp_path / "ref" / "curves.csv").drop(columns=["wall_s"])
     # a target some curve first reaches part-way (tiny nets move around chance, 0.1): the best accuracy before the end
@@ -186,20 +159,17 @@ def test_stop_at_target_cuts_each_curve_at_its_first_hit(data_root, tmp_path):
 
 
 @pytest.mark.slow
-def test_two_worker_processes_give_the_in_process_rows(data_root, tmp_path):
-    args = smoke(data_root, "cells=[vanilla]", "inits=[critical,off_critical]", "weights=[orthogonal]")
+def test_two_worker_processes_give_the_in_process_rows(smoke, assert_same_rows, tmp_path):
+    args = smoke("cells=[vanilla]", "inits=[critical,off_critical]", "weights=[orthogonal]")
     execute("seqmnist", args, out=tmp_path / "one")
     execute("seqmnist", [*args, "run.jobs=2"], out=tmp_path / "two")  # spawned workers return curves rows
     for name in ("curves.csv", "summary.csv"):
-        a, b = (read_rows(tmp_path / d / name).drop(columns=["wall_s"]) for d in ("one", "two"))
-        key = list(a.columns[:6])
-        pd.testing.assert_frame_equal(a.sort_values(key).reset_index(drop=True),
-                                      b.sort_values(key).reset_index(drop=True))
+        assert_same_rows(tmp_path / "one" / name, tmp_path / "two" / name)
 
 
-def test_infeasible_critical_request_fails_before_training(data_root, tmp_path):
+def test_infeasible_critical_request_fails_before_training(smoke, tmp_path):
     # mu_b = 0 with q* = 1 needs sigma_v^2 < 0 at the measured R (Algorithm 1, line 7)
-    args = smoke(data_root, "cells=[minimal]", "critical.minimal.mu_b=0.0", "critical.minimal.q_star=1.0")
+    args = smoke("cells=[minimal]", "critical.minimal.mu_b=0.0", "critical.minimal.q_star=1.0")
     res = CliRunner().invoke(app, ["seqmnist", *args, "--out", str(tmp_path / "run")])
     assert res.exit_code == 2 and "sigma_v^2" in res.output and "q_star" in res.output
     assert not (tmp_path / "run").exists()

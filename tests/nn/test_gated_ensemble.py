@@ -130,3 +130,27 @@ def test_every_ensemble_refuses_a_bad_input_in_one_line(cell):
         untied.final_hidden(torch.zeros(3, 1, 3))
     assert untied.final_hidden(torch.zeros(2, 1, 3)).shape == (1, 1, 2)
     assert make(cell, 1, 3, 2, 2, steps=None).final_hidden(torch.zeros(5, 1, 3)).shape == (1, 1, 2)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm", "minimal", "vanilla"])
+def test_every_ensemble_checks_its_sizes_and_reads_out_through_one_base(cell):
+    """rnnmf.nn.ensemble.Ensemble: the cell and the sizes refused in one line each, the same repr, the same read-out
+    and per-member loss for the gated and the paper's ensembles."""
+    from rnnmf.nn.ensemble import Ensemble, RNNEnsemble
+
+    make = GatedEnsemble if cell in ("gru", "lstm") else RNNEnsemble
+    valid = "gru, lstm" if make is GatedEnsemble else "vanilla, minimal"
+    with pytest.raises(RnnmfError, match=f"^cell='tanh' is invalid; valid: {valid}$"):
+        make("tanh", 1, 3, 2)
+    for name, args in (("members", (0, 3, 2)), ("input_size", (1, 0, 2)), ("hidden_size", (1, 3, -1))):
+        with pytest.raises(RnnmfError, match=f"^{name}=.* is invalid; valid: an integer >= 1$"):
+            make(cell, *args)
+    ens = make(cell, 2, 3, 4, 5, steps=6)
+    assert isinstance(ens, Ensemble) and not ens.tied and make(cell, 2, 3, 4).tied
+    assert repr(ens).endswith(f"({cell}, members=2, 3, 4, classes=5, untied steps=6)")
+    with torch.no_grad():
+        ens.readout_bias.copy_(torch.tensor([[0.0, 1, 2, 3, 4], [4, 3, 2, 1, 0]]))
+    logits = ens(torch.ones(2, 7, 3))  # zero weights: the read-out's bias alone
+    assert logits.shape == (2, 7, 5) and torch.equal(logits[0, 3], ens.readout_bias[0].detach())
+    y = torch.full((7,), 4)
+    assert ens.member_accuracy(logits, y).tolist() == [1.0, 0.0]
