@@ -14,7 +14,7 @@ from pathlib import Path
 
 from rnnmf.io import csv_row_count, read_json, read_rows
 
-PROFILE_ORDER = ("paper", "quick", "smoke")  # prefer the most faithful finished run
+PROFILE_ORDER = ("paper", "cpu", "quick", "smoke")  # prefer the most faithful finished run (cpu: Fig. 2 only)
 #: run folders whose CSVs cannot be trusted, with why: filled by :func:`find_untrusted` before anything is graded
 UNTRUSTED: dict[Path, list[str]] = {}
 
