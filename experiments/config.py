@@ -18,7 +18,10 @@ from experiments.settings import for_job
 from rnnmf.errors import RnnmfError
 
 CONF_DIR = Path(os.environ.get("RNNMF_CONF_DIR") or Path(__file__).resolve().parents[1] / "conf")
-PROFILES = ("smoke", "quick", "paper")
+PROFILES = ("smoke", "quick", "paper")  # every job has these
+#: profiles that only some jobs define (conf/<job>/<profile>.yaml), with those jobs: ``cpu`` is Fig. 2's claim-making
+#: profile sized for a 2-core CPU (see the README, Fig. 2), a size no other job needs
+JOB_PROFILES = {"cpu": ("trainability",)}
 #: keys that say how a job runs, not what it computes: left out of the run folder's hash so changing them resumes
 UNHASHED = ("run", "data.root")
 
@@ -26,6 +29,20 @@ UNHASHED = ("run", "data.root")
 def job_names() -> list[str]:
     """Every job with a config file in ``conf/`` (``common`` is shared, not a job)."""
     return sorted(p.stem for p in CONF_DIR.glob("*.yaml") if p.stem != "common")
+
+
+def profiles_of(job: str) -> tuple[str, ...]:
+    """The profiles ``job`` can run at: every job's, then those only some jobs define."""
+    return PROFILES + tuple(p for p, jobs in JOB_PROFILES.items() if job in jobs)
+
+
+def _check_profile(job: str, profile: str) -> None:
+    if profile in profiles_of(job):
+        return
+    if profile in JOB_PROFILES:
+        raise RnnmfError(f"profile {profile!r} is defined only for {', '.join(JOB_PROFILES[profile])}; "
+                         f"valid for {job}: {', '.join(profiles_of(job))}")
+    raise RnnmfError(f"unknown profile {profile!r}; valid: {', '.join(profiles_of(job))}")
 
 
 def _parse(overrides: Sequence[str]):
@@ -63,8 +80,8 @@ def compose_config(job: str, overrides: Sequence[str] = ()) -> DictConfig:
     settings = for_job(job)
     parsed = _parse(overrides)
     for ov in parsed:
-        if ov.key_or_group == "profile" and ov.value() not in PROFILES:
-            raise RnnmfError(f"unknown profile {ov.value()!r}; valid: {', '.join(PROFILES)}")
+        if ov.key_or_group == "profile":
+            _check_profile(job, str(ov.value()))
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):

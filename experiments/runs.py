@@ -1,9 +1,9 @@
 """Which finished run folder under ``results/`` answers a claim, whether its CSVs can be trusted, and the settings
 it ran with (the report's "Settings:" lines, quoted from its ``config.yaml``).
 
-The report reads only what runs wrote: the most faithful finished run of a job (profile paper, then quick, then
-smoke; the newest first), passing over folders whose CSVs are unreadable, torn or not the rows the finished run
-recorded (those are named in the report under WARN instead of being graded).
+The report reads only what runs wrote: the most faithful finished run of a job (profile paper, then cpu, which only
+Fig. 2's sweep has, then quick, then smoke; the newest first), passing over folders whose CSVs are unreadable, torn or
+not the rows the finished run recorded (those are named in the report under WARN instead of being graded).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from rnnmf.io import csv_row_count, read_json, read_rows
 
-PROFILE_ORDER = ("paper", "quick", "smoke")  # prefer the most faithful finished run
+PROFILE_ORDER = ("paper", "cpu", "quick", "smoke")  # prefer the most faithful finished run (cpu: Fig. 2 only)
 #: run folders whose CSVs cannot be trusted, with why: filled by :func:`find_untrusted` before anything is graded
 UNTRUSTED: dict[Path, list[str]] = {}
 

@@ -57,6 +57,7 @@ def test_top_level_help_lists_the_command_tree():
     (["lm", "--bogus"], "No such option"),
     (["lm", "nokey=3"], "unknown config key 'nokey'"),
     (["lm", "profile=huge"], "unknown profile 'huge'"),
+    (["lm", "profile=cpu"], "profile 'cpu' is defined only for trainability; valid for lm: smoke, quick, paper"),
     (["lm", "a=="], "malformed override"),
     (["lm", "+extra=1"], "not supported"),
     (["lm", "seed=abc"], "seed='abc' is invalid; valid: an integer >= 0"),

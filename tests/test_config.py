@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from omegaconf import OmegaConf
 
-from experiments.config import CONF_DIR, PROFILES, compose_config, hashed_view, job_names
+from experiments.config import CONF_DIR, JOB_PROFILES, PROFILES, compose_config, hashed_view, job_names, profiles_of
 from rnnmf.errors import RnnmfError
 from rnnmf.io import config_hash
 
@@ -57,3 +59,39 @@ def test_hash_ignores_run_keys_but_not_results_keys():
     assert config_hash(hashed_view(compose_config("lm", ["data.root=/elsewhere"]))) == base
     assert config_hash(hashed_view(compose_config("lm", ["seed=7"]))) != base
     assert config_hash(hashed_view(compose_config("lm", ["profile=quick"]))) != base
+
+
+def test_profile_cpu_is_the_trainability_jobs_alone():
+    """Fig. 2's claim-making profile for a 2-core CPU (README, Fig. 2): the paper's width and step budgets on the
+    untied panels; every other job refuses it in one line naming the jobs that have it."""
+    from experiments.trainability import depths
+
+    assert JOB_PROFILES == {"cpu": ("trainability",)}
+    cfg = compose_config("trainability", ["profile=cpu"])
+    assert cfg.profile == "cpu" and list(cfg.panels) == ["a", "c", "e", "g"]
+    assert (cfg.task.hidden, cfg.vanilla.steps, cfg.minimal.steps) == (128, 1000, 100)
+    assert (cfg.vanilla.lr, cfg.minimal.lr) == (compose_config("trainability", ["profile=paper"]).vanilla.lr, 1e-3)
+    for cell in ("vanilla", "minimal"):  # neighbours at most a factor 1.2 apart: T_max to +-9.5 %
+        lattice = depths(cfg.grid.T[cell])
+        assert max(b / a for a, b in itertools.pairwise(lattice)) <= 1.2, cell
+    hashes = {p: config_hash(hashed_view(compose_config("trainability", [f"profile={p}"])))
+              for p in profiles_of("trainability")}
+    assert len(set(hashes.values())) == 4, hashes
+    for job in set(JOBS) - {"trainability"}:
+        assert profiles_of(job) == PROFILES
+        with pytest.raises(RnnmfError, match=f"^profile 'cpu' is defined only for trainability; valid for {job}: "
+                                             "smoke, quick, paper$"):
+            compose_config(job, ["profile=cpu"])
+    with pytest.raises(RnnmfError, match="^unknown profile 'gpu'; valid: smoke, quick, paper, cpu$"):
+        compose_config("trainability", ["profile=gpu"])
+
+
+def test_adding_profile_cpu_left_the_other_profiles_hashes_alone():
+    """The reference quick run of Fig. 2 (made before profile cpu existed) still hashes as profile quick composes, so
+    its command resumes it and run folders keep their names."""
+    from experiments import runner
+
+    ref = CONF_DIR.parent / "results" / "reference" / "trainability" / "quick" / "config.yaml"
+    made = runner.config_from_yaml(ref.read_text())
+    assert made.profile == "quick"
+    assert config_hash(hashed_view(made)) == config_hash(hashed_view(compose_config("trainability", ["profile=quick"])))

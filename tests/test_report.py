@@ -364,3 +364,26 @@ def test_gated_trainability_rows_fall_back_to_our_reference_run(tmp_path, monkey
     monkeypatch.setattr(report, "REFERENCE_DIR", tmp_path / "no-reference")
     lines = write_report(tmp_path / "results").read_text().splitlines()
     assert all("**MISSING**" in x for x in lines if x.startswith(("| Fig. 2 GRU", "| Fig. 2 LSTM")))
+
+
+def test_fig2_is_judged_on_a_cpu_run_before_a_quick_one_and_says_so(tmp_path):
+    """Profile cpu (Fig. 2's claim-making sizes for a 2-core CPU) outranks quick and is graded like it, labelled with
+    its profile; a newer quick run does not displace it."""
+    from experiments.config import compose_config, to_yaml
+    from experiments.depth_search import BOUNDARY_COLUMNS
+
+    for profile, r2, end in (("cpu", 0.86, "2026-01-01"), ("quick", 0.5, "2026-02-01")):
+        run = tmp_path / "results" / "trainability" / f"{profile}-test"
+        rows = [{"panel": p, "value": v, "k": 2.0, "r2": r2 if p != "e" else 0.7, "rho": 0.9, "within_1p5": 1.0,
+                 "n_fit": 6, "censored": "none"} for p in "aceg" for v in (1.0, 2.0)]
+        append_rows(run / "boundary.csv", rows, [c for c in BOUNDARY_COLUMNS if c in rows[0]])
+        (run / "config.yaml").write_text(to_yaml(compose_config("trainability", [f"profile={profile}"])))
+        (run / "meta.json").write_text(f'{{"status": "done", "profile": "{profile}", '
+                                       f'"end_time": "{end}T00:00:00+00:00"}}')
+    text = write_report(tmp_path / "results").read_text()
+    assert _panel_line(text, "a") == "- (a) profile cpu: k = 2, R² = 0.86, ρ = 0.9, 6 columns fitted: **PASS**"
+    assert _panel_line(text, "e") == ("- (e) profile cpu: k = 2, R² = 0.7, ρ = 0.9, 6 columns fitted: **FAIL**. "
+                                      "Reason: none measured at profile cpu")
+    line = next(x for x in text.splitlines() if "the trainable depth follows τ" in x)
+    assert "profile cpu: (a) k=2, R²=0.86" in line and "R² below 0.8: e" in line and "**FAIL**" in line
+    assert next(x for x in text.splitlines() if x.startswith("Settings: N = 128"))

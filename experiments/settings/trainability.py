@@ -143,6 +143,8 @@ class Boundary:
 
 @dataclass(frozen=True)
 class Settings(Common):
+    profile: Literal["smoke", "quick", "cpu", "paper"] = setting(
+        "sizes: smoke (seconds), quick (a 2-core CPU), cpu (Fig. 2's claim on a 2-core CPU, untied panels), paper")
     panels: list[Panel] = setting("which of Fig. 2's panels to run")
     task: Task = setting()
     vanilla: Vanilla = setting()
