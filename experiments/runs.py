@@ -136,7 +136,16 @@ def command(run: Path | None, fallback: str) -> str:
         return " ".join(["rnnmf", *argv[1:]])
     overrides = (run / "overrides.txt").read_text().split() if (run / "overrides.txt").exists() else []
     words = [w for w in fallback.split() if not w.startswith("profile=")]
-    return " ".join([*words, *overrides])
+    # Say each setting once: `--cell gru` already is `cell=gru`, a key given twice counts at its last value (as hydra
+    # takes it), and run.quiet changes no result.
+    stated = {(option.lstrip("-").replace("-", "_"), value) for option, value in zip(words, words[1:], strict=False)
+              if option.startswith("--")}
+    chosen: dict[str, str] = {}
+    for override in overrides:
+        key, _, value = override.partition("=")
+        if key != "run.quiet" and not {(key, value.strip("[]")), (key.rstrip("s"), value.strip("[]"))} & stated:
+            chosen[key] = override
+    return " ".join([*words, *chosen.values()])
 
 
 def check_results_dir(results_dir: str | Path) -> Path:

@@ -252,3 +252,25 @@ def test_the_results_root_is_not_a_run_folder(tmp_path, monkeypatch):
     with pytest.raises(RnnmfError, match="'results' is a folder of runs \\(lm\\), not a run folder"):
         runner.execute("lm", [], out="results", fresh=True)
     assert snapshot(tmp_path) == before
+
+
+def test_the_reports_command_says_each_setting_once(tmp_path):
+    """A run made by `make reproduce-all` (no CLI command line in meta.json) is shown as the CLI command that makes
+    it: the fallback's flags, then the run's overrides, without restating a flag (`--cell gru` and `cell=gru`), a
+    key given twice, or run.quiet (it changes no result)."""
+    from experiments.runs import command
+
+    run = tmp_path / "quick-0c0b8acd"
+    run.mkdir()
+    (run / "meta.json").write_text(json.dumps({"job": "gated_mf_vs_mc", "command": "python -m experiments.x"}))
+    (run / "overrides.txt").write_text("profile=quick\ncell=gru\nrun.quiet=true\nprofile=quick\nrun.jobs=2\n")
+    assert command(run, "rnnmf mf-vs-mc --cell gru profile=quick") == \
+        "rnnmf mf-vs-mc --cell gru profile=quick run.jobs=2"
+    (run / "overrides.txt").write_text("profile=quick\ncells=[gru,lstm]\nsteps=3\n")
+    assert command(run, "rnnmf seqmnist --cell gru,lstm profile=quick") == \
+        "rnnmf seqmnist --cell gru,lstm profile=quick steps=3"
+    (run / "overrides.txt").write_text("profile=paper\npanels=[i,j]\ncell=lstm\n")
+    assert command(run, "rnnmf sweep trainability --panels i,j profile=quick") == \
+        "rnnmf sweep trainability --panels i,j profile=paper cell=lstm"
+    (run / "meta.json").write_text(json.dumps({"command": "/x/.venv/bin/rnnmf lm --cell gru init=critical"}))
+    assert command(run, "rnnmf lm") == "rnnmf lm --cell gru init=critical"
