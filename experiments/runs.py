@@ -136,14 +136,17 @@ def command(run: Path | None, fallback: str) -> str:
         return " ".join(["rnnmf", *argv[1:]])
     overrides = (run / "overrides.txt").read_text().split() if (run / "overrides.txt").exists() else []
     words = [w for w in fallback.split() if not w.startswith("profile=")]
-    # Say each setting once: `--cell gru` already is `cell=gru`, a key given twice counts at its last value (as hydra
-    # takes it), and run.quiet changes no result.
-    stated = {(option.lstrip("-").replace("-", "_"), value) for option, value in zip(words, words[1:], strict=False)
-              if option.startswith("--")}
+    # Say each setting once: an override of a flag's key becomes the flag's value (`--cell gru` with `cells=[all]`
+    # is `--cell all`), a key given twice counts at its last value (as hydra takes it), and run.quiet changes no
+    # result.
+    flags = {words[i].lstrip("-").replace("-", "_"): i + 1 for i in range(len(words) - 1) if words[i].startswith("--")}
     chosen: dict[str, str] = {}
     for override in overrides:
         key, _, value = override.partition("=")
-        if key != "run.quiet" and not {(key, value.strip("[]")), (key.rstrip("s"), value.strip("[]"))} & stated:
+        flag = next((flags[k] for k in (key, key.rstrip("s")) if k in flags), None)
+        if flag is not None:
+            words[flag] = value.strip("[]")
+        elif key != "run.quiet":
             chosen[key] = override
     return " ".join([*words, *chosen.values()])
 

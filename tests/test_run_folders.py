@@ -256,8 +256,8 @@ def test_the_results_root_is_not_a_run_folder(tmp_path, monkeypatch):
 
 def test_the_reports_command_says_each_setting_once(tmp_path):
     """A run made by `make reproduce-all` (no CLI command line in meta.json) is shown as the CLI command that makes
-    it: the fallback's flags, then the run's overrides, without restating a flag (`--cell gru` and `cell=gru`), a
-    key given twice, or run.quiet (it changes no result)."""
+    it: the fallback's flags with the run's values (`cells=[all]` makes `--cell gru` `--cell all`), then the other
+    overrides, without a key given twice or run.quiet (it changes no result)."""
     from experiments.runs import command
 
     run = tmp_path / "quick-0c0b8acd"
@@ -269,6 +269,8 @@ def test_the_reports_command_says_each_setting_once(tmp_path):
     (run / "overrides.txt").write_text("profile=quick\ncells=[gru,lstm]\nsteps=3\n")
     assert command(run, "rnnmf seqmnist --cell gru,lstm profile=quick") == \
         "rnnmf seqmnist --cell gru,lstm profile=quick steps=3"
+    (run / "overrides.txt").write_text("profile=quick\ncells=[all]\nsize=small\n")
+    assert command(run, "rnnmf lm --cell gru --size small") == "rnnmf lm --cell all --size small profile=quick"
     (run / "overrides.txt").write_text("profile=paper\npanels=[i,j]\ncell=lstm\n")
     assert command(run, "rnnmf sweep trainability --panels i,j profile=quick") == \
         "rnnmf sweep trainability --panels i,j profile=paper cell=lstm"
