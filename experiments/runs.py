@@ -143,7 +143,7 @@ def command(run: Path | None, fallback: str) -> str:
     chosen: dict[str, str] = {}
     for override in overrides:
         key, _, value = override.partition("=")
-        flag = next((flags[k] for k in (key, key.rstrip("s")) if k in flags), None)
+        flag = next((flags[k] for k in (key, key.removesuffix("s")) if k in flags), None)
         if flag is not None:
             words[flag] = value.strip("[]")
         elif key != "run.quiet":
