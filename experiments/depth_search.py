@@ -109,6 +109,21 @@ def boundary_table(points, columns: list[dict[str, Any]], lattices: dict[str, li
     return pd.DataFrame(rows, columns=BOUNDARY_COLUMNS)
 
 
+def r2_bracket(tau, t_lo, t_hi, draws: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """How far T_max's precision alone moves R²: the 5th and 95th percentiles of :func:`fit_k`'s R² when each
+    column's T_max lies anywhere in its bracket [T_lo, T_hi] (log-uniform, ``draws`` draws from a fixed seed). A
+    verdict on R² whose interval straddles the bound is within the measurement's precision. NaN for < 2 columns."""
+    lo, hi = np.log(np.asarray(t_lo, float)), np.log(np.asarray(t_hi, float))
+    if len(lo) < 2:
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    r2 = np.array([fit_k(tau, np.exp(rng.uniform(lo, hi)))[1] for _ in range(draws)])
+    if not np.isfinite(r2).all():
+        return math.nan, math.nan
+    p5, p95 = np.percentile(r2, [5, 95])
+    return float(p5), float(p95)
+
+
 def _seed_sd(results, keys) -> float:
     """Pooled standard deviation over seeds of the metric at depths trained with more than one seed."""
     ss, dof = 0.0, 0

@@ -132,8 +132,8 @@ def command(run: Path | None, fallback: str) -> str:
     if run is None:
         return fallback
     argv = str(meta(run).get("command", "")).split()
-    if argv and Path(argv[0]).name == "rnnmf":
-        return " ".join(["rnnmf", *argv[1:]])
+    if argv and Path(argv[0]).name == "rnnmf":  # as typed, less --quiet (it changes no result, as run.quiet below)
+        return " ".join(["rnnmf", *(a for a in argv[1:] if a not in ("--quiet", "-q"))])
     overrides = (run / "overrides.txt").read_text().split() if (run / "overrides.txt").exists() else []
     words = [w for w in fallback.split() if not w.startswith("profile=")]
     # Say each setting once: an override of a flag's key becomes the flag's value (`--cell gru` with `cells=[all]`

@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from experiments.depth_search import bisect_depths, boundary_table, column_key, column_results
+from experiments.depth_search import bisect_depths, boundary_table, column_key, column_results, r2_bracket
 from experiments.figures import draw
 from experiments.settings.trainability import (
     CELLS,
@@ -298,7 +298,8 @@ def summarize(out_dir) -> dict[str, Any]:
     smallest R² of the untied panels a, c, e, g (NaN if any is undefined), and ``rho_min``, the smallest Spearman ρ of
     the panels with at least 3 fitted columns (absent when none has); the same per gated cell (``r2_untied_min_gru``
     over panels i, k; ``rho_min_lstm`` over m-p, ...); and ``tau_spread_p``, max τ / min τ over panel p's fitted
-    columns (below ~1.2, T_max's ±9.5 % precision, R² cannot test a panel)."""
+    columns (below ~1.2, T_max's ±9.5 % precision, R² cannot test a panel); ``r2_p05_p``, ``r2_p95_p``: how far
+    that precision alone moves R² (:func:`experiments.depth_search.r2_bracket`)."""
     from rnnmf.io import read_rows
 
     b = read_rows(Path(out_dir) / "boundary.csv")
@@ -311,6 +312,10 @@ def summarize(out_dir) -> dict[str, Any]:
         tau = b[b.censored == "none"].groupby("panel")["tau"]
         out |= {f"tau_spread_{p}": float(hi / lo) for p, lo, hi in zip(tau.min().index, tau.min(), tau.max(),
                                                                          strict=True) if lo > 0}
+    if {"tau", "censored", "T_lo", "T_hi"} <= set(b.columns):  # R² with each T_max anywhere in its bracket
+        fitted = b[(b.censored == "none") & np.isfinite(b.tau) & (b.tau > 0)]
+        for p, g in fitted.groupby("panel"):
+            out[f"r2_p05_{p}"], out[f"r2_p95_{p}"] = r2_bracket(g.tau.to_numpy(), g.T_lo.to_numpy(), g.T_hi.to_numpy())
     # the paper's panels (a-h: keys without a suffix) and, beyond the paper, each gated cell's (suffix _gru, _lstm)
     for sfx, panels in (("", "abcdefgh"), ("_gru", "ijkl"), ("_lstm", "mnop")):
         own = fits.loc[[p for p in panels if p in fits.index]]

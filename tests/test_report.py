@@ -118,7 +118,7 @@ def test_fig3_rows_mark_unreached_runs_and_state_the_settings(tmp_path):
     assert "**PASS**" in line
     gap = next(x for x in text.splitlines() if "orthogonal vs Gaussian" in x)
     assert "vanilla 3400, minimal 600" in gap and "**PASS**" in gap
-    settings = next(x for x in text.splitlines() if x.startswith("Settings:"))
+    settings = next(x for x in text.splitlines() if x.startswith("Settings:") and "critical" in x)
     assert "critical vanilla q* = 0.1, μ_b = 0" in settings and "q* = 5, μ_b = 4" in settings
     assert "optimiser sgd (lr vanilla 0.003, minimal 0.1)" in settings and "each weight on its own" in settings
 
@@ -198,9 +198,12 @@ def test_gated_rows_are_filled_from_the_job(tmp_path, monkeypatch):
     assert "bias 2: 1.038 → 0.995 (weight_hh × 0.898)" in rows[7]
 
 
-def test_fig2_row_states_k_and_r2_per_panel_with_the_profile_and_fails_below_r2_0_8(tmp_path):
+def test_fig2_row_states_k_and_r2_per_panel_with_the_profile_and_fails_below_r2_0_8(tmp_path, monkeypatch):
+    from experiments import report
     from experiments.config import compose_config, to_yaml
     from experiments.depth_search import BOUNDARY_COLUMNS
+
+    monkeypatch.setattr(report, "REFERENCE_DIR", tmp_path / "no-reference")  # the user's quick run is all there is
 
     run = tmp_path / "results" / "trainability" / "quick-test"
     fits = {"a": (2.5, 0.91, 0.9), "c": (3.1, 0.85, 1.0), "e": (1.8, 0.62, 0.7), "g": (2.2, float("nan"), 1.0),
@@ -220,8 +223,8 @@ def test_fig2_row_states_k_and_r2_per_panel_with_the_profile_and_fails_below_r2_
 
 
 # ------------------------------------------------------------------------ Fig. 2 per panel, with measured reasons
-def _panel_line(text: str, panel: str) -> str:
-    return next(x for x in text.splitlines() if x.startswith(f"- ({panel}) profile "))
+def _panel_line(text: str, panel: str, profile: str = "") -> str:
+    return next(x for x in text.splitlines() if x.startswith(f"- ({panel}) profile {profile}"))
 
 
 def test_fig2_states_each_untied_panel_with_its_profile_verdict_and_measured_reason(tmp_path):
@@ -237,14 +240,16 @@ def test_fig2_states_each_untied_panel_with_its_profile_verdict_and_measured_rea
     for name in ("boundary.csv", "meta.json", "config.yaml"):
         shutil.copy(REFERENCE_DIR / "trainability" / "quick" / name, run / name)
     text = write_report(tmp_path / "results").read_text()
-    a = _panel_line(text, "a")
-    assert a.startswith("- (a) profile quick: k = 4.7, R² = -10.1, ρ = 0.8, 11 columns fitted: **FAIL**. Reason")
-    assert "(c) profile quick: k = 1.99, R² = 0.799, ρ = 1, 3 columns fitted: **FAIL**" in _panel_line(text, "c")
-    assert "(e) profile quick: k = 3.85, R² = 0.423, ρ = 0.99, 7 columns fitted" in _panel_line(text, "e")
-    assert "(g) profile quick: k = 2.07, R² = 0.27, ρ = 0.98, 7 columns fitted" in _panel_line(text, "g")
+    a = _panel_line(text, "a", "quick")
+    assert a.startswith("- (a) profile quick: k = 4.7, R² = -10.1 (-11.7 to -8.56 over the brackets), ρ = 0.8, 11 "
+                        "columns fitted: **FAIL**. Reason")
+    assert "(c) profile quick: k = 1.99, R² = 0.799 (0.758 to 0.833 over the brackets), ρ = 1, 3 columns fitted: " \
+           "**FAIL**" in _panel_line(text, "c", "q")
+    assert "(e) profile quick: k = 3.85, R² = 0.423 (" in _panel_line(text, "e", "quick")
+    assert "(g) profile quick: k = 2.07, R² = 0.27 (" in _panel_line(text, "g", "quick")
     for p in "aceg":
         reason = FIG2_REASONS[(p, "quick")]
-        line = _panel_line(text, p)
+        line = _panel_line(text, p, "quick")
         assert line.endswith(reason.text) and all(f"`{m}`" in line for m in reason.measured_in)
     assert "- (b)" not in text  # tied panels: in the claim's row, not judged against R² ≥ 0.8
 
@@ -347,7 +352,8 @@ def test_gated_trainability_rows_judge_each_cell_and_leave_fig2_to_the_papers_pa
     assert "**PASS**" in gru_rank and "R² below 0.8: m" in lstm_depth and "**FAIL**" in lstm_depth
     assert "(o) ρ=0.2" in lstm_rank and "**FAIL**" in lstm_rank
     fig2 = next(x for x in lines if x.startswith("| Fig. 2 |"))
-    assert "**MISSING**" in fig2  # a gated-only run does not answer the paper's Fig. 2
+    # a gated-only run does not answer the paper's Fig. 2: ours at profile cpu does, with no "yours" beside it
+    assert "(ours: results/reference/trainability/cpu)" in fig2 and "yours" not in fig2
     assert any(x.startswith("Settings: torch's gate equations, N = 32") for x in lines)
 
 
@@ -387,3 +393,34 @@ def test_fig2_is_judged_on_a_cpu_run_before_a_quick_one_and_says_so(tmp_path):
     line = next(x for x in text.splitlines() if "the trainable depth follows τ" in x)
     assert "profile cpu: (a) k=2, R²=0.86" in line and "R² below 0.8: e" in line and "**FAIL**" in line
     assert next(x for x in text.splitlines() if x.startswith("Settings: N = 128"))
+
+
+def test_fig2_is_graded_on_ours_at_profile_cpu_when_the_user_has_only_a_quick_run_and_shows_theirs_beside(tmp_path):
+    """Issue 16: the claim-making run kept in the repository (results/reference/trainability/cpu) grades Fig. 2 when
+    the user's own runs are less faithful (quick) or absent; the user's quick numbers stay on the page beside it."""
+    import shutil
+
+    import pandas as pd
+
+    from experiments.report import REFERENCE_DIR
+
+    ours = pd.read_csv(REFERENCE_DIR / "trainability" / "cpu" / "boundary.csv").groupby("panel").first()
+    text = write_report(tmp_path / "empty").read_text()  # no run of the user's: ours, not MISSING
+    line = next(x for x in text.splitlines() if "the trainable depth follows τ" in x)
+    assert f"profile cpu (ours): (a) k={ours.k['a']:.3g}, R²={ours.r2['a']:.3g}" in line
+    assert "(ours: results/reference/trainability/cpu)" in line and "--quiet" not in line and "yours" not in line
+    assert line.count("**FAIL**") == 1 and "R² below 0.8: a, e, g" in line  # c at 0.98 is the panel that passes
+    assert _panel_line(text, "c", "cpu").startswith(f"- (c) profile cpu (ours): k = {ours.k['c']:.3g}, R² = "
+                                                    f"{ours.r2['c']:.3g}")
+    assert "**PASS**" in _panel_line(text, "c", "cpu") and "Run `../reference/trainability/cpu`" not in text
+
+    run = tmp_path / "results" / "trainability" / "quick"
+    run.mkdir(parents=True)
+    for name in ("boundary.csv", "meta.json", "config.yaml"):
+        shutil.copy(REFERENCE_DIR / "trainability" / "quick" / name, run / name)
+    text = write_report(tmp_path / "results").read_text()
+    line = next(x for x in text.splitlines() if "the trainable depth follows τ" in x)
+    assert "profile cpu (ours): (a)" in line and "yours, profile quick: (a) R²=-10.1, (c) R²=0.799" in line
+    assert "Your run `trainability/quick` (profile quick; the claims above are graded on ours" in text
+    assert _panel_line(text, "e", "cpu").startswith("- (e) profile cpu (ours)")
+    assert _panel_line(text, "e", "quick").startswith("- (e) profile quick: k = 3.85")
