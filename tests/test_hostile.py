@@ -281,8 +281,11 @@ def _finished_run(results: Path, job: str, csvs: dict[str, str]) -> Path:
 @pytest.mark.parametrize("damage,fragment", [
     ("random", "is unreadable"), ("half", "ends in a torn line"), ("fewer_rows", "has 1 rows, the finished run "
                                                                                   "recorded 3")])
-def test_report_names_unreadable_or_partial_csvs_and_does_not_grade_them(tmp_path, damage, fragment):
+def test_report_names_unreadable_or_partial_csvs_and_does_not_grade_them(tmp_path, damage, fragment, monkeypatch):
     """Issue 14 item 7: random bytes gave a traceback; a spectra.csv cut in half was graded as if complete."""
+    from experiments import report
+
+    monkeypatch.setattr(report, "REFERENCE_DIR", tmp_path / "no-reference")  # else ours at profile cpu grades Fig. 2
     text = "panel,k,r2,rho,n_fit\na,2.0,0.9,0.9,5\nc,2.0,0.9,0.9,5\ne,2.0,0.9,0.9,5\n"
     run = _finished_run(tmp_path / "results", "trainability", {"boundary.csv": text})
     path = run / "boundary.csv"
@@ -304,7 +307,10 @@ def test_report_names_unreadable_or_partial_csvs_and_does_not_grade_them(tmp_pat
     assert "**MISSING**" in fig2  # not graded from a damaged file
 
 
-def test_report_grades_an_intact_run(tmp_path):
+def test_report_grades_an_intact_run(tmp_path, monkeypatch):
+    from experiments import report
+
+    monkeypatch.setattr(report, "REFERENCE_DIR", tmp_path / "no-reference")  # else ours at profile cpu grades Fig. 2
     text = "panel,k,r2,rho,n_fit\na,2.0,0.9,0.9,5\nc,2.0,0.9,0.9,5\ne,2.0,0.9,0.9,5\n"
     _finished_run(tmp_path / "results", "trainability", {"boundary.csv": text})
     result = CliRunner().invoke(app, ["report", "--results", "results"])
