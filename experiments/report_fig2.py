@@ -89,11 +89,18 @@ def fig2(results: Path) -> list:
             depth.notes += [f"Your run `{beside.relative_to(results) if beside.is_relative_to(results) else beside}` "
                             f"(profile {mine}; the claims above are graded on ours, the more faithful profile):", "",
                             *fig2_panels(yours, mine, depth.claim, head=False)]
-    _rank(rank_row, s, panels, beside, results)
+    _rank(rank_row, s, panels, beside)
     return rows
 
 
-def _rank(row, s: dict, panels: list[str], beside: Path | None, results: Path) -> None:
+def _flat(s: dict, p: str) -> str:
+    """" (τ flat ...)" for a panel whose τ spans less than a factor 1.2 over its fitted columns (T_max's precision):
+    neither R² nor ρ can test it there; named, as in the gated rows, not left out of the grade."""
+    spread = s.get(f"tau_spread_{p}", math.nan)
+    return f" (τ flat: ×{spread:.2f} over the panel)" if np.isfinite(spread) and spread < 1.2 else ""
+
+
+def _rank(row, s: dict, panels: list[str], beside: Path | None) -> None:
     """Claim ``fig2.rank`` names the tied panels too. Profile cpu runs none: then the user's run beside it grades
     the row when it has tied panels; if no run at hand has one, the untied ρ are shown, not graded (INFO)."""
     from experiments.report import _fmt
@@ -109,7 +116,7 @@ def _rank(row, s: dict, panels: list[str], beside: Path | None, results: Path) -
             s, panels = yours, _panels(yours)
     ranked = [p for p in panels if s.get(f"n_fit_{p}", 0) >= 3 and np.isfinite(s.get(f"rho_{p}", math.nan))]
     if ranked:
-        row.ours = "; ".join(f"({p}) ρ={_fmt(s[f'rho_{p}'], 2)}" for p in ranked)
+        row.ours = "; ".join(f"({p}) ρ={_fmt(s[f'rho_{p}'], 2)}{_flat(s, p)}" for p in ranked)
         row.judge(row.claim.value(s), row.ours)
         if not any(map(tied, ranked)):
             row.status = "INFO"

@@ -488,4 +488,5 @@ def test_fig2_is_graded_on_ours_at_profile_cpu_when_the_user_has_only_a_quick_ru
     assert _panel_line(text, "e", "cpu").startswith("- (e) profile cpu (ours)")
     assert _panel_line(text, "e", "quick").startswith("- (e) profile quick: k = 3.85")
     rank = next(x for x in text.splitlines() if "T_max ranks like τ (tied and untied)" in x)  # the tied panels: yours
-    assert "(h) ρ=-0.27" in rank and "**FAIL**" in rank and "(ours:" not in rank
+    assert "(h) ρ=-0.27 (τ flat: ×1.1" in rank and "**FAIL**" in rank and "(ours:" not in rank
+    assert "(g) ρ=0.98 (τ flat: ×1.1" in rank and "(e) ρ=0.99;" in rank  # τ spans < ×1.2 in g and h only
